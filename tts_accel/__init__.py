@@ -1,0 +1,24 @@
+"""tts-accel: fast, measured text-to-speech on whatever hardware you have."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
+__all__ = ["__version__", "synthesize"]
+
+
+def synthesize(text: str, voice: str = "piper-joe", **params: Any) -> tuple[np.ndarray, int]:
+    """Synthesize ``text`` and return ``(float32 samples, sample_rate)``.
+
+    Keyword arguments are those of :class:`tts_accel.core.params.SynthParams`
+    (``speed``, ``noise_scale``, ``noise_w``, ``sentence_silence``, ``volume``, ``seed``)
+    plus ``mode``.
+    """
+    from tts_accel.core.engine import synthesize as _synthesize
+
+    return _synthesize(text, voice=voice, **params)

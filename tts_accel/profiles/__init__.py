@@ -1,0 +1,1 @@
+"""Execution-plan profiles: shipped presets (*.toml) and user profiles written by `tts tune`."""
