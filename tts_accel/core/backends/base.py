@@ -1,0 +1,35 @@
+"""The backend interface every model runtime implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from tts_accel.core.params import SynthParams
+
+
+class Backend(ABC):
+    """Turns id sequences into float32 audio for one voice.
+
+    ``infer`` may be called from several threads at once (the parallel modes share one
+    backend); implementations keep no per-call state on ``self``.
+    """
+
+    sample_rate: int
+    #: True when ``infer_batch`` runs several sequences in one model call.
+    supports_batch: bool = False
+
+    @abstractmethod
+    def infer(self, ids: np.ndarray, params: SynthParams) -> np.ndarray:
+        """ids: (T,) int64 -> audio: (N,) float32 in [-1, 1] (roughly)."""
+
+    def infer_batch(self, batch: list[np.ndarray], params: SynthParams) -> list[np.ndarray]:
+        """Several sequences; the default runs them one by one."""
+        return [self.infer(ids, params) for ids in batch]
+
+    def warmup(self) -> None:
+        """Run once on a tiny input so that the first real call is not the slow one."""
+
+    def close(self) -> None:
+        """Release sessions, graphs and device memory."""
