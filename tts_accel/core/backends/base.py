@@ -28,6 +28,9 @@ class Backend(ABC):
         """Several sequences; the default runs them one by one."""
         return [self.infer(ids, params) for ids in batch]
 
+    def reseed(self, seed: int) -> None:
+        """Seed the model's noise so that runs with noise repeat exactly."""
+
     def warmup(self) -> None:
         """Run once on a tiny input so that the first real call is not the slow one."""
 

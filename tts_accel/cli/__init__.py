@@ -1,0 +1,1 @@
+"""The `tts` command line: parse, call core, render. No logic lives here."""

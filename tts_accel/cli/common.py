@@ -1,0 +1,68 @@
+"""Shared CLI pieces: the stderr console and the one error boundary."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from tts_accel.core.errors import BrokenPipe, TTSError
+
+# Everything human-readable goes to stderr: stdout may be carrying audio.
+err_console = Console(stderr=True, highlight=False)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_INTERRUPTED = 130
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    err_console.print(f"[bold red]error:[/] {message}", markup=True, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def _silence_stdout() -> None:
+    """After the reader of stdout went away, point fd 1 at /dev/null so that Python's
+    final flush does not print a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def error_boundary(func: F) -> F:
+    """Turn TTSError, Ctrl-C and surprises into one line on stderr and an exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except BrokenPipe as err:
+            _silence_stdout()
+            raise fail(str(err), err.exit_code) from None
+        except TTSError as err:
+            raise fail(str(err), err.exit_code) from None
+        except KeyboardInterrupt:
+            raise fail("interrupted: nothing was written under the output name.", EXIT_INTERRUPTED) from None
+        except BrokenPipeError:
+            _silence_stdout()
+            raise fail("stdout was closed before the output was done.", BrokenPipe.exit_code) from None
+        except Exception as err:  # the last line of defence: never a bare traceback
+            if os.environ.get("TTS_ACCEL_DEBUG"):
+                traceback.print_exc()
+            raise fail(
+                f"internal error: {type(err).__name__}: {err} (set TTS_ACCEL_DEBUG=1 for the traceback "
+                "and report it)",
+                1,
+            ) from None
+
+    return wrapper  # type: ignore[return-value]

@@ -1,0 +1,154 @@
+"""`tts synth`: text (argument, files, stdin) to a WAV file or a stream on stdout."""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections.abc import Iterable, Iterator
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tts_accel.cli.common import err_console, error_boundary
+from tts_accel.cli.render import explain_table, progress_for
+from tts_accel.core.errors import InputError
+from tts_accel.core.params import SynthParams
+from tts_accel.core.text import iter_blocks
+from tts_accel.core.voices import DEFAULT_VOICE
+
+EXAMPLES = """
+
+[b]Examples[/b]
+
+[cyan]tts synth "Hello world." -o hello.wav[/]
+
+[cyan]tts synth -i chapter1.txt -i chapter2.txt -o book.wav[/]
+
+[cyan]cat book.txt | tts synth - -o - | aplay[/]
+
+[cyan]tts synth "Raw samples." --format raw -o - | sox -t raw -r 22050 -e signed -b 16 -c 1 - out.flac[/]
+"""
+
+
+class Format(str, Enum):
+    wav = "wav"
+    raw = "raw"
+
+
+def _read_file(path: Path) -> str:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"input file {path} not found: check the path given to -i.") from None
+    except IsADirectoryError:
+        raise InputError(f"input {path} is a directory: give a text file to -i.") from None
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err.strerror}; check its permissions.") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"{path} is not valid UTF-8 (byte {err.start}): convert it, e.g. iconv -f latin1 -t utf-8."
+        ) from None
+
+
+def _stdin_lines() -> Iterator[str]:
+    stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="strict")
+    try:
+        yield from stream
+    except UnicodeDecodeError as err:
+        raise InputError(f"stdin is not valid UTF-8 ({err.reason}): convert it, e.g. iconv -t utf-8.") from None
+
+
+def _text_source(text: str | None, inputs: list[Path]) -> tuple[Iterable[str], int | None]:
+    """(blocks of text, total characters when known) from the argument, files or stdin."""
+    if text is not None and text != "-" and inputs:
+        raise InputError("give the text either as an argument or with -i, not both.")
+    if inputs:
+        content = "\n\n".join(_read_file(p) for p in inputs)
+    elif text is not None and text != "-":
+        content = text
+    elif text == "-" or not sys.stdin.isatty():
+        return iter_blocks(_stdin_lines()), None
+    else:
+        raise InputError('no text: pass it as an argument, with -i FILE, or on stdin (tts synth - < file.txt).')
+    if not content.strip():
+        raise InputError("the text is empty: give some words to say.")
+    return iter_blocks(content.splitlines(keepends=True)), len(content)
+
+
+@error_boundary
+def synth_command(
+    text: Annotated[
+        str | None,
+        typer.Argument(help="Text to speak; '-' (or nothing, when piped) reads stdin.", show_default=False),
+    ] = None,
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Option("--input", "-i", help="UTF-8 text file; repeat for several, read in order."),
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option("--output", "-o", help="WAV file to write, or '-' for stdout (default when piped)."),
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="wav, or raw 16-bit mono PCM.")] = Format.wav,
+    voice: Annotated[str, typer.Option("--voice", help="Voice name (tts voices) or a Piper .onnx path.")] = (
+        DEFAULT_VOICE
+    ),
+    mode: Annotated[str, typer.Option("--mode", help="Execution mode; auto lets the plan choose.")] = "auto",
+    speed: Annotated[float, typer.Option("--speed", help="Speaking rate, 1.0 is the voice's own.")] = 1.0,
+    noise_scale: Annotated[
+        float | None, typer.Option("--noise-scale", help="Voice variation (default: the voice's).")
+    ] = None,
+    noise_w: Annotated[
+        float | None, typer.Option("--noise-w", help="Rhythm variation (default: the voice's).")
+    ] = None,
+    sentence_silence: Annotated[
+        float, typer.Option("--sentence-silence", help="Seconds of silence after each sentence.")
+    ] = 0.2,
+    volume: Annotated[float, typer.Option("--volume", help="Gain; loud peaks are clipped, never wrapped.")] = 1.0,
+    seed: Annotated[int | None, typer.Option("--seed", help="Seed the noise for repeatable output.")] = None,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Print the execution plan and where each value came from, then exit.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print the plan and per-run figures.")] = False,
+) -> None:
+    """Speak TEXT into a WAV file, or stream it to stdout for a pipeline."""
+    from tts_accel.core.audio import FileSink, StreamSink
+    from tts_accel.core.engine import Synthesizer
+    from tts_accel.core.modes import plan_for
+
+    params = SynthParams(
+        speed=speed, noise_scale=noise_scale, noise_w=noise_w,
+        sentence_silence=sentence_silence, volume=volume, seed=seed,
+    )  # fmt: skip
+    plan = plan_for(mode, voice)
+    if explain:
+        err_console.print(explain_table(plan))
+        return
+    to_stdout = output == "-" or (output is None and not sys.stdout.isatty())
+    if output is None and not to_stdout:
+        raise InputError("no output: add -o FILE.wav, or -o - to stream to stdout.")
+    blocks, total = _text_source(text, inputs or [])
+    synth = Synthesizer(voice, plan)
+    if verbose:
+        err_console.print(explain_table(plan))
+    sink = (
+        StreamSink(sys.stdout.buffer, synth.sample_rate, fmt.value)
+        if to_stdout
+        else FileSink(Path(output or ""), synth.sample_rate, fmt.value)
+    )
+    with progress_for(total, enabled=not quiet and err_console.is_terminal) as advance:
+        stats = synth.write(blocks, sink, params, on_chunk=lambda c: advance(len(c.text) + 1))
+    if not quiet:
+        where = "stdout" if to_stdout else output
+        err_console.print(
+            f"{stats.audio_s:.2f} s of audio to {where} in {stats.wall_s:.2f} s "
+            f"(RTF {stats.rtf:.3f}, first audio after {stats.ttfa_s or 0:.2f} s, {stats.chunks} chunks)"
+        )
+
+
+synth_command.__doc__ = (synth_command.__doc__ or "") + EXAMPLES

@@ -1,0 +1,33 @@
+"""`tts voices`: what can speak, and how to install what cannot yet."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from tts_accel.cli.common import error_boundary
+from tts_accel.core.voices import DEFAULT_VOICE, registry
+
+
+def _size(n: int | None) -> str:
+    return "-" if n is None else f"{n / 1e6:.0f} MB"
+
+
+@error_boundary
+def voices_command() -> None:
+    """List voices: name, family, language, sample rate, installed or not, size, install command.
+
+    Any Piper .onnx file (with its .onnx.json beside it) also works: tts synth --voice ./my.onnx
+    """
+    table = Table(title="Voices", title_justify="left")
+    for col in ("name", "family", "language", "sample rate", "installed", "size", "install"):
+        table.add_column(col, no_wrap=col != "install")
+    for entry in registry().values():
+        installed = entry.installed()
+        name = f"{entry.name} (default)" if entry.name == DEFAULT_VOICE else entry.name
+        table.add_row(
+            name, entry.family, entry.language, f"{entry.sample_rate} Hz",
+            "yes" if installed else "no", _size(entry.size_bytes() if installed else None),
+            "" if installed else entry.install,
+        )  # fmt: skip
+    Console(soft_wrap=True).print(table)

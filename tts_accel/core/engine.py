@@ -1,0 +1,117 @@
+"""The pipeline: text -> normalize -> chunk -> phonemize -> ids -> backend -> audio -> sink."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+
+from tts_accel.core import scheduler
+from tts_accel.core.audio import Sink, silence, to_pcm16
+from tts_accel.core.backends.base import Backend
+from tts_accel.core.errors import InputError
+from tts_accel.core.metrics import RunStats, Stopwatch, peak_rss_mb
+from tts_accel.core.params import SynthParams
+from tts_accel.core.plan import ExecutionPlan
+from tts_accel.core.scheduler import Chunk
+from tts_accel.core.text import chunk_text, normalize
+from tts_accel.core.voice import Voice
+from tts_accel.core.voices import DEFAULT_VOICE, resolve_voice
+
+NOTHING_TO_SAY = "the text has nothing to pronounce: give words, e.g. tts synth \"Hello world.\" -o hello.wav"
+
+
+class Synthesizer:
+    """A voice with its backend, loaded once and reused for any number of texts."""
+
+    def __init__(
+        self,
+        voice: str | Voice = DEFAULT_VOICE,
+        plan: ExecutionPlan | None = None,
+        backend: Backend | None = None,
+    ):
+        self.voice = resolve_voice(voice) if isinstance(voice, str) else voice
+        self.plan = plan or ExecutionPlan()
+        self.backend = backend or self.voice.create_backend(self.plan)
+        self.sample_rate = self.voice.sample_rate
+
+    def chunks(self, blocks: Iterable[str], params: SynthParams) -> Iterator[Chunk]:
+        """Normalized, chunked, phonemized text, in order; unpronounceable chunks are skipped."""
+        index = 0
+        for block in blocks:
+            for piece in chunk_text(normalize(block), self.voice.chunk_budget, self.voice.measure):
+                ids = self.voice.encode(piece.text)
+                if ids.size == 0:
+                    continue
+                pause = params.sentence_silence if piece.sentence_end else 0.0
+                yield Chunk(index, piece.text, ids, pause)
+                index += 1
+
+    def stream(
+        self,
+        blocks: Iterable[str],
+        params: SynthParams | None = None,
+        stats: RunStats | None = None,
+        on_chunk: Callable[[Chunk], None] | None = None,
+    ) -> Iterator[np.ndarray]:
+        """float32 audio pieces (speech, then its pause) in text order, as they are ready."""
+        params = self.voice.resolve(params or SynthParams())
+        stats = stats if stats is not None else RunStats()
+        if params.seed is not None:
+            self.backend.reseed(params.seed)
+        clock = Stopwatch()
+        pieces = scheduler.run(self.chunks(blocks, params), self.backend, params, self.plan)
+        for chunk, audio in pieces:
+            if stats.ttfa_s is None:
+                stats.ttfa_s = clock.elapsed()
+            stats.chunks += 1
+            stats.audio_s += (len(audio) / self.sample_rate) + chunk.pause_after
+            yield audio
+            if chunk.pause_after:
+                yield silence(chunk.pause_after, self.sample_rate)
+            if on_chunk is not None:
+                on_chunk(chunk)
+            stats.wall_s, stats.cpu_s = clock.elapsed(), clock.cpu()
+        stats.wall_s, stats.cpu_s = clock.elapsed(), clock.cpu()
+        stats.peak_rss_mb = peak_rss_mb()
+        if stats.chunks == 0:
+            raise InputError(NOTHING_TO_SAY)
+
+    def synthesize(self, text: str, params: SynthParams | None = None) -> np.ndarray:
+        """All of ``text`` as one float32 array (for library use; the CLI streams instead)."""
+        return np.concatenate(list(self.stream([text], params)))
+
+    def write(
+        self,
+        blocks: Iterable[str],
+        sink: Sink,
+        params: SynthParams | None = None,
+        on_chunk: Callable[[Chunk], None] | None = None,
+    ) -> RunStats:
+        """Stream ``blocks`` into ``sink`` as 16-bit PCM; the sink commits only on success."""
+        params = params or SynthParams()
+        stats = RunStats()
+        with sink:
+            for audio in self.stream(blocks, params, stats, on_chunk):
+                sink.write(to_pcm16(audio, params.volume))
+        return stats
+
+
+def synthesize(
+    text: str, voice: str = DEFAULT_VOICE, mode: str = "sequential", **params: object
+) -> tuple[np.ndarray, int]:
+    """Library entry point: ``(float32 samples, sample_rate)``."""
+    if not text or not text.strip():
+        raise InputError(NOTHING_TO_SAY)
+    synth = _cached_synthesizer(voice, mode)
+    return synth.synthesize(text, SynthParams(**params)), synth.sample_rate  # type: ignore[arg-type]
+
+
+_SYNTHS: dict[tuple[str, str], Synthesizer] = {}
+
+
+def _cached_synthesizer(voice: str, mode: str) -> Synthesizer:
+    key = (voice, mode)
+    if key not in _SYNTHS:
+        _SYNTHS[key] = Synthesizer(voice, ExecutionPlan(mode=mode))
+    return _SYNTHS[key]

@@ -1,0 +1,100 @@
+"""Piper VITS voices: espeak-ng IPA -> ids in the piper-phonemize layout."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from tts_accel.core.backends.base import Backend
+from tts_accel.core.errors import VoiceError
+from tts_accel.core.params import SynthParams
+from tts_accel.core.phonemize import phonemize
+from tts_accel.core.plan import ExecutionPlan
+from tts_accel.core.voice import Voice
+
+PAD, BOS, EOS = "_", "^", "$"
+# Symbols that carry no sound of their own: a chunk made only of these is skipped.
+_SILENT = set(" !\"'(),-.:;?" + PAD + BOS + EOS + "ˈˌː")
+
+
+class PiperVoice(Voice):
+    family = "piper"
+
+    def __init__(self, model_path: Path, config_path: Path | None = None, name: str | None = None):
+        self.model_path = Path(model_path)
+        self.config_path = Path(config_path) if config_path else Path(f"{model_path}.json")
+        if not self.model_path.is_file():
+            raise VoiceError(f"voice model {self.model_path} not found: give a path to a Piper .onnx file.")
+        if not self.config_path.is_file():
+            raise VoiceError(
+                f"voice config {self.config_path} not found: a Piper voice needs its .onnx.json beside it."
+            )
+        try:
+            self.config = json.loads(self.config_path.read_text(encoding="utf-8"))
+            self.id_map: dict[str, list[int]] = self.config["phoneme_id_map"]
+            self.sample_rate = int(self.config["audio"]["sample_rate"])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise VoiceError(f"voice config {self.config_path} is not a Piper config: {err}") from err
+        self.name = name or self.model_path.name.removesuffix(".onnx")
+        self.language = self.config.get("espeak", {}).get("voice", "en-us")
+        inference = self.config.get("inference", {})
+        self.default_noise_scale = float(inference.get("noise_scale", 0.667))
+        self.default_noise_w = float(inference.get("noise_w", 0.8))
+        self._silent_ids = {i for sym in _SILENT if sym in self.id_map for i in self.id_map[sym]}
+        self.chunk_budget = 600  # ids: about 300 phonemes, two long sentences
+
+    def phonemes(self, text: str) -> str:
+        return phonemize(text, self.language)
+
+    def encode(self, text: str) -> np.ndarray:
+        return _encode(self, text)
+
+    def ids_for_phonemes(self, phonemes: str) -> np.ndarray:
+        """``^ _ p1 _ p2 _ … pn _ $``; symbols the voice does not know are skipped."""
+        pad = self.id_map[PAD]
+        ids = [*self.id_map[BOS], *pad]
+        for ch in unicodedata.normalize("NFD", phonemes):
+            mapped = self.id_map.get(ch)
+            if mapped is not None:
+                ids.extend(mapped)
+                ids.extend(pad)
+        ids.extend(self.id_map[EOS])
+        arr = np.asarray(ids, dtype=np.int64)
+        if not any(int(i) not in self._silent_ids for i in arr):
+            return np.zeros(0, dtype=np.int64)
+        return arr
+
+    def resolve(self, params: SynthParams) -> SynthParams:
+        return replace(
+            params,
+            noise_scale=self.default_noise_scale if params.noise_scale is None else params.noise_scale,
+            noise_w=self.default_noise_w if params.noise_w is None else params.noise_w,
+        )
+
+    def create_backend(self, plan: ExecutionPlan) -> Backend:
+        if plan.backend == "torch":
+            try:
+                from tts_accel.core.backends.torch_vits.backend import TorchVitsBackend
+            except ImportError as err:
+                raise VoiceError(
+                    f"mode {plan.mode!r} needs PyTorch: pip install 'tts-accel[torch]'"
+                ) from err
+            return TorchVitsBackend(self.model_path, self.config, mode=plan.mode, device=plan.device)
+        from tts_accel.core.backends.onnx import PiperOnnxBackend
+
+        return PiperOnnxBackend(self.model_path, self.sample_rate, plan)
+
+
+@lru_cache(maxsize=8192)
+def _encode_cached(voice: PiperVoice, text: str) -> bytes:
+    return voice.ids_for_phonemes(voice.phonemes(text)).tobytes()
+
+
+def _encode(voice: PiperVoice, text: str) -> np.ndarray:
+    # Cached as bytes so that callers can never mutate a shared array.
+    return np.frombuffer(_encode_cached(voice, text), dtype=np.int64).copy()
