@@ -97,6 +97,9 @@ def synth_command(
     voice: Annotated[str, typer.Option("--voice", help="Voice name (tts voices) or a Piper .onnx path.")] = (
         DEFAULT_VOICE
     ),
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="Language of the text, if the voice reads several (e.g. ja).")
+    ] = None,
     mode: Annotated[str, typer.Option("--mode", help="Execution mode; auto lets the plan choose.")] = "auto",
     speed: Annotated[float, typer.Option("--speed", help="Speaking rate, 1.0 is the voice's own.")] = 1.0,
     noise_scale: Annotated[
@@ -133,7 +136,7 @@ def synth_command(
     if output is None and not to_stdout:
         raise InputError("no output: add -o FILE.wav, or -o - to stream to stdout.")
     blocks, total = _text_source(text, inputs or [])
-    synth = Synthesizer(voice, plan)
+    synth = Synthesizer(voice, plan, lang=lang)
     if verbose:
         err_console.print(explain_table(plan))
     sink = (

@@ -29,8 +29,11 @@ class Synthesizer:
         voice: str | Voice = DEFAULT_VOICE,
         plan: ExecutionPlan | None = None,
         backend: Backend | None = None,
+        lang: str | None = None,
     ):
         self.voice = resolve_voice(voice) if isinstance(voice, str) else voice
+        if lang is not None:
+            self.voice = self.voice.for_language(lang)
         self.plan = plan or ExecutionPlan()
         self.backend = backend or self.voice.create_backend(self.plan)
         self.sample_rate = self.voice.sample_rate

@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from tts_accel.core.backends.base import Backend
+from tts_accel.core.errors import InputError
 from tts_accel.core.params import SynthParams
 from tts_accel.core.plan import ExecutionPlan
 
@@ -31,6 +32,16 @@ class Voice(ABC):
     @abstractmethod
     def create_backend(self, plan: ExecutionPlan) -> Backend:
         """A backend running this voice's model as ``plan`` says."""
+
+    #: Front-end languages ``for_language`` accepts (the first is the default).
+    languages: tuple[str, ...] = ()
+
+    def for_language(self, lang: str) -> Voice:
+        """This voice reading text of language ``lang`` (``tts synth --lang``)."""
+        if lang in self.languages or lang == self.language:
+            return self
+        choices = ", ".join(self.languages or (self.language,))
+        raise InputError(f"voice {self.name!r} cannot read --lang {lang!r}: use one of {choices}.")
 
     def resolve(self, params: SynthParams) -> SynthParams:
         """Fill the parameters the user left to the voice (noise scales) with its defaults."""
