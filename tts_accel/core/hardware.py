@@ -127,6 +127,17 @@ def parse_cpu_list(text: str) -> tuple[int, ...]:
     return tuple(sorted(set(cpus)))
 
 
+def format_cpu_list(cpus: tuple[int, ...] | list[int]) -> str:
+    """The inverse of parse_cpu_list: (0, 1, 2, 3, 8) -> ``0-3,8``."""
+    runs: list[list[int]] = []
+    for cpu in sorted(set(cpus)):
+        if runs and cpu == runs[-1][1] + 1:
+            runs[-1][1] = cpu
+        else:
+            runs.append([cpu, cpu])
+    return ",".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in runs)
+
+
 def _read(path: Path) -> str | None:
     try:
         return path.read_text(errors="replace").strip()

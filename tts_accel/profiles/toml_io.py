@@ -1,0 +1,80 @@
+"""TOML in and out for profiles: tomllib reads, a small writer covers the flat tables we write.
+
+A profile is top-level scalars plus one level of tables whose values are scalars or lists of
+scalars, so a full TOML writer (and a dependency) is not needed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+TOMLDecodeError = tomllib.TOMLDecodeError
+
+Scalar = str | int | float | bool
+
+
+def loads(text: str) -> dict[str, object]:
+    return tomllib.loads(text)
+
+
+def _scalar(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        # JSON string escapes are a subset of TOML basic-string escapes
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_scalar(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to a profile: use str, int, float, bool or a list")
+
+
+def _key(key: str) -> str:
+    bare = key and all(c.isalnum() or c in "-_" for c in key) and key.isascii()
+    return key if bare else json.dumps(key)
+
+
+def dumps(data: Mapping[str, object], header: str = "") -> str:
+    lines = [f"# {line}".rstrip() for line in header.splitlines()]
+    tables = {k: v for k, v in data.items() if isinstance(v, Mapping)}
+    for key, value in data.items():
+        if key not in tables and value is not None:
+            lines.append(f"{_key(key)} = {_scalar(value)}")
+    for name, table in tables.items():
+        lines += ["", f"[{_key(name)}]"]
+        for key, value in table.items():
+            if isinstance(value, Mapping):
+                raise TypeError(f"profile table [{name}] cannot hold a nested table ({key})")
+            if value is not None:
+                lines.append(f"{_key(key)} = {_scalar(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file beside ``path`` and rename: never a half-written profile."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
