@@ -27,7 +27,7 @@ from tts_accel.profiles import toml_io
 MATCH_KEYS = ("vendor", "core_layout", "isa", "gpu_arch", "gpu", "requires_torch")
 _TOP_KEYS = {"name", "kind", "description", "fingerprint", "created", "hardware", "match", "plan",
              "measured", "versions"}  # fmt: skip
-_VERSIONED = ("tts-accel", "onnxruntime", "numpy", "torch", "triton")
+_VERSIONED = ("onnxruntime", "numpy", "torch", "triton")
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,9 @@ def tuned_path(hw: HardwareProfile) -> Path:
 
 
 def versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
+    from tts_accel import __version__
+
+    found = {"tts-accel": __version__, "python": platform.python_version()}
     for dist in _VERSIONED:
         try:
             found[dist] = metadata.version(dist)
