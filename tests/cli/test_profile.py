@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from tests.core.fake_trees import epyc_vm, intel_hybrid
+from tts_accel.cli.profile import profile_app
+from tts_accel.core.hardware import HardwareProfile
+from tts_accel.profiles import store
+from tts_accel.profiles.store import Profile
+
+PRESETS = {"generic-cpu", "intel-hybrid", "arm-big-little", "nvidia-ampere", "nvidia-hopper", "nvidia-blackwell"}
+
+app = typer.Typer()
+
+
+@app.callback()
+def _root() -> None:
+    """A stand-in for the `tts` app."""
+
+
+app.add_typer(profile_app, name="profile")
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def config_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    return tmp_path / "cfg"
+
+
+@pytest.fixture
+def hybrid_root(tmp_path):
+    return intel_hybrid(tmp_path / "hybrid")
+
+
+def test_profile_json_describes_the_fake_machine(hybrid_root):
+    result = runner.invoke(app, ["profile", "--root", str(hybrid_root), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["cpu_model"].endswith("i5-13600K")
+    assert data["performance_cpus"] == list(range(12)) and data["efficiency_cpus"] == list(range(12, 20))
+    assert data["profile"] == "intel-hybrid"
+    assert data["fingerprint"] == HardwareProfile.detect(hybrid_root, gpus=False).fingerprint()
+
+
+def test_profile_table_on_the_real_machine():
+    result = runner.invoke(app, ["profile"])
+    assert result.exit_code == 0, result.output
+    hw = HardwareProfile.detect("/", gpus=False)
+    for text in ("Hardware profile", "performance CPUs", "effective CPUs", hw.fingerprint()):
+        assert text in result.stdout
+
+
+def test_help_with_short_flag():
+    result = runner.invoke(app, ["profile", "-h"])
+    assert result.exit_code == 0
+    assert "list" in result.stdout and "delete" in result.stdout
+
+
+def test_list_marks_the_profile_that_applies(hybrid_root):
+    result = runner.invoke(app, ["profile", "--root", str(hybrid_root), "list", "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert {r["name"] for r in rows} == PRESETS
+    assert [r["name"] for r in rows if r["applies"]] == ["intel-hybrid"]
+
+
+def test_a_tuned_profile_applies_before_the_preset_and_can_be_deleted(tmp_path, hybrid_root):
+    hw = HardwareProfile.detect(hybrid_root, gpus=False)
+    store.save_tuned(Profile(name="", plan={"mode": "parallel", "workers": 5}, measured={"rtf": 0.03}), hw)
+    name = f"tuned-{hw.fingerprint()}"
+
+    listed = runner.invoke(app, ["profile", "--root", str(hybrid_root), "list"])
+    assert listed.exit_code == 0, listed.output
+    (line,) = [ln for ln in listed.stdout.splitlines() if name in ln]
+    assert "*" in line and "tuned" in line
+
+    shown = runner.invoke(app, ["profile", "show", name, "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["plan"] == {"mode": "parallel", "workers": 5}
+
+    deleted = runner.invoke(app, ["profile", "delete", name])
+    assert deleted.exit_code == 0 and "deleted" in deleted.stdout
+    assert store.load_tuned(hw) is None
+
+
+def test_show_preset_table():
+    result = runner.invoke(app, ["profile", "show", "nvidia-hopper"])
+    assert result.exit_code == 0, result.output
+    assert "Hopper" in result.stdout and "hybrid" in result.stdout
+
+
+@pytest.mark.parametrize("args", [["show", "nope"], ["delete", "nope"], ["delete", "generic-cpu"]])
+def test_unknown_or_preset_names_fail_with_exit_code_2(args):
+    result = runner.invoke(app, ["profile", *args])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error:") and ("nope" in line or "preset" in line)
+
+
+def test_broken_tuned_profile_still_shows_the_hardware(tmp_path):
+    root = epyc_vm(tmp_path / "vm")
+    path = store.tuned_path(HardwareProfile.detect(root, gpus=False))
+    path.parent.mkdir(parents=True)
+    path.write_text("[plan\n")
+    result = runner.invoke(app, ["profile", "--root", str(root), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "not valid TOML" in json.loads(result.stdout)["profile"]
+    listed = runner.invoke(app, ["profile", "--root", str(root), "list"])
+    assert listed.exit_code == 2 and "delete it" in listed.stderr

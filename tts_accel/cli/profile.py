@@ -1,0 +1,147 @@
+"""`tts profile`: what this machine is, and the execution profiles that apply to it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from tts_accel.cli.common import error_boundary
+from tts_accel.core.errors import InputError
+from tts_accel.core.hardware import HardwareProfile, format_cpu_list
+from tts_accel.profiles import store
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
+
+profile_app = typer.Typer(
+    help="Show this machine's hardware profile and manage execution profiles.",
+    context_settings=CONTEXT,
+    invoke_without_command=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+# `tts profile` writes no audio, so its tables go to stdout where they can be piped.
+out = Console(highlight=False, soft_wrap=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+@profile_app.callback()
+@error_boundary
+def profile_main(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    root: Annotated[
+        Path, typer.Option("--root", hidden=True, help="Read /proc and /sys below this folder (tests).")
+    ] = Path("/"),
+) -> None:
+    """Print the hardware profile of this machine (CPU cores, ISA, caches, memory, GPUs)."""
+    hw = HardwareProfile.detect(root, gpus=root == Path("/"))
+    ctx.obj = hw
+    if ctx.invoked_subcommand is not None:
+        return
+    try:
+        applied = store.active_profile(hw)
+        applies = applied.name if applied else "none"
+    except InputError as err:  # a broken tuned profile must not hide the hardware
+        applies = f"none ({err})"
+    if as_json:
+        typer.echo(json.dumps({**hw.to_dict(), "profile": applies}, indent=2))
+        return
+    out.print(_hardware_table(hw, applies))
+
+
+def _hardware_table(hw: HardwareProfile, applies: str) -> Table:
+    table = Table(title="Hardware profile", title_justify="left", show_header=False)
+    table.add_column("what", style="bold")
+    table.add_column("value")
+    e_cores = format_cpu_list(hw.efficiency_cpus) or "none"
+    quota = "unlimited" if hw.cpu_quota is None else f"{hw.cpu_quota:g} CPUs"
+    caches = ", ".join(f"L{c.level} {c.kind.lower()} {_kib(c.size_kib)}" for c in hw.caches) or "unknown"
+    gpus = "; ".join(f"{g.name} ({g.architecture} {g.sm}, {g.memory_mib} MiB)" for g in hw.gpus) or "none"
+    rows = [
+        ("CPU", f"{hw.cpu_model} ({hw.cpu_vendor})"),
+        ("cores", f"{hw.physical_cores} physical, {hw.logical_cores} logical ({hw.core_layout})"),
+        ("performance CPUs", format_cpu_list(hw.performance_cpus) or "none"),
+        ("efficiency CPUs", e_cores),
+        ("usable CPUs", f"{format_cpu_list(hw.usable_cpus)} (cgroup quota: {quota})"),
+        ("effective CPUs", str(hw.effective_cpus)),
+        ("ISA", " ".join(hw.isa) or "none of note"),
+        ("caches", caches),
+        ("memory", f"{hw.memory_mib / 1024:.1f} GiB"),
+        ("GPUs", gpus),
+        ("fingerprint", hw.fingerprint()),
+        ("profile", applies),
+    ]
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+def _kib(size: int) -> str:
+    return f"{size // 1024} MiB" if size >= 1024 and size % 1024 == 0 else f"{size} KiB"
+
+
+@profile_app.command("list", context_settings=CONTEXT)
+@error_boundary
+def list_command(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """List shipped presets and your tuned profiles; mark the one that applies here."""
+    hw: HardwareProfile = ctx.obj
+    applied = store.active_profile(hw)
+    profiles = store.list_profiles()
+    if as_json:
+        rows = [{**dataclasses.asdict(p), "applies": p == applied} for p in profiles]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="Profiles", title_justify="left")
+    for column in ("", "name", "kind", "description"):
+        table.add_column(column)
+    for p in profiles:
+        about = p.description or p.hardware
+        if p.kind == "tuned" and p.fingerprint == hw.fingerprint():
+            about += " (this machine)"
+        table.add_row("*" if p == applied else "", p.name, p.kind, about)
+    out.print(table)
+    out.print("* applies to this machine; command-line flags still override it.")
+
+
+@profile_app.command("show", context_settings=CONTEXT)
+@error_boundary
+def show_command(
+    name: Annotated[str, typer.Argument(help="A preset or tuned profile name (see `tts profile list`).")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Show one profile: what it matches, its plan and, for a tuned one, what was measured."""
+    profile = store.Profile.from_name(name)
+    if as_json:
+        typer.echo(json.dumps(dataclasses.asdict(profile), indent=2))
+        return
+    table = Table(title=f"{profile.name} ({profile.kind})", title_justify="left", show_header=False)
+    table.add_column("section", style="bold")
+    table.add_column("key")
+    table.add_column("value")
+    table.add_row("about", "", profile.description or profile.hardware)
+    for section in ("match", "plan", "measured", "versions"):
+        for key, value in getattr(profile, section).items():
+            table.add_row(section, key, str(value))
+            section = ""
+    if profile.created:
+        table.add_row("created", "", profile.created)
+    out.print(table)
+
+
+@profile_app.command("delete", context_settings=CONTEXT)
+@error_boundary
+def delete_command(
+    name: Annotated[str, typer.Argument(help="A tuned profile's name or fingerprint.")],
+) -> None:
+    """Delete a tuned profile (shipped presets cannot be deleted)."""
+    path = store.delete(name)
+    out.print(f"deleted {name} ({path})")
