@@ -2,13 +2,18 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import subprocess
+import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.core.fake_trees import arm_big_little, epyc_vm, intel_hybrid, write_tree
+from tests.utils import cli_env
 from tts_accel.core import gpu as gpu_mod
 from tts_accel.core.gpu import GPUInfo, architecture_of, parse_nvidia_smi
-from tts_accel.core.hardware import Cache, HardwareProfile, parse_cpu_list
+from tts_accel.core.hardware import Cache, HardwareProfile, format_cpu_list, parse_cpu_list
 
 
 def test_intel_hybrid_desktop(tmp_path):
@@ -185,3 +190,20 @@ def test_real_machine():
     assert set(hw.usable_cpus) == set(os.sched_getaffinity(0))
     assert hw.memory_mib > 0
     assert hw.cpu_model != "unknown"
+
+
+@given(st.sets(st.integers(min_value=0, max_value=300), max_size=40))
+def test_cpu_list_format_round_trips(cpus):
+    text = format_cpu_list(sorted(cpus))
+    assert parse_cpu_list(text) == tuple(sorted(cpus))
+    assert len(text) <= len(",".join(map(str, sorted(cpus))))  # ranges only ever shorten
+
+
+def test_importing_the_hardware_and_plan_modules_does_not_import_torch():
+    code = (
+        "import sys, tts_accel.core.hardware, tts_accel.core.plan, tts_accel.profiles.store, "
+        "tts_accel.cli.profile; print('torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"

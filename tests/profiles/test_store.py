@@ -3,6 +3,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.core.fake_trees import arm_big_little, epyc_vm, intel_hybrid
 from tts_accel.core.errors import InputError
@@ -110,7 +112,7 @@ def test_profile_with_unknown_plan_field_is_refused():
 
 def test_toml_writer_round_trips_through_tomllib():
     data = {
-        "name": 'quote " and \\ backslash, ünïcode\nnewline', "n": 3, "f": 0.1, "yes": True,
+        "name": 'quote " and \\ backslash, ünïcode\nnewline\x7f\x00\t', "n": 3, "f": 0.1, "yes": True,
         "plan": {"affinity": [0, 2, 4], "mode": "parallel", "with space": "v"},
         "measured": {"rtf": 1e-9, "inf": float("inf")},
     }  # fmt: skip
@@ -131,3 +133,16 @@ def test_write_is_atomic(tmp_path, monkeypatch):
         toml_io.write_atomic(path, "new = 2\n")
     assert path.read_text() == "old = 1\n"
     assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+_scalars = st.one_of(
+    st.text(max_size=20), st.integers(min_value=-(2**63), max_value=2**63 - 1), st.booleans(),
+    st.floats(allow_nan=False),
+)  # fmt: skip
+_keys = st.text(min_size=1, max_size=12)
+
+
+@given(st.dictionaries(_keys, st.one_of(_scalars, st.lists(st.integers(0, 512), max_size=5)), max_size=6))
+def test_toml_writer_round_trips_any_flat_table(table):
+    data = {"plan": table}
+    assert toml_io.loads(toml_io.dumps(data)) == data

@@ -280,11 +280,14 @@ def _cpu_quota(root: Path) -> float | None:
             quota, _, period = text.partition(" ")
             if quota == "max":
                 return None
-            return int(quota) / int(period or 100000)
+            try:
+                return int(quota) / int(period or 100000)
+            except (ValueError, ZeroDivisionError):
+                return None
     for d in _cgroup_dirs(root, "cpu"):  # cgroup v1: quota -1 means unlimited
-        quota, period = _read_int(d / "cpu.cfs_quota_us"), _read_int(d / "cpu.cfs_period_us")
-        if quota is not None and period:
-            return None if quota < 0 else quota / period
+        quota_us, period_us = _read_int(d / "cpu.cfs_quota_us"), _read_int(d / "cpu.cfs_period_us")
+        if quota_us is not None and period_us:
+            return None if quota_us < 0 else quota_us / period_us
     return None
 
 

@@ -73,12 +73,16 @@ class Profile:
                 f"{source}: unknown match keys {sorted(bad_match)} or plan fields {sorted(bad_plan)}; "
                 f"plan fields are {', '.join(ExecutionPlan.field_names())}."
             )
+        try:
+            measured = {k: float(v) for k, v in tables["measured"].items()}
+        except (TypeError, ValueError):
+            raise InputError(f"{source}: [measured] holds numbers only.") from None
         name = str(data.get("name") or Path(source).stem)
         return cls(
             name=name, description=str(data.get("description", "")), kind=str(data.get("kind", kind)),
             match=tables["match"], plan=tables["plan"], fingerprint=str(data.get("fingerprint", "")),
             created=str(data.get("created", "")), hardware=str(data.get("hardware", "")),
-            measured=tables["measured"], versions={k: str(v) for k, v in tables["versions"].items()},
+            measured=measured, versions={k: str(v) for k, v in tables["versions"].items()},
         )  # fmt: skip
 
     def to_toml(self) -> str:
@@ -96,7 +100,7 @@ class Profile:
         checks = {
             "vendor": lambda want: hw.cpu_vendor in _as_list(want),
             "core_layout": lambda want: hw.core_layout in _as_list(want),
-            "isa": lambda want: all(hw.has(flag) for flag in _as_list(want)),
+            "isa": lambda want: all(hw.has(str(flag)) for flag in _as_list(want)),
             "gpu_arch": lambda want: any(g.architecture in _as_list(want) for g in hw.gpus),
             "gpu": lambda want: bool(hw.gpus) == bool(want),
             "requires_torch": lambda want: torch_available or not want,

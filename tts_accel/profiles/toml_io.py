@@ -6,12 +6,12 @@ scalars, so a full TOML writer (and a dependency) is not needed.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 try:
     import tomllib
@@ -23,7 +23,7 @@ TOMLDecodeError = tomllib.TOMLDecodeError
 Scalar = str | int | float | bool
 
 
-def loads(text: str) -> dict[str, object]:
+def loads(text: str) -> dict[str, Any]:
     return tomllib.loads(text)
 
 
@@ -39,8 +39,7 @@ def _scalar(value: object) -> str:
             return "inf" if value > 0 else "-inf"
         return repr(value)
     if isinstance(value, str):
-        # JSON string escapes are a subset of TOML basic-string escapes
-        return json.dumps(value, ensure_ascii=False)
+        return _quote(value)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_scalar(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} to a profile: use str, int, float, bool or a list")
@@ -48,7 +47,23 @@ def _scalar(value: object) -> str:
 
 def _key(key: str) -> str:
     bare = key and all(c.isalnum() or c in "-_" for c in key) and key.isascii()
-    return key if bare else json.dumps(key)
+    return key if bare else _quote(key)
+
+
+_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def _quote(text: str) -> str:
+    """A TOML basic string: quote, backslash and control characters (DEL too) escaped."""
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return '"' + "".join(out) + '"'
 
 
 def dumps(data: Mapping[str, object], header: str = "") -> str:
