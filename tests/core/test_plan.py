@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import pytest
 
@@ -169,3 +170,28 @@ def test_explain_rows(hybrid):
     assert by_field["precision"] == ("fp32", "flag")
     assert by_field["affinity"] == ("0-11", "preset")
     assert by_field["inter_op_threads"] == ("0 (runtime default)", "default")
+
+
+def test_resolve_for_machine_uses_the_tuned_profile_of_this_machine(vm, tmp_path, monkeypatch):
+    from tts_accel.core.plan import resolve_for_machine
+    from tts_accel.profiles.store import save_tuned
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
+    assert resolve_for_machine({}, hw=vm).sources["workers"] == "heuristic"
+    save_tuned(Profile(name="", plan={"mode": "parallel", "workers": 4, "intra_op_threads": 1}), vm)
+    plan = resolve_for_machine({"mode": "auto"}, hw=vm)
+    assert (plan.workers, plan.sources["workers"], plan.sources["mode"]) == (4, "tuned", "tuned")
+    assert resolve_for_machine({"workers": 3}, hw=vm).workers == 3
+
+
+def test_real_machine_plan_is_sane():
+    from tts_accel.core.plan import resolve_for_machine
+
+    plan = resolve_for_machine({})
+    assert plan.backend in ("onnx", "torch")
+    assert 1 <= plan.workers <= (os.cpu_count() or 1)
+
+
+def test_affinity_flag_accepts_a_cpu_list(hybrid):
+    plan = resolve(hybrid, {"affinity": "0-3,8"})
+    assert (plan.affinity, plan.sources["affinity"]) == ((0, 1, 2, 3, 8), "flag")

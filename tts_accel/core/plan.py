@@ -118,6 +118,21 @@ def resolve_plan(
     return ExecutionPlan(**values, sources=sources)  # type: ignore[arg-type]
 
 
+def resolve_for_machine(
+    flags: Mapping[str, object], *, voice_family: str = "piper", hw: HardwareProfile | None = None
+) -> ExecutionPlan:
+    """resolve_plan on this machine: detect it, load its tuned profile, pick its preset."""
+    from tts_accel.core.hardware import HardwareProfile
+    from tts_accel.profiles.store import load_tuned, pick_preset
+
+    machine = hw or HardwareProfile.detect()
+    has_torch = _torch_importable()
+    return resolve_plan(
+        flags, machine, tuned=load_tuned(machine), preset=pick_preset(machine, torch_available=has_torch),
+        voice_family=voice_family, torch_available=has_torch,
+    )  # fmt: skip
+
+
 def _resolve_mode(
     layers: list[tuple[str, dict[str, object]]], hw: HardwareProfile, has_torch: bool, family: str
 ) -> tuple[str, str]:
