@@ -207,3 +207,21 @@ def test_importing_the_hardware_and_plan_modules_does_not_import_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_caches_are_read_from_a_performance_core(tmp_path):
+    root = arm_big_little(tmp_path)
+    for cpu, size in ((0, "128K"), (4, "512K")):  # little cpu0, big cpu4
+        base = f"sys/devices/system/cpu/cpu{cpu}/cache/index0"
+        write_tree(root, {f"{base}/level": "2", f"{base}/type": "Unified", f"{base}/size": size})
+    assert HardwareProfile.detect(root, gpus=False).caches == (Cache(2, "Unified", 512),)
+
+
+def test_installed_torch_decides_even_when_nvidia_smi_sees_a_gpu(tmp_path, monkeypatch):
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text("#!/bin/sh\necho 'NVIDIA A100-SXM4-40GB, 8.0, 40960 MiB'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(gpu_mod, "torch_available", lambda: True)
+    monkeypatch.setattr(gpu_mod, "_from_torch", lambda: ())  # a CPU-only torch build
+    assert gpu_mod.probe_gpus() == ()

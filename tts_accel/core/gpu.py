@@ -59,12 +59,12 @@ def torch_available() -> bool:
 
 
 def probe_gpus() -> tuple[GPUInfo, ...]:
-    return _from_torch() or _from_nvidia_smi()
+    """GPUs as torch sees them when torch is installed (so CUDA_VISIBLE_DEVICES and a CPU-only
+    torch build count: a GPU torch cannot use is no GPU for the plan), else as nvidia-smi does."""
+    return _from_torch() if torch_available() else _from_nvidia_smi()
 
 
 def _from_torch() -> tuple[GPUInfo, ...]:
-    if not torch_available():
-        return ()
     try:
         import torch  # lazy: optional extra
 
@@ -75,7 +75,7 @@ def _from_torch() -> tuple[GPUInfo, ...]:
             props = torch.cuda.get_device_properties(index)
             found.append(GPUInfo(props.name, f"{props.major}.{props.minor}", props.total_memory // (1 << 20)))
         return tuple(found)
-    except Exception:  # a broken CUDA install must not break `tts profile`: fall back
+    except Exception:  # a broken CUDA install must not break `tts profile`
         return ()
 
 

@@ -242,9 +242,13 @@ def _core_classes(root: Path, cpus: tuple[int, ...]) -> tuple[tuple[int, ...], t
     return cpus, (), "uniform"
 
 
-def _caches(root: Path) -> tuple[Cache, ...]:
+def _caches(root: Path, cpu: int) -> tuple[Cache, ...]:
+    """The caches of ``cpu`` (a performance core: on ARM cpu0 is usually a little one), else cpu0's."""
+    folder = root / f"sys/devices/system/cpu/cpu{cpu}/cache"
+    if not folder.is_dir():
+        folder = root / "sys/devices/system/cpu/cpu0/cache"
     found = []
-    for index in sorted((root / "sys/devices/system/cpu/cpu0/cache").glob("index[0-9]*")):
+    for index in sorted(folder.glob("index[0-9]*")):
         level, size = _read_int(index / "level"), _read(index / "size")
         match = re.fullmatch(r"(\d+)\s*([KMG]?)", size or "")
         if level is None or not match:
@@ -313,7 +317,7 @@ def _detect(root: Path, *, probe: bool) -> HardwareProfile:
         efficiency_cpus=eff,
         core_layout=layout,
         isa=_isa(blocks),
-        caches=_caches(root),
+        caches=_caches(root, perf[0] if perf else 0),
         memory_mib=_memory_mib(root),
         cpu_quota=_cpu_quota(root),
         usable_cpus=_usable(root, online),
