@@ -225,3 +225,21 @@ def test_installed_torch_decides_even_when_nvidia_smi_sees_a_gpu(tmp_path, monke
     monkeypatch.setattr(gpu_mod, "torch_available", lambda: True)
     monkeypatch.setattr(gpu_mod, "_from_torch", lambda: ())  # a CPU-only torch build
     assert gpu_mod.probe_gpus() == ()
+
+
+def test_gpus_through_torch(monkeypatch):
+    """torch.cuda's view, read through a stand-in module (no GPU and no torch on the test machine)."""
+    import types
+
+    props = types.SimpleNamespace(name="NVIDIA RTX 6000 Ada Generation", major=8, minor=9, total_memory=48 << 30)
+    cuda = types.SimpleNamespace(
+        is_available=lambda: True, device_count=lambda: 2, get_device_properties=lambda i: props
+    )
+    monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda))
+    monkeypatch.setattr(gpu_mod, "torch_available", lambda: True)
+    gpus = gpu_mod.probe_gpus()
+    assert [(g.sm, g.architecture, g.memory_mib) for g in gpus] == [("sm_89", "Ada", 48 * 1024)] * 2
+    cuda.is_available = lambda: False
+    assert gpu_mod.probe_gpus() == ()
+    cuda.is_available = lambda: 1 / 0  # a broken driver: no GPU, no crash
+    assert gpu_mod.probe_gpus() == ()
