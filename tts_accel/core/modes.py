@@ -39,12 +39,21 @@ def onnx_plan(mode: str, cpus: int | None = None) -> ExecutionPlan:
     raise InputError(f"unknown ONNX mode {mode!r}: use one of {', '.join(ONNX_MODES)}.")
 
 
+def load_tuned() -> ExecutionPlan | None:
+    from tts_accel.core import tuned
+
+    return tuned.load()
+
+
 def plan_for(mode: str, voice: str = "", precision: str | None = None) -> ExecutionPlan:
     if mode not in MODES:
         raise InputError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}.")
     if precision is not None and precision not in PRECISIONS:
         raise InputError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}.")
-    if mode == "auto":
+    tuned = load_tuned() if mode == "auto" else None
+    if tuned is not None:  # `tts tune` measured this machine: its winner beats any heuristic
+        plan, sources = tuned, dict(tuned.sources)
+    elif mode == "auto":
         # Pipelined: the parallel mode's throughput and the earliest first audio.
         plan = onnx_plan("pipelined")
         sources = {f: "heuristic" for f in ("mode", "workers", "intra_op_threads", "inter_op_threads")}
