@@ -85,11 +85,12 @@ def bench_command(
         for text_name in text_map:
             sel = [r for r in rows if r.text == text_name]
             table = Table(
-                title=f"{text_name}: {sel[0].audio_s:.1f} s of audio, {repeats} runs each",
+                title=f"{text_name}: {sel[0].audio_s:.1f} s of audio, {repeats} run{'s' if repeats != 1 else ''} each",
                 title_justify="left",
                 box=box.SIMPLE_HEAD,
+                pad_edge=False,
             )
-            for col in ("mode", "RTF", "p20-p80", "wall s", "1st audio s", "CPU", "RSS MiB", "speedup"):
+            for col in ("mode", "RTF", "p20-p80", "wall s", "TTFA s", "CPU", "RSS MiB", "speedup"):
                 table.add_column(col, justify="left" if col == "mode" else "right", no_wrap=True)
             for r in sel:
                 spread = f"{r.rtf_p20:.3f}-{r.rtf_p80:.3f}"

@@ -121,8 +121,13 @@ def _with_lengths(src: Path, dst: Path) -> None:
 
 def _quantize_int8(src: Path, dst: Path) -> None:
     _needs_onnx("--precision int8")
+    import logging
+
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantizer logs an advisory warning on the root logger
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".onnx")
     os.close(fd)
@@ -135,6 +140,8 @@ def _quantize_int8(src: Path, dst: Path) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+    finally:
+        root.setLevel(level)
 
 
 def derived_model(model_path: Path, precision: str = "fp32", lengths: bool = False) -> Path:
