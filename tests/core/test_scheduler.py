@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from tests.utils import TEXT, FakeBackend, fake_chunks
+from tests.utils import MODES_TEXT, DelayBackend, fake_chunks
 from tts_accel.core import scheduler
 from tts_accel.core.modes import ONNX_MODES, onnx_plan
 from tts_accel.core.params import SynthParams
@@ -26,7 +26,7 @@ PLANS = {
 
 @pytest.mark.parametrize("name", list(PLANS))
 def test_output_keeps_text_order_under_random_delays(name: str) -> None:
-    backend = FakeBackend(max_delay=0.01, seed=7)
+    backend = DelayBackend(max_delay=0.01, seed=7)
     out = list(scheduler.run(fake_chunks(23), backend, PARAMS, PLANS[name]))
     assert [c.index for c, _ in out] == list(range(23))
     assert all(audio[0] == chunk.index and len(audio) == len(chunk.ids) for chunk, audio in out)
@@ -35,7 +35,7 @@ def test_output_keeps_text_order_under_random_delays(name: str) -> None:
 def test_concurrent_modes_really_overlap_and_sequential_does_not() -> None:
     runs = {}
     for name in ("sequential", "pipelined"):
-        backend = FakeBackend(max_delay=0.02, seed=1)
+        backend = DelayBackend(max_delay=0.02, seed=1)
         list(scheduler.run(fake_chunks(12), backend, PARAMS, PLANS[name]))
         runs[name] = backend.max_active
     assert runs["sequential"] == 1
@@ -43,7 +43,7 @@ def test_concurrent_modes_really_overlap_and_sequential_does_not() -> None:
 
 
 def test_batched_groups_consecutive_chunks() -> None:
-    backend = FakeBackend(max_delay=0.0)
+    backend = DelayBackend(max_delay=0.0)
     list(scheduler.run(fake_chunks(7), backend, PARAMS, PLANS["batched"]))
     assert backend.batch_sizes == [3, 3, 1]
 
@@ -61,7 +61,7 @@ def test_in_flight_window_is_bounded(workers: int) -> None:
 
     plan = ExecutionPlan(mode="pipelined", workers=workers)
     ahead = []
-    for n, _ in enumerate(scheduler.run(chunks(), FakeBackend(max_delay=0.003), PARAMS, plan), 1):
+    for n, _ in enumerate(scheduler.run(chunks(), DelayBackend(max_delay=0.003), PARAMS, plan), 1):
         ahead.append(pulled - n)
     assert max(ahead) <= 2 * workers
     assert max(ahead) >= 1  # it does run ahead: the front-end overlaps the model
@@ -76,12 +76,12 @@ def test_parallel_phonemizes_everything_before_the_first_audio() -> None:
             pulled += 1
             yield chunk
 
-    first = next(iter(scheduler.run(chunks(), FakeBackend(0.0), PARAMS, PLANS["parallel"])))
+    first = next(iter(scheduler.run(chunks(), DelayBackend(0.0), PARAMS, PLANS["parallel"])))
     assert first[0].index == 0 and pulled == 10
 
 
 def test_a_failing_chunk_surfaces_its_error() -> None:
-    class Failing(FakeBackend):
+    class Failing(DelayBackend):
         def infer(self, ids, params):  # type: ignore[no-untyped-def]
             if ids[0] == 5:
                 raise RuntimeError("chunk five broke")
@@ -95,7 +95,7 @@ def test_a_failing_chunk_surfaces_its_error() -> None:
 def real_outputs() -> dict[str, np.ndarray]:
     from tts_accel.core.engine import Synthesizer
 
-    return {mode: Synthesizer("piper-joe", onnx_plan(mode)).synthesize(TEXT, PARAMS) for mode in ONNX_MODES}
+    return {mode: Synthesizer("piper-joe", onnx_plan(mode)).synthesize(MODES_TEXT, PARAMS) for mode in ONNX_MODES}
 
 
 def test_zero_noise_modes_give_identical_samples_on_the_real_voice(

@@ -44,11 +44,11 @@ def test_bad_budget_and_empty_text_are_refused() -> None:
         tune.tune("  ", 5)
 
 
-def test_saved_profile_drives_auto_and_says_so(tmp_path: Path) -> None:
+def test_saved_profile_drives_auto_and_says_so(config_home: Path) -> None:
     assert plan_for("auto").sources["mode"] == "heuristic"
     winner = ExecutionPlan(mode="batched", batch_size=3, intra_op_threads=2, graph_optimization="extended")
     path = tuned.save(winner, {"wall_s": 1.25, "speedup": 1.1})
-    assert path.is_relative_to(tmp_path / "config")  # XDG_CONFIG_HOME is honoured
+    assert path.is_relative_to(config_home)  # XDG_CONFIG_HOME is honoured
     assert tuned.fingerprint() in path.name
     plan = plan_for("auto")
     assert plan == winner
@@ -56,7 +56,7 @@ def test_saved_profile_drives_auto_and_says_so(tmp_path: Path) -> None:
     assert plan_for("sequential").mode == "sequential"  # a flag still wins over the profile
 
 
-def test_broken_profile_falls_back_to_heuristics() -> None:
+def test_broken_profile_falls_back_to_heuristics(config_home: Path) -> None:
     path = tuned.tuned_path()
     path.parent.mkdir(parents=True)
     path.write_text("[plan]\nworkers = 0\n", encoding="utf-8")  # invalid plan

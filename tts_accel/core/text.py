@@ -24,8 +24,9 @@ _TRANSLATE = str.maketrans(
 )  # fmt: skip
 
 _DASH = re.compile(r"\s*[\u2014\u2015]+\s*")  # an em dash is spoken as a clause break
-_SENTENCE_END = re.compile(r"""(?<=[.!?])["')\]]*\s+""")
-_CLAUSE_END = re.compile(r"""(?<=[,;:])["')\]]*\s+""")
+# Split points: the whitespace after a terminator and any closing quotes or brackets.
+_SENTENCE_END = re.compile(r"""[.!?]["')\]]*(\s+)""")
+_CLAUSE_END = re.compile(r"""[,;:]["')\]]*(\s+)""")
 _PARAGRAPH = re.compile(r"\n\s*\n")
 # Abbreviations after which a period does not end a sentence.
 _ABBREV = re.compile(
@@ -50,7 +51,7 @@ def normalize(text: str) -> str:
 
 
 def split_sentences(paragraph: str) -> list[str]:
-    parts = [p for p in _SENTENCE_END.split(paragraph) if p]
+    parts = _split_after(_SENTENCE_END, paragraph)
     out: list[str] = []
     for part in parts:  # glue back splits made after an abbreviation ("Dr. Smith")
         if out and _ABBREV.search(out[-1]):
@@ -58,6 +59,16 @@ def split_sentences(paragraph: str) -> list[str]:
         else:
             out.append(part)
     return out
+
+
+def _split_after(pattern: re.Pattern[str], text: str) -> list[str]:
+    """Split ``text`` at the whitespace group of each match, keeping every other character."""
+    parts, start = [], 0
+    for match in pattern.finditer(text):
+        parts.append(text[start : match.start(1)])
+        start = match.end(1)
+    parts.append(text[start:])
+    return [p for p in parts if p]
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,7 @@ def chunk_text(text: str, budget: int, measure: Callable[[str], int]) -> Iterato
 
 
 def _split_clauses(sentence: str, budget: int, measure: Callable[[str], int]) -> Iterator[str]:
-    for clause in (c for c in _CLAUSE_END.split(sentence) if c):
+    for clause in _split_after(_CLAUSE_END, sentence):
         if measure(clause) <= budget:
             yield clause
         else:

@@ -93,4 +93,6 @@ def _resolve(name: str) -> Voice:
 
         return PiperVoice(path)
     known = ", ".join(sorted(entries))
-    raise VoiceError(f"unknown voice {name!r}: use one of {known} (see `tts voices`) or a path to a .onnx file.")
+    raise VoiceError(
+        f"unknown voice {name!r}: use one of {known} (see `tts voices`) or a path to a .onnx file."
+    )

@@ -1,0 +1,42 @@
+# Targets named in the README. Everything installs into .venv from this project's own files.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
+PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
+
+.PHONY: demo test test-base test-extras lint bench verify clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+
+# Install and speak on the default voice.
+demo: $(BIN)/python
+	$(PIP) .
+	$(BIN)/tts synth "Hello from tts-accel, fast speech on the hardware you have." -o hello.wav
+
+# The test command: the base install first (no torch, no extras), then with every extra.
+test: test-base test-extras
+
+test-base: $(BIN)/python
+	$(PIP) -e '.[dev]'
+	$(PYTEST)
+
+test-extras: $(BIN)/python
+	$(PIP) -e '.[dev,torch,eval,kokoro]'
+	$(PYTEST)
+
+lint: $(BIN)/python
+	$(PIP) -e '.[dev]'
+	$(BIN)/ruff check tts_accel tests benchmarks
+
+bench: $(BIN)/python
+	$(PIP) -e .
+	$(BIN)/tts bench --repeats 5
+
+verify: $(BIN)/python
+	$(PIP) -e '.[eval]'
+	$(BIN)/tts verify --tier all
+
+clean:
+	rm -rf $(VENV) build *.egg-info hello.wav
