@@ -78,9 +78,9 @@ def test_optimized_graph_cache_cold_warm_and_corrupt(model_path: Path, tmp_path:
     plan = ExecutionPlan()
     cached = graph_cache.optimized_path(model_path, plan.graph_optimization)
     assert not cached.exists()
-    cold = PiperOnnxBackend(model_path, 22050, plan)  # optimizes and saves
-    assert cached.is_file()
+    cold = PiperOnnxBackend(model_path, 22050, plan)  # optimizes and saves (on its loading thread)
     expected = cold.infer(IDS, PARAMS)
+    assert cached.is_file()
     stamp = cached.stat().st_mtime_ns
     warm = PiperOnnxBackend(model_path, 22050, plan)  # loads the saved graph
     assert cached.stat().st_mtime_ns == stamp
@@ -88,6 +88,7 @@ def test_optimized_graph_cache_cold_warm_and_corrupt(model_path: Path, tmp_path:
 
     cached.write_bytes(b"not an onnx graph")  # corrupt: falls back to the original, re-saves
     healed = PiperOnnxBackend(model_path, 22050, plan)
+    healed.session  # noqa: B018 - wait for the load
     np.testing.assert_array_equal(healed.infer(IDS, PARAMS), expected)
     assert cached.stat().st_size > 1000
     assert not [p for p in cached.parent.iterdir() if p.name.startswith(".")]
@@ -115,3 +116,11 @@ def test_model_digest_is_remembered_until_the_file_changes(tmp_path: Path) -> No
     model.write_bytes(b"two!")
     os.utime(model, ns=(1, 1))
     assert graph_cache.model_digest(model) != first
+
+
+def test_a_broken_model_fails_on_first_use_with_a_model_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00not a graph")
+    backend = PiperOnnxBackend(bad, 22050, ExecutionPlan())  # loading runs on a thread
+    with pytest.raises(ModelError, match="could not load"):
+        backend.infer(IDS, PARAMS)

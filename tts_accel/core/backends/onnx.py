@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +30,7 @@ def session_options(plan: ExecutionPlan):  # type: ignore[no-untyped-def]
     so.intra_op_num_threads = plan.intra_op_threads
     so.inter_op_num_threads = plan.inter_op_threads
     so.execution_mode = (
-        ort.ExecutionMode.ORT_PARALLEL
-        if plan.ort_execution_mode == "parallel"
-        else ort.ExecutionMode.ORT_SEQUENTIAL
+        ort.ExecutionMode.ORT_PARALLEL if plan.ort_execution_mode == "parallel" else ort.ExecutionMode.ORT_SEQUENTIAL
     )
     so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, _OPT_LEVELS[plan.graph_optimization])
     so.log_severity_level = 3  # errors only: ORT's warnings would land on the user's terminal
@@ -99,16 +98,44 @@ class PiperOnnxBackend(Backend):
         self.model_path = Path(model_path)
         self.sample_rate = sample_rate
         self.plan = plan
-        if session is None:
-            from tts_accel.core.backends.graph_cache import derived_model
-
-            wants_lengths = plan.mode == "batched" or plan.batch_size > 1 or plan.precision != "fp32"
-            self.graph_path = derived_model(self.model_path, plan.precision, lengths=wants_lengths)
-            session = create_session(self.graph_path, plan)
-        else:
+        self._session = session
+        self._loaded = threading.Event()
+        self._load_error: BaseException | None = None
+        if session is not None:
+            self._loaded.set()
             self.graph_path = self.model_path
-        self.session = session
-        self.supports_batch = any(o.name == "lengths" for o in session.get_outputs())
+            self.supports_batch = any(o.name == "lengths" for o in session.get_outputs())
+            return
+        from tts_accel.core.backends.graph_cache import derived_model
+
+        wants_lengths = plan.mode == "batched" or plan.batch_size > 1 or plan.precision != "fp32"
+        self.graph_path = derived_model(self.model_path, plan.precision, lengths=wants_lengths)
+        self.supports_batch = self.graph_path != self.model_path  # derived graphs output lengths
+        # Create the session on a thread: ORT releases the GIL while it loads and optimizes, so
+        # the front-end (phonemizer import, espeak start, first chunk) runs meanwhile on another
+        # core. Whole-process time on the dev VM: see docs/benchmarks.md (start-up).
+        # Not a daemon: exiting while ORT is mid-load aborts the process ("terminate called ...").
+        threading.Thread(target=self._load, name="tts-onnx-load").start()
+
+    def _load(self) -> None:
+        try:
+            self._session = create_session(self.graph_path, self.plan)
+        except BaseException as err:  # re-raised on the thread that first needs the session
+            self._load_error = err
+        finally:
+            self._loaded.set()
+
+    @property
+    def session(self):  # type: ignore[no-untyped-def]
+        self._loaded.wait()  # an Event, not Thread.join: Ctrl-C while waiting stays clean
+        if self._load_error is not None:
+            raise self._load_error
+        return self._session
+
+    @session.setter
+    def session(self, value) -> None:  # type: ignore[no-untyped-def]
+        self.session  # noqa: B018 - let a load in progress finish first
+        self._session = value
 
     @staticmethod
     def _scales(params: SynthParams) -> np.ndarray:
@@ -120,14 +147,10 @@ class PiperOnnxBackend(Backend):
         try:
             return self.session.run(None, feeds)  # type: ignore[no-any-return]
         except Exception as err:
-            raise ModelError(
-                f"the model failed on {ids.shape[0]} chunk(s) of {ids.shape[1]} ids: {err}"
-            ) from err
+            raise ModelError(f"the model failed on {ids.shape[0]} chunk(s) of {ids.shape[1]} ids: {err}") from err
 
     def infer(self, ids: np.ndarray, params: SynthParams) -> np.ndarray:
-        audio = self._run(ids[np.newaxis, :], np.array([ids.shape[0]], dtype=np.int64), params)[
-            0
-        ]  # (1,1,1,N)
+        audio = self._run(ids[np.newaxis, :], np.array([ids.shape[0]], dtype=np.int64), params)[0]  # (1,1,1,N)
         return np.ascontiguousarray(audio.reshape(-1), dtype=np.float32)
 
     def infer_batch(self, batch: list[np.ndarray], params: SynthParams) -> list[np.ndarray]:
@@ -146,9 +169,7 @@ class PiperOnnxBackend(Backend):
                 f"{self.model_path.name}: {audio.shape[1]} samples for {int(samples.max() // HOP)} frames; "
                 f"the batched mode needs a Piper graph with a hop of {HOP}: use --mode sequential."
             )
-        return [
-            np.ascontiguousarray(audio[row, : samples[row]], dtype=np.float32) for row in range(len(batch))
-        ]
+        return [np.ascontiguousarray(audio[row, : samples[row]], dtype=np.float32) for row in range(len(batch))]
 
     def reseed(self, seed: int) -> None:
         import onnxruntime as ort
