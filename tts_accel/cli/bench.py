@@ -98,7 +98,7 @@ def bench_command(
                     r.mode, f"{r.rtf:.3f}", spread, f"{r.wall_s:.2f}", f"{r.ttfa_s:.2f}",
                     f"{r.cpu_util:.0%}", f"{r.peak_rss_mb:.0f}", _fmt(r.speedup, ".2f", "x"),
                 )  # fmt: skip
-            err_console.print(table)
+            err_console.print(table, width=max(err_console.width, 100))
         err_console.print(f"[dim]{rows[0].machine}; {rows[0].versions}[/]")
     if json_out:
         bench.write_json(rows, json_out)

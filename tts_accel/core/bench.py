@@ -177,6 +177,7 @@ def load_case(case: BenchCase, voice: str):  # type: ignore[no-untyped-def]
 
     start = time.perf_counter()
     synth = Synthesizer(voice, case.plan)
+    getattr(synth.backend, "session", None)  # the ONNX session loads on a thread: wait for it
     load_s = time.perf_counter() - start
     measure_once(synth, WARMUP_TEXT)
     return synth, load_s
