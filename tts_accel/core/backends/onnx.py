@@ -114,6 +114,15 @@ class PiperOnnxBackend(Backend):
         # Create the session on a thread: ORT releases the GIL while it loads and optimizes, so
         # the front-end (phonemizer import, espeak start, first chunk) runs meanwhile on another
         # core. Whole-process time on the dev VM: see docs/benchmarks.md (start-up).
+        # Everything the loading thread needs is imported here, on the caller's thread: a Ctrl-C
+        # that lands while the main thread imports a module the loader also imports can leave
+        # that module's import lock held, and the process hangs at exit (seen 1 run in 6).
+        import onnxruntime  # noqa: F401
+
+        from tts_accel.core.backends.graph_cache import optimized_path
+
+        with contextlib.suppress(OSError):
+            optimized_path(self.graph_path, plan.graph_optimization)  # platformdirs, digest, machine key
         # Not a daemon: exiting while ORT is mid-load aborts the process ("terminate called ...").
         threading.Thread(target=self._load, name="tts-onnx-load").start()
 
