@@ -55,6 +55,7 @@ def bench_command(
 ) -> None:
     """Measure execution modes: RTF (median, p20-p80), wall time, first audio, CPU, memory, speedup."""
     from rich import box
+    from rich.console import Console
     from rich.table import Table
 
     from tts_accel.core import bench
@@ -82,6 +83,8 @@ def bench_command(
             f"{c.name} {r.load_s:.2f} s" for c in cases for r in rows[: len(cases)] if r.mode == c.name
         )
         err_console.print(f"model load (session creation, not in the figures below): {loads}")
+        # Piped or logged, Rich assumes 80 columns and would cut the columns short.
+        out = err_console if err_console.is_terminal else Console(stderr=True, width=110, highlight=False)
         for text_name in text_map:
             sel = [r for r in rows if r.text == text_name]
             table = Table(
@@ -98,7 +101,7 @@ def bench_command(
                     r.mode, f"{r.rtf:.3f}", spread, f"{r.wall_s:.2f}", f"{r.ttfa_s:.2f}",
                     f"{r.cpu_util:.0%}", f"{r.peak_rss_mb:.0f}", _fmt(r.speedup, ".2f", "x"),
                 )  # fmt: skip
-            err_console.print(table, width=max(err_console.width, 100))
+            out.print(table)
         err_console.print(f"[dim]{rows[0].machine}; {rows[0].versions}[/]")
     if json_out:
         bench.write_json(rows, json_out)

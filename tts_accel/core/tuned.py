@@ -73,12 +73,14 @@ def save(plan: ExecutionPlan, measured: dict[str, Any]) -> Path:
 
 def load() -> ExecutionPlan | None:
     """This machine's tuned plan, every field marked as coming from the tuned profile; None if none."""
-    store, hw = _store()
-    if store is not None:
-        profile = store.load_tuned(hw)
-        plan = getattr(profile, "plan", None) if profile is not None else None
-        if isinstance(plan, ExecutionPlan):
-            return plan.with_(sources={k: "tuned" for k in _PLAN_KEYS})
+    try:
+        store, hw = _store()
+        profile = store.load_tuned(hw) if store is not None else None
+    except Exception:  # the hardware helper's store is new: never let it stop synthesis
+        profile = None
+    plan = getattr(profile, "plan", None)
+    if isinstance(plan, ExecutionPlan):
+        return plan.with_(sources={k: "tuned" for k in _PLAN_KEYS})
     path = tuned_path()
     if not path.is_file():
         return None
