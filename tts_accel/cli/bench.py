@@ -31,9 +31,7 @@ def _fmt(value: float | None, spec: str = ".3f", unit: str = "") -> str:
 def bench_command(
     modes: Annotated[
         str | None,
-        typer.Option(
-            "--modes", help="Comma-separated modes, each optionally +int8 (default: all ONNX modes)."
-        ),
+        typer.Option("--modes", help="Comma-separated modes, each optionally +int8 (default: all ONNX modes)."),
     ] = None,
     inputs: Annotated[
         list[Path] | None,
@@ -46,12 +44,8 @@ def bench_command(
     voice: Annotated[str, typer.Option("--voice", help="Voice to bench.")] = DEFAULT_VOICE,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write the rows as JSON.")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Write the rows as CSV.")] = None,
-    plot_out: Annotated[
-        Path | None, typer.Option("--plot", help="Draw RTF per mode (needs matplotlib).")
-    ] = None,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="No tables, only the files asked for.")
-    ] = False,
+    plot_out: Annotated[Path | None, typer.Option("--plot", help="Draw RTF per mode (needs matplotlib).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No tables, only the files asked for.")] = False,
 ) -> None:
     """Measure execution modes: RTF (median, p20-p80), wall time, first audio, CPU, memory, speedup."""
     from rich import box
@@ -79,9 +73,7 @@ def bench_command(
             on_step=lambda s: status.update(f"benching {s}") if not quiet else None,
         )
     if not quiet:
-        loads = ", ".join(
-            f"{c.name} {r.load_s:.2f} s" for c in cases for r in rows[: len(cases)] if r.mode == c.name
-        )
+        loads = ", ".join(f"{c.name} {r.load_s:.2f} s" for c in cases for r in rows[: len(cases)] if r.mode == c.name)
         err_console.print(f"model load (session creation, not in the figures below): {loads}")
         # Piped or logged, Rich assumes 80 columns and would cut the columns short.
         out = err_console if err_console.is_terminal else Console(stderr=True, width=110, highlight=False)

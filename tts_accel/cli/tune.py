@@ -31,12 +31,8 @@ def tune_command(
     int8: Annotated[
         bool, typer.Option("--int8", help="Also try int8 graphs (check their WER before keeping one).")
     ] = False,
-    save: Annotated[
-        bool, typer.Option("--save/--no-save", help="Save the winner as this machine's profile.")
-    ] = True,
-    quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Print only the saved profile's path.")
-    ] = False,
+    save: Annotated[bool, typer.Option("--save/--no-save", help="Save the winner as this machine's profile.")] = True,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the saved profile's path.")] = False,
 ) -> None:
     """Search plans (threads x workers x batch x mode x ORT options) within --budget; save the fastest."""
     from rich import box
@@ -54,9 +50,7 @@ def tune_command(
         task = progress.add_task("", total=budget)
 
         def on_progress(elapsed: float, trial: tune.Trial) -> None:
-            progress.update(
-                task, completed=min(elapsed, budget), description=f"{trial.label}: {trial.wall_s:.2f} s"
-            )
+            progress.update(task, completed=min(elapsed, budget), description=f"{trial.label}: {trial.wall_s:.2f} s")
 
         result = tune.tune(text, budget, voice, plans, on_progress)
     if not quiet:

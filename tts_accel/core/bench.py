@@ -77,16 +77,12 @@ def load_texts(names: Sequence[str] = TEXT_NAMES, files: Sequence[Path] = ()) ->
             try:
                 out[path.stem] = path.read_text(encoding="utf-8-sig")
             except (OSError, UnicodeDecodeError) as err:
-                raise InputError(
-                    f"cannot read benchmark text {path}: {err}; give a UTF-8 file to -i."
-                ) from None
+                raise InputError(f"cannot read benchmark text {path}: {err}; give a UTF-8 file to -i.") from None
         return out
     folder = texts_dir()
     missing = [n for n in names if not (folder / f"{n}.txt").is_file()]
     if missing:
-        raise InputError(
-            f"benchmark texts {', '.join(missing)} not in {folder}: set {TEXTS_ENV} or use -i FILE."
-        )
+        raise InputError(f"benchmark texts {', '.join(missing)} not in {folder}: set {TEXTS_ENV} or use -i FILE.")
     return {n: (folder / f"{n}.txt").read_text(encoding="utf-8") for n in names}
 
 
@@ -97,9 +93,7 @@ def parse_modes(spec: str | None) -> list[BenchCase]:
     for name in names:
         mode, _, precision = name.partition("+")
         if mode not in ONNX_MODES or (precision and precision not in PRECISIONS):
-            raise InputError(
-                f"cannot bench {name!r}: use modes from {', '.join(ONNX_MODES)}, optionally +int8."
-            )
+            raise InputError(f"cannot bench {name!r}: use modes from {', '.join(ONNX_MODES)}, optionally +int8.")
         plan = onnx_plan(mode)
         cases.append(BenchCase(name, plan.with_(precision=precision) if precision else plan))
     if len({c.name for c in cases}) != len(cases):
@@ -265,9 +259,7 @@ def _write(path: Path, text: str) -> None:
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as err:
-        raise OutputError(
-            f"cannot write {path}: {err.strerror}; check the folder exists and is writable."
-        ) from None
+        raise OutputError(f"cannot write {path}: {err.strerror}; check the folder exists and is writable.") from None
 
 
 def plot(rows: Sequence[BenchRow], path: Path) -> None:

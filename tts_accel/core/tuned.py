@@ -55,9 +55,7 @@ def save(plan: ExecutionPlan, measured: dict[str, Any]) -> Path:
     """Write ``plan`` (and what it measured) as this machine's tuned profile; return the file."""
     store, hw = _store()
     if store is not None:  # the hardware helper's store owns the format
-        profile = (
-            store.Profile.from_plan(plan, measured=measured) if hasattr(store.Profile, "from_plan") else None
-        )
+        profile = store.Profile.from_plan(plan, measured=measured) if hasattr(store.Profile, "from_plan") else None
         if profile is not None:
             return Path(store.save_tuned(profile, hw))
     from tts_accel.core.backends.graph_cache import _atomic_write_bytes
