@@ -23,3 +23,21 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
     base = tmp_path_factory.getbasetemp()
     monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "xdg-config"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(base / "xdg-cache"))
+
+
+@pytest.fixture(scope="session")
+def graph_cache_dir(tmp_path_factory):
+    """One cache of derived ONNX graphs for the session: built once, the suite stays fast."""
+    return tmp_path_factory.mktemp("graph-cache")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_graph_cache(monkeypatch, graph_cache_dir):
+    monkeypatch.setenv("TTS_ACCEL_CACHE_DIR", str(graph_cache_dir))
+
+
+@pytest.fixture
+def config_home(monkeypatch, tmp_path):
+    """XDG_CONFIG_HOME of this test alone: tuned profiles written here vanish with it."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    return tmp_path / "config"

@@ -10,7 +10,7 @@ from tts_accel.core.text import chunk_text, iter_blocks, normalize, split_senten
 
 def test_normalize_unifies_quotes_dashes_spaces_and_drops_controls():
     raw = "\u201cHi\u201d \u2014 she said\u2026\tit\u2019s\u00a0fine\x07.\r\n\r\n\r\nNext  para."
-    assert normalize(raw) == "\"Hi\", she said...\tit's fine .\nNext para.".replace("\t", " ")
+    assert normalize(raw) == '"Hi", she said...\tit\'s fine .\nNext para.'.replace("\t", " ")
 
 
 def test_normalize_empty_and_whitespace():

@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 
 from tts_accel import __version__
+from tts_accel.cli.bench import bench_command
 from tts_accel.cli.synth import synth_command
+from tts_accel.cli.tune import tune_command
 from tts_accel.cli.voices import voices_command
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -41,6 +43,8 @@ def _root(
 
 app.command("synth", context_settings=CONTEXT)(synth_command)
 app.command("voices", context_settings=CONTEXT)(voices_command)
+app.command("bench", context_settings=CONTEXT)(bench_command)
+app.command("tune", context_settings=CONTEXT)(tune_command)
 
 
 def main() -> None:

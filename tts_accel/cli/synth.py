@@ -102,6 +102,9 @@ def synth_command(
         str | None, typer.Option("--lang", help="Language of the text, if the voice reads several (e.g. ja).")
     ] = None,
     mode: Annotated[str, typer.Option("--mode", help="Execution mode; auto lets the plan choose.")] = "auto",
+    precision: Annotated[
+        str | None, typer.Option("--precision", help="fp32, or int8 (a quantized copy of the graph, cached).")
+    ] = None,
     speed: Annotated[float, typer.Option("--speed", help="Speaking rate, 1.0 is the voice's own.")] = 1.0,
     noise_scale: Annotated[
         float | None, typer.Option("--noise-scale", help="Voice variation (default: the voice's).")
@@ -131,7 +134,7 @@ def synth_command(
         speed=speed, noise_scale=noise_scale, noise_w=noise_w,
         sentence_silence=sentence_silence, volume=volume, seed=seed,
     )  # fmt: skip
-    plan = plan_for(mode, voice)
+    plan = plan_for(mode, voice, precision)
     if explain:
         err_console.print(explain_table(plan))
         return

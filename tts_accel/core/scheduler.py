@@ -10,6 +10,8 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
+from typing import TypeVar
 
 import numpy as np
 
@@ -27,6 +29,32 @@ class Chunk:
 
 
 Runner = Callable[[Iterable[Chunk], Backend, SynthParams, ExecutionPlan], Iterator[tuple[Chunk, np.ndarray]]]
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def in_order(items: Iterable[T], work: Callable[[T], R], workers: int) -> Iterator[tuple[T, R]]:
+    """Run ``work`` on each item on ``workers`` threads; yield (item, result) in input order.
+
+    An item is submitted as soon as the input iterator gives it (so the front-end runs ahead
+    of the model), and at most ``2 * workers`` items are in flight, so memory stays flat on
+    long inputs and the front-end never runs far ahead of the audio. A result is yielded the
+    moment it and every result before it are done.
+    """
+    pending: deque[tuple[T, Future[R]]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tts-model") as pool:
+        try:
+            for item in items:
+                pending.append((item, pool.submit(work, item)))
+                while pending and (len(pending) >= 2 * workers or pending[0][1].done()):
+                    head, future = pending.popleft()
+                    yield head, future.result()
+            while pending:
+                head, future = pending.popleft()
+                yield head, future.result()
+        finally:
+            for _, future in pending:
+                future.cancel()
 
 
 def run_sequential(
@@ -39,32 +67,51 @@ def run_sequential(
 def run_concurrent(
     chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
 ) -> Iterator[tuple[Chunk, np.ndarray]]:
-    """Submit each chunk as soon as it is phonemized; yield results in order as they finish.
+    """Pipelined: each chunk's model run goes to a worker as soon as the chunk is phonemized, and
+    its audio is yielded as soon as it and every chunk before it are done. One shared session:
+    ORT's ``run`` is thread-safe."""
+    yield from in_order(chunks, lambda chunk: backend.infer(chunk.ids, params), max(1, plan.workers))
 
-    At most ``2 * workers`` chunks are in flight, so memory stays flat on long inputs and
-    the front-end never runs far ahead of the audio.
-    """
-    workers = max(1, plan.workers)
-    pending: deque[tuple[Chunk, Future[np.ndarray]]] = deque()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tts-model") as pool:
-        try:
-            for chunk in chunks:
-                pending.append((chunk, pool.submit(backend.infer, chunk.ids, params)))
-                while pending and (len(pending) >= 2 * workers or pending[0][1].done()):
-                    head, future = pending.popleft()
-                    yield head, future.result()
-            while pending:
-                head, future = pending.popleft()
-                yield head, future.result()
-        finally:
-            for _, future in pending:
-                future.cancel()
+
+def run_parallel(
+    chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
+) -> Iterator[tuple[Chunk, np.ndarray]]:
+    """Parallel (KittenTTS PR #147): phonemize the whole text first, then fan the model runs out
+    over the workers. Same samples and throughput as pipelined, but the first audio waits for
+    the whole front-end; kept as the throughput baseline the pipelined mode is judged against."""
+    yield from run_concurrent(list(chunks), backend, params, plan)
+
+
+def batches(chunks: Iterable[Chunk], size: int) -> Iterator[list[Chunk]]:
+    """Consecutive groups of ``size`` chunks (the last may be shorter), in text order."""
+    it = iter(chunks)
+    while group := list(islice(it, size)):
+        yield group
+
+
+def run_batched(
+    chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
+) -> Iterator[tuple[Chunk, np.ndarray]]:
+    """``plan.batch_size`` consecutive chunks padded into one model run; with ``workers`` > 1
+    several batches run at once. Each chunk's audio is cut out of the batch by its frame count."""
+
+    def work(group: list[Chunk]) -> list[np.ndarray]:
+        return backend.infer_batch([c.ids for c in group], params)
+
+    groups = batches(chunks, max(1, plan.batch_size))
+    if plan.workers <= 1:
+        done: Iterator[tuple[list[Chunk], list[np.ndarray]]] = ((g, work(g)) for g in groups)
+    else:
+        done = in_order(groups, work, plan.workers)
+    for group, audios in done:
+        yield from zip(group, audios, strict=True)
 
 
 RUNNERS: dict[str, Runner] = {
     "sequential": run_sequential,
-    "parallel": run_concurrent,
+    "parallel": run_parallel,
     "pipelined": run_concurrent,
+    "batched": run_batched,
 }
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,11 @@ from tts_accel.core.plan import ExecutionPlan
 
 _OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
                "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}  # fmt: skip
+#: Piper's decoder upsamples each frame to 256 samples (8 * 8 * 2 * 2).
+HOP = 256
+PAD_ID = 0  # "_" in every Piper phoneme_id_map
+#: Set to 1 to skip the optimized-graph cache (a cold start every time).
+NO_CACHE_ENV = "TTS_ACCEL_NO_GRAPH_CACHE"
 
 
 def session_options(plan: ExecutionPlan):  # type: ignore[no-untyped-def]
@@ -22,53 +30,155 @@ def session_options(plan: ExecutionPlan):  # type: ignore[no-untyped-def]
     so.intra_op_num_threads = plan.intra_op_threads
     so.inter_op_num_threads = plan.inter_op_threads
     so.execution_mode = (
-        ort.ExecutionMode.ORT_PARALLEL
-        if plan.ort_execution_mode == "parallel"
-        else ort.ExecutionMode.ORT_SEQUENTIAL
+        ort.ExecutionMode.ORT_PARALLEL if plan.ort_execution_mode == "parallel" else ort.ExecutionMode.ORT_SEQUENTIAL
     )
     so.graph_optimization_level = getattr(ort.GraphOptimizationLevel, _OPT_LEVELS[plan.graph_optimization])
     so.log_severity_level = 3  # errors only: ORT's warnings would land on the user's terminal
     return so
 
 
-def create_session(model_path: Path, plan: ExecutionPlan, session_opts=None):  # type: ignore[no-untyped-def]
+def _session(path: Path, so):  # type: ignore[no-untyped-def]
     import onnxruntime as ort
 
+    return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
+
+
+def _cached_session(model_path: Path, plan: ExecutionPlan):  # type: ignore[no-untyped-def]
+    """Load ORT's saved optimization of the graph for this machine, or optimize and save it."""
+    import onnxruntime as ort
+
+    from tts_accel.core.backends.graph_cache import optimized_path
+
     try:
-        return ort.InferenceSession(
-            str(model_path),
-            sess_options=session_opts or session_options(plan),
-            providers=["CPUExecutionProvider"],
-        )
+        cached = optimized_path(model_path, plan.graph_optimization)
+    except OSError:
+        return _session(model_path, session_options(plan))
+    if cached.is_file():
+        so = session_options(plan)
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # done already
+        try:
+            return _session(cached, so)
+        except Exception:  # corrupt or stale: forget it and optimize from the original
+            with contextlib.suppress(OSError):
+                cached.unlink()
+    so = session_options(plan)
+    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        so.optimized_model_filepath = str(tmp)
+    except OSError:
+        pass
+    session = _session(model_path, so)
+    with contextlib.suppress(OSError):
+        os.replace(tmp, cached)  # atomic: readers see the whole file or none
+    return session
+
+
+def create_session(model_path: Path, plan: ExecutionPlan, session_opts=None):  # type: ignore[no-untyped-def]
+    try:
+        if session_opts is not None:
+            return _session(model_path, session_opts)
+        if plan.graph_optimization == "disable" or os.environ.get(NO_CACHE_ENV) == "1":
+            return _session(model_path, session_options(plan))
+        return _cached_session(model_path, plan)
+    except ModelError:
+        raise
     except Exception as err:  # ORT raises its own exception types
         raise ModelError(f"could not load {model_path}: {err}. Reinstall the voice package.") from err
 
 
 class PiperOnnxBackend(Backend):
-    """Piper graph: input (B,T) int64, input_lengths (B,), scales [noise, length, noise_w]."""
+    """Piper graph: input (B,T) int64, input_lengths (B,), scales [noise, length, noise_w].
+
+    With ``plan.precision == "int8"`` or a batched plan, the session runs a cached copy of the
+    graph that also outputs each item's frame count, so padded audio is cut back exactly.
+    """
 
     def __init__(self, model_path: Path, sample_rate: int, plan: ExecutionPlan, session=None):  # type: ignore[no-untyped-def]
         self.model_path = Path(model_path)
         self.sample_rate = sample_rate
         self.plan = plan
-        self.session = session if session is not None else create_session(self.model_path, plan)
+        self._session = session
+        self._loaded = threading.Event()
+        self._load_error: BaseException | None = None
+        if session is not None:
+            self._loaded.set()
+            self.graph_path = self.model_path
+            self.supports_batch = any(o.name == "lengths" for o in session.get_outputs())
+            return
+        from tts_accel.core.backends.graph_cache import derived_model
+
+        wants_lengths = plan.mode == "batched" or plan.batch_size > 1 or plan.precision != "fp32"
+        self.graph_path = derived_model(self.model_path, plan.precision, lengths=wants_lengths)
+        self.supports_batch = self.graph_path != self.model_path  # derived graphs output lengths
+        # Create the session on a thread: ORT releases the GIL while it loads and optimizes, so
+        # the front-end (phonemizer import, espeak start, first chunk) runs meanwhile on another
+        # core. Whole-process time on the dev VM: see docs/benchmarks.md (start-up).
+        # Everything the loading thread needs is imported here, on the caller's thread: a Ctrl-C
+        # that lands while the main thread imports a module the loader also imports can leave
+        # that module's import lock held, and the process hangs at exit (seen 1 run in 6).
+        import onnxruntime  # noqa: F401
+
+        from tts_accel.core.backends.graph_cache import optimized_path
+
+        with contextlib.suppress(OSError):
+            optimized_path(self.graph_path, plan.graph_optimization)  # platformdirs, digest, machine key
+        # Not a daemon: exiting while ORT is mid-load aborts the process ("terminate called ...").
+        threading.Thread(target=self._load, name="tts-onnx-load").start()
+
+    def _load(self) -> None:
+        try:
+            self._session = create_session(self.graph_path, self.plan)
+        except BaseException as err:  # re-raised on the thread that first needs the session
+            self._load_error = err
+        finally:
+            self._loaded.set()
+
+    @property
+    def session(self):  # type: ignore[no-untyped-def]
+        self._loaded.wait()  # an Event, not Thread.join: Ctrl-C while waiting stays clean
+        if self._load_error is not None:
+            raise self._load_error
+        return self._session
+
+    @session.setter
+    def session(self, value) -> None:  # type: ignore[no-untyped-def]
+        self.session  # noqa: B018 - let a load in progress finish first
+        self._session = value
 
     @staticmethod
     def _scales(params: SynthParams) -> np.ndarray:
         assert params.noise_scale is not None and params.noise_w is not None, "resolve params first"
         return np.array([params.noise_scale, params.length_scale, params.noise_w], dtype=np.float32)
 
-    def infer(self, ids: np.ndarray, params: SynthParams) -> np.ndarray:
-        feeds = {
-            "input": ids[np.newaxis, :],  # (1, T)
-            "input_lengths": np.array([ids.shape[0]], dtype=np.int64),
-            "scales": self._scales(params),
-        }
+    def _run(self, ids: np.ndarray, lengths: np.ndarray, params: SynthParams) -> list[np.ndarray]:
+        feeds = {"input": ids, "input_lengths": lengths, "scales": self._scales(params)}
         try:
-            audio = self.session.run(None, feeds)[0]  # (1, 1, 1, N)
+            return self.session.run(None, feeds)  # type: ignore[no-any-return]
         except Exception as err:
-            raise ModelError(f"the model failed on a chunk of {ids.shape[0]} ids: {err}") from err
+            raise ModelError(f"the model failed on {ids.shape[0]} chunk(s) of {ids.shape[1]} ids: {err}") from err
+
+    def infer(self, ids: np.ndarray, params: SynthParams) -> np.ndarray:
+        audio = self._run(ids[np.newaxis, :], np.array([ids.shape[0]], dtype=np.int64), params)[0]  # (1,1,1,N)
         return np.ascontiguousarray(audio.reshape(-1), dtype=np.float32)
+
+    def infer_batch(self, batch: list[np.ndarray], params: SynthParams) -> list[np.ndarray]:
+        """Pad ``batch`` into one (B, T) run and cut each item's audio back out by its frame count."""
+        if len(batch) == 1 or not self.supports_batch:
+            return [self.infer(ids, params) for ids in batch]
+        lengths = np.array([len(ids) for ids in batch], dtype=np.int64)
+        padded = np.full((len(batch), int(lengths.max())), PAD_ID, dtype=np.int64)  # (B, T)
+        for row, ids in enumerate(batch):
+            padded[row, : len(ids)] = ids
+        audio, frames = self._run(padded, lengths, params)[:2]  # (B,1,1,N), (B,)
+        audio = audio.reshape(len(batch), -1)
+        samples = np.rint(frames).astype(np.int64) * HOP
+        if int(samples.max()) != audio.shape[1]:
+            raise ModelError(
+                f"{self.model_path.name}: {audio.shape[1]} samples for {int(samples.max() // HOP)} frames; "
+                f"the batched mode needs a Piper graph with a hop of {HOP}: use --mode sequential."
+            )
+        return [np.ascontiguousarray(audio[row, : samples[row]], dtype=np.float32) for row in range(len(batch))]
 
     def reseed(self, seed: int) -> None:
         import onnxruntime as ort
@@ -76,9 +186,7 @@ class PiperOnnxBackend(Backend):
         # ORT seeds each random kernel when the session is created, so a repeatable run
         # needs a session made after set_seed (measured: same seed, same session -> new noise).
         ort.set_seed(seed)
-        self.session = create_session(self.model_path, self.plan)
+        self.session = create_session(self.graph_path, self.plan)
 
     def warmup(self) -> None:
-        from tts_accel.core.params import SynthParams
-
         self.infer(np.array([1, 0, 20, 0, 2], dtype=np.int64), SynthParams(noise_scale=0.0, noise_w=0.0))

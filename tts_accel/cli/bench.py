@@ -1,0 +1,106 @@
+"""`tts bench`: run execution modes on the same texts and show what each costs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from tts_accel.cli.common import err_console, error_boundary
+from tts_accel.core.errors import InputError
+from tts_accel.core.voices import DEFAULT_VOICE
+
+EXAMPLES = """
+
+[b]Examples[/b]
+
+[cyan]tts bench[/]
+
+[cyan]tts bench --modes sequential,pipelined --repeats 5 --json bench.json[/]
+
+[cyan]tts bench -i chapter1.txt --modes sequential,parallel+int8 --csv bench.csv --plot bench.png[/]
+"""
+
+
+def _fmt(value: float | None, spec: str = ".3f", unit: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{unit}"
+
+
+@error_boundary
+def bench_command(
+    modes: Annotated[
+        str | None,
+        typer.Option("--modes", help="Comma-separated modes, each optionally +int8 (default: all ONNX modes)."),
+    ] = None,
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Option("--input", "-i", help="Bench this text file instead of the shared texts."),
+    ] = None,
+    texts: Annotated[
+        str, typer.Option("--texts", help="Which shared texts (short, paragraph, long, harvard).")
+    ] = "short,paragraph,long",
+    repeats: Annotated[int, typer.Option("--repeats", "-n", help="Measured runs per mode and text.")] = 3,
+    voice: Annotated[str, typer.Option("--voice", help="Voice to bench.")] = DEFAULT_VOICE,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the rows as JSON.")] = None,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Write the rows as CSV.")] = None,
+    plot_out: Annotated[Path | None, typer.Option("--plot", help="Draw RTF per mode (needs matplotlib).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No tables, only the files asked for.")] = False,
+) -> None:
+    """Measure execution modes: RTF (median, p20-p80), wall time, first audio, CPU, memory, speedup."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from tts_accel.core import bench
+
+    cases = bench.parse_modes(modes)
+    names = [t.strip() for t in texts.split(",") if t.strip()]
+    text_map = bench.load_texts(names, inputs or [])
+    if repeats < 1:
+        raise InputError("--repeats must be at least 1.")
+    if plot_out is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise InputError("--plot needs matplotlib: pip install 'tts-accel[plot]'") from None
+    with err_console.status("benching", spinner="dots") as status:
+        rows = bench.run_bench(
+            cases,
+            text_map,
+            repeats,
+            voice,
+            on_step=lambda s: status.update(f"benching {s}") if not quiet else None,
+        )
+    if not quiet:
+        loads = ", ".join(f"{c.name} {r.load_s:.2f} s" for c in cases for r in rows[: len(cases)] if r.mode == c.name)
+        err_console.print(f"model load (session creation, not in the figures below): {loads}")
+        # Piped or logged, Rich assumes 80 columns and would cut the columns short.
+        out = err_console if err_console.is_terminal else Console(stderr=True, width=110, highlight=False)
+        for text_name in text_map:
+            sel = [r for r in rows if r.text == text_name]
+            table = Table(
+                title=f"{text_name}: {sel[0].audio_s:.1f} s of audio, {repeats} run{'s' if repeats != 1 else ''} each",
+                title_justify="left",
+                box=box.SIMPLE_HEAD,
+                pad_edge=False,
+            )
+            for col in ("mode", "RTF", "p20-p80", "wall s", "TTFA s", "CPU", "RSS MiB", "speedup"):
+                table.add_column(col, justify="left" if col == "mode" else "right", no_wrap=True)
+            for r in sel:
+                spread = f"{r.rtf_p20:.3f}-{r.rtf_p80:.3f}"
+                table.add_row(
+                    r.mode, f"{r.rtf:.3f}", spread, f"{r.wall_s:.2f}", f"{r.ttfa_s:.2f}",
+                    f"{r.cpu_util:.0%}", f"{r.peak_rss_mb:.0f}", _fmt(r.speedup, ".2f", "x"),
+                )  # fmt: skip
+            out.print(table)
+        err_console.print(f"[dim]{rows[0].machine}; {rows[0].versions}[/]")
+    if json_out:
+        bench.write_json(rows, json_out)
+    if csv_out:
+        bench.write_csv(rows, csv_out)
+    if plot_out:
+        bench.plot(rows, plot_out)
+
+
+bench_command.__doc__ = (bench_command.__doc__ or "") + EXAMPLES

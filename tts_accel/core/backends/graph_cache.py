@@ -1,0 +1,168 @@
+"""Derived ONNX graphs, built once and kept in the user cache dir.
+
+Three kinds of file live under ``platformdirs.user_cache_dir("tts-accel")``:
+
+* a copy of a voice's graph that also outputs each item's frame count (``lengths``), so the
+  batched mode can cut every chunk's audio out of a padded batch exactly;
+* an int8 copy of that graph (``onnxruntime.quantization``), keyed by the model's sha256 and
+  the ONNX Runtime version;
+* the graph as ONNX Runtime optimized it on this machine (``optimized_model_filepath``):
+  loading it skips graph optimization (session creation 0.42 s -> 0.09 s on the dev VM).
+  It may hold hardware-specific kernels, so it is keyed by the machine's fingerprint too.
+
+Every file is written to a temporary name and renamed into place, so a crash never leaves
+a half-written graph under the final name; a cached file ONNX Runtime cannot load is
+deleted and the original graph is used instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from pathlib import Path
+
+from tts_accel.core.errors import ModelError
+
+#: The Piper graph's clamped sum of ceil(durations): frames per item, shape (B,) float32.
+PIPER_LENGTHS_TENSOR = "/Clip_output_0"
+LENGTHS_OUTPUT = "lengths"
+PRECISIONS = ("fp32", "int8")
+
+
+def cache_dir() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(os.environ.get("TTS_ACCEL_CACHE_DIR") or user_cache_dir("tts-accel"))
+
+
+def ort_version() -> str:
+    import onnxruntime as ort
+
+    return str(ort.__version__)
+
+
+def model_digest(model_path: Path) -> str:
+    """sha256 of the model file, remembered by (path, size, mtime) so a warm start skips hashing
+    (80 ms for the 63 MB Piper voice on the dev VM)."""
+    stat = model_path.stat()
+    index_path = cache_dir() / "digests.json"
+    key = str(model_path.resolve())
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+        entry = index.get(key, {})
+        if entry.get("size") == stat.st_size and entry.get("mtime_ns") == stat.st_mtime_ns:
+            return str(entry["sha256"])
+    except (OSError, ValueError, AttributeError, KeyError):
+        index = {}
+    digest = hashlib.sha256()
+    with open(model_path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    sha = digest.hexdigest()
+    index[key] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha}
+    with contextlib.suppress(OSError):
+        _atomic_write_bytes(index_path, json.dumps(index, indent=1).encode())
+    return sha
+
+
+def machine_key() -> str:
+    """The hardware fingerprint when the hardware module is there, else a hash of CPU model + ISA."""
+    try:
+        from tts_accel.core.hardware import HardwareProfile
+
+        return str(HardwareProfile.detect().fingerprint())[:16]
+    except Exception:  # the hardware module is optional here: fall back to /proc/cpuinfo
+        pass
+    text = platform.machine()
+    with contextlib.suppress(OSError):
+        lines = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines()
+        text += "".join(sorted({ln for ln in lines if ln.startswith(("model name", "flags", "Features"))}))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _needs_onnx(what: str):  # type: ignore[no-untyped-def]
+    try:
+        import onnx
+    except ImportError:
+        raise ModelError(f"{what} needs the onnx package: pip install onnx") from None
+    return onnx
+
+
+def _with_lengths(src: Path, dst: Path) -> None:
+    onnx = _needs_onnx("the batched mode")
+    model = onnx.load(str(src))
+    graph = model.graph
+    if not any(PIPER_LENGTHS_TENSOR in node.output for node in graph.node):
+        raise ModelError(
+            f"{src.name} has no {PIPER_LENGTHS_TENSOR} tensor: batching needs a Piper VITS graph."
+        )
+    # An Identity gives the tensor a stable public name; the graph is otherwise untouched.
+    graph.node.append(onnx.helper.make_node("Identity", [PIPER_LENGTHS_TENSOR], [LENGTHS_OUTPUT]))
+    graph.output.append(onnx.helper.make_tensor_value_info(LENGTHS_OUTPUT, onnx.TensorProto.FLOAT, ["batch"]))
+    _atomic_write_bytes(dst, model.SerializeToString())
+
+
+def _quantize_int8(src: Path, dst: Path) -> None:
+    _needs_onnx("--precision int8")
+    import logging
+
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantizer logs an advisory warning on the root logger
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".onnx")
+    os.close(fd)
+    try:
+        # MatMul only: quantizing Conv makes ORT run ConvInteger, 3x slower than fp32 Conv on
+        # the dev VM with WER 11.9 % instead of 6.9 % (see docs/benchmarks.md).
+        quantize_dynamic(src, tmp, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+        os.replace(tmp, dst)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    finally:
+        root.setLevel(level)
+
+
+def derived_model(model_path: Path, precision: str = "fp32", lengths: bool = False) -> Path:
+    """The graph to load: the original, or a cached copy with a lengths output and/or int8 weights."""
+    if precision not in PRECISIONS:
+        raise ModelError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}.")
+    if precision == "fp32" and not lengths:
+        return model_path
+    base = f"{model_digest(model_path)[:20]}-ort{ort_version()}"
+    with_len = cache_dir() / "graphs" / f"{base}-fp32-len.onnx"
+    if not with_len.is_file():
+        _with_lengths(model_path, with_len)
+    if precision == "fp32":
+        return with_len
+    int8 = cache_dir() / "graphs" / f"{base}-int8-len.onnx"
+    if not int8.is_file():
+        _quantize_int8(with_len, int8)
+    return int8
+
+
+def optimized_path(model_path: Path, opt_level: str) -> Path:
+    """Where ORT's optimized copy of ``model_path`` lives for this machine and ORT version."""
+    key = f"{model_digest(model_path)[:20]}-{opt_level}-ort{ort_version()}-{machine_key()}"
+    return cache_dir() / "optimized" / f"{key}.onnx"
