@@ -95,13 +95,18 @@ def quick() -> Renders:
     return renders
 
 
+def renders_with(quick: Renders, audio: dict[str, list[np.ndarray]]) -> Renders:
+    """Renders that hold the given per-sentence audio for each mode, sequential first."""
+    renders = Renders("piper-joe", quick=True)
+    renders.plans = {m: quick.plans.get(m, quick.plans[REFERENCE]) for m in audio}
+    renders.sample_rate = quick.sample_rate
+    renders._audio = dict(audio)
+    return renders
+
+
 def tampered(quick: Renders, mode: str, change) -> Renders:
     """A copy of the quick renders where ``mode``'s per-sentence audio went through ``change``."""
-    renders = Renders("piper-joe", quick=True)
-    renders.plans = {m: quick.plans[m] for m in (REFERENCE, mode)}
-    renders.sample_rate = quick.sample_rate
-    renders._audio = {REFERENCE: quick.audio(REFERENCE), mode: change(quick.audio(mode))}
-    return renders
+    return renders_with(quick, {REFERENCE: quick.audio(REFERENCE), mode: change(quick.audio(mode))})
 
 
 def test_quick_covers_sequential_and_two_modes_on_ten_sentences(quick):
@@ -120,6 +125,22 @@ def test_tier2_fails_a_mode_whose_samples_drift(quick):
     rows = verify_parity.tier2(tampered(quick, mode, lambda aa: [a + np.float32(1e-3) for a in aa]))
     (bad,) = [r for r in rows if r.item == mode]
     assert bad.status == FAIL and bad.value == pytest.approx(1e-3, rel=1e-3)
+
+
+def test_tier2_int8_must_change_the_samples_but_not_the_durations(quick):
+    ref = quick.audio(REFERENCE)
+
+    def int8_rows(audio: list[np.ndarray]) -> dict[str, Row]:
+        renders = renders_with(quick, {REFERENCE: ref, "int8": audio})
+        return {r.metric: r for r in verify_parity.tier2(renders) if r.item == "int8"}
+
+    same = int8_rows([a.copy() for a in ref])
+    assert same["SNR dB"].status == FAIL and "not quantized" in same["SNR dB"].reason
+    rng = np.random.default_rng(0)
+    noisy = int8_rows([a + rng.normal(0, 0.01, a.size).astype(np.float32) for a in ref])
+    assert noisy["SNR dB"].status == PASS and noisy["duration ratio"].status == PASS
+    slow = int8_rows([np.repeat(a, 2) for a in ref])
+    assert slow["duration ratio"].status == FAIL and slow["duration ratio"].value == pytest.approx(2.0)
 
 
 @pytest.mark.eval

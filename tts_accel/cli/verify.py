@@ -34,7 +34,7 @@ def tier_table(tier: int, rows: list[Row]) -> Table:
     table = Table(title=f"tier {tier}: {TIER_NAMES[tier]}", title_justify="left", expand=False)
     for name, justify in (("item", "left"), ("metric", "left"), ("value", "right"),
                           ("threshold", "left"), ("result", "left"), ("note", "left")):  # fmt: skip
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for r in rows:
         table.add_row(
             escape(r.item), escape(r.metric), fmt_value(r.value), escape(r.threshold),
@@ -97,7 +97,8 @@ def verify_command(
     """
 
     def progress(done: int, rows: list[Row]) -> None:
-        err_console.print(f"[dim]tier {done} done: {len(rows)} rows[/]", markup=True)
+        failed = sum(r.status == FAIL for r in rows)
+        err_console.print(f"[dim]tier {done} ({TIER_NAMES[done]}) done: {len(rows)} rows, {failed} failed[/]")
 
     report = run_verify(tier, voice=voice, quick=quick, on_tier=progress)
     render(report, out_console)
