@@ -17,9 +17,11 @@ TIER = 2
 # Scheduling modes run the same graph on the same ids; they only change which thread runs
 # which chunk, so the samples should be identical. 1e-6 leaves room for ORT picking a
 # different summation order at another intra-op thread count, far below 16-bit PCM's step
-# (3e-5). Batching pads chunks to one length, which changes the convolutions' edges.
+# (3e-5). Batching pads chunks to one length, which changes the convolutions' edges:
+# measured 9.6e-5 over the 20 Harvard sentences (about 3 PCM steps); 1e-3 (-60 dBFS) gives
+# tenfold headroom and is still inaudible.
 DEFAULT_TOLERANCE = 1e-6
-TOLERANCE = {"batched": 1e-4}
+TOLERANCE = {"batched": 1e-3}
 # int8 changes the predicted durations by a few per cent (measured on Piper joe with
 # quantize_dynamic: ratios 0.984-1.005 on 8 Harvard sentences); beyond 5 % speech drifts.
 DURATION_BOUNDS = (0.95, 1.05)
