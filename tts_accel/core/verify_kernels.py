@@ -12,7 +12,9 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from tts_accel.core.verify import Row, TierUnavailable, check, skip
+import numpy as np
+
+from tts_accel.core.verify import FAIL, Row, TierUnavailable, check, skip
 
 TIER = 1
 # Liger-Kernel's table: fp32 keeps 1e-5; fp16 has a 10-bit mantissa (step 1e-3 near 1);
@@ -74,24 +76,32 @@ def _outputs(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (tuple, list)) else [value]
 
 
-def compare(torch: Any, got: Any, want: Any, tol: float) -> tuple[float, bool, str]:
+def _float64(tensor: Any) -> np.ndarray:
+    """A torch tensor (any dtype, any device) or array-like as a float64 numpy array."""
+    if hasattr(tensor, "detach"):  # torch: bf16 has no numpy dtype, so widen on the torch side
+        tensor = tensor.detach().cpu().double().numpy()
+    return np.asarray(tensor, dtype=np.float64)
+
+
+def compare(got: Any, want: Any, tol: float) -> tuple[float, bool, str]:
     """Max abs difference, and whether every element is within ``tol + tol * |want|``."""
     worst, ok = 0.0, True
     got_list, want_list = _outputs(got), _outputs(want)
     if len(got_list) != len(want_list):
         return float("inf"), False, f"{len(got_list)} outputs, reference has {len(want_list)}"
     for g, w in zip(got_list, want_list, strict=True):
-        if tuple(g.shape) != tuple(w.shape):
-            return float("inf"), False, f"shape {tuple(g.shape)}, reference {tuple(w.shape)}"
-        g64, w64 = g.detach().double().cpu(), w.detach().double().cpu()
-        if g64.numel():
-            diff = (g64 - w64).abs()
-            worst = max(worst, float(diff.max()))
-            ok = ok and bool((diff <= tol + tol * w64.abs()).all())
+        g64, w64 = _float64(g), _float64(w)
+        if g64.shape != w64.shape:
+            return float("inf"), False, f"shape {g64.shape}, reference {w64.shape}"
+        if g64.size:
+            diff = np.abs(g64 - w64)
+            worst = max(worst, float(np.nan_to_num(diff, nan=np.inf).max()))
+            ok = ok and bool(np.all(diff <= tol + tol * np.abs(w64)))  # NaN compares False: fails
     return worst, ok, "" if ok else "outside tolerance"
 
 
 def check_kernel(torch: Any, spec: KernelSpec, device: str, small: bool) -> list[Row]:
+    """One row per dtype; ``torch`` is the module whose dtypes (float32, ...) are passed on."""
     rows = []
     for dtype_name, tol in TOLERANCES.items():
         dtype = getattr(torch, dtype_name)
@@ -100,13 +110,13 @@ def check_kernel(torch: Any, spec: KernelSpec, device: str, small: bool) -> list
         try:
             for args in spec.make_inputs(dtype, device, small):
                 cases += 1
-                diff, case_ok, case_why = compare(torch, spec.triton(*args), spec.reference(*args), tol)
+                diff, case_ok, case_why = compare(spec.triton(*args), spec.reference(*args), tol)
                 worst = max(worst, diff)
                 if not case_ok and ok:
                     shapes = [tuple(a.shape) for a in args if hasattr(a, "shape")]
                     ok, why = False, f"{case_why} at shapes {shapes}"
         except Exception as err:  # a kernel that raises is a failed check, not a crash of verify
-            rows.append(Row(TIER, item, "runs", None, "", "fail", f"{type(err).__name__}: {err}"))
+            rows.append(Row(TIER, item, "runs", None, "", FAIL, f"{type(err).__name__}: {err}"))
             continue
         if cases == 0:
             rows.append(skip(TIER, item, "the registry gave no input shapes"))
