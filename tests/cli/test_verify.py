@@ -72,6 +72,11 @@ def test_a_tier_that_cannot_run_exits_6_with_the_reason():
     assert "torch" in result.output or "no kernels" in result.output
 
 
+def test_an_unknown_voice_is_a_voice_error():
+    result = invoke("--tier", "2", "--quick", "--voice", "no-such-voice")
+    assert result.exit_code == 3 and "unknown voice" in result.output
+
+
 def test_unwritable_json_path_is_an_output_error(tmp_path):
     result = invoke("--tier", "1", "--json", str(tmp_path / "no" / "such" / "dir.json"))
     assert result.exit_code == 4

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from tts_accel.core.errors import TTSError, VoiceError
 from tts_accel.core.verify import FAIL, INFO, Row, TierUnavailable, check, skip
 from tts_accel.core.verify_data import REFERENCE, Renders
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tts_accel.core.asr import Transcriber
 
 TIER = 3
 # Whisper tiny.en itself misses about 6-7 % of the words of this list with the Piper voice
@@ -29,7 +33,7 @@ def dbfs(audio: np.ndarray) -> float:
     return 20.0 * math.log10(rms) if rms > 0 else float("-inf")
 
 
-def _transcriber():  # type: ignore[no-untyped-def]
+def _transcriber() -> Transcriber:
     from tts_accel.core.asr import EvalUnavailable, default_transcriber
 
     try:
@@ -42,7 +46,7 @@ class Heard:
     """Transcripts keyed by the samples: modes that render identical audio (the scheduling
     modes at zero noise) are transcribed once, since the recognizer is deterministic."""
 
-    def __init__(self, transcriber, sample_rate: int):  # type: ignore[no-untyped-def]
+    def __init__(self, transcriber: Transcriber, sample_rate: int):
         self.transcriber = transcriber
         self.sample_rate = sample_rate
         self._seen: dict[bytes, str] = {}
