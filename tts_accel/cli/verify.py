@@ -15,6 +15,7 @@ from rich.table import Table
 from tts_accel.cli.common import err_console, error_boundary
 from tts_accel.core.errors import OutputError
 from tts_accel.core.verify import FAIL, INFO, PASS, SKIP, TIER_NAMES, Row, VerifyReport, run_verify
+from tts_accel.core.voices import DEFAULT_VOICE
 
 out_console = Console(highlight=False)  # the report is the command's output: stdout
 STYLE = {PASS: "green", FAIL: "bold red", SKIP: "yellow", INFO: "dim"}
@@ -78,12 +79,10 @@ def verify_command(
             "(WER), a list such as 2,3, or all. Example: --tier 3",
         ),
     ] = "all",
-    voice: Annotated[
-        str, typer.Option("--voice", "-v", help="Voice to check. Example: --voice piper-joe")
-    ] = "piper-joe",
+    voice: Annotated[str, typer.Option("--voice", help="Voice to check. Example: --voice piper-joe")] = DEFAULT_VOICE,
     quick: Annotated[
         bool,
-        typer.Option("--quick", help="CI subset: 5 sentences, sequential and two modes, small kernel shapes."),
+        typer.Option("--quick", help="CI subset: 10 sentences, sequential and two modes, small kernel shapes."),
     ] = False,
     json_file: Annotated[
         Path | None,

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 
 from tts_accel import __version__
 from tts_accel.core.errors import InputError, TTSError
+from tts_accel.core.voices import DEFAULT_VOICE
 
 PASS, FAIL, SKIP, INFO = "pass", "fail", "skip", "info"
 TIERS = (1, 2, 3)
@@ -131,7 +132,7 @@ def parse_tiers(spec: str) -> tuple[tuple[int, ...], bool]:
 
 def run_verify(
     tiers: tuple[int, ...] | str = "all",
-    voice: str = "piper-joe",
+    voice: str = DEFAULT_VOICE,
     quick: bool = False,
     on_tier: Callable[[int, list[Row]], None] | None = None,
 ) -> VerifyReport:
