@@ -45,6 +45,9 @@ class PiperVits(nn.Module):
         self.dp = DurationPredictor(cfg.hidden, cfg.dp_kernel, cfg.dp_flow_ids, cfg.num_bins)
         self.flow = Flow(cfg.hidden, cfg.hidden, cfg.wn_kernel, cfg.wn_layers, cfg.flow_ids)
         self.dec = Generator(cfg, decoder_channels)
+        # the stage callables infer() runs; compile() swaps in torch.compile'd versions
+        self._text_fn = self.text_stage
+        self._audio_fn = self.audio_stage
 
     @classmethod
     def from_onnx(cls, path: str | Path, device: str | torch.device = "cpu",
@@ -64,6 +67,12 @@ class PiperVits(nn.Module):
         for module in self.modules():
             if hasattr(module, "ops"):
                 module.ops = ops
+
+    def compile(self, **options) -> None:  # type: ignore[no-untyped-def]
+        """Run both stages through torch.compile (dynamic shapes: one compile for every length)."""
+        options.setdefault("dynamic", True)
+        self._text_fn = torch.compile(self.text_stage, **options)
+        self._audio_fn = torch.compile(self.audio_stage, **options)
 
     # -- stages -------------------------------------------------------------------------------------
     def text_stage(self, ids: torch.Tensor, lengths: torch.Tensor, dp_noise: torch.Tensor,
@@ -109,10 +118,10 @@ class PiperVits(nn.Module):
         ids, lengths = ids.to(dev), lengths.to(dev)
         b, t = ids.shape
         dp_noise = _noise((b, 2, t), noise_w, generator, dev, dtype)
-        text = self.text_stage(ids, lengths, dp_noise, length_scale)
+        text = self._text_fn(ids, lengths, dp_noise, length_scale)
         frames = int(text.w_ceil.sum(dim=(1, 2)).clamp_min(1).max().item())
         prior_noise = _noise((b, self.cfg.hidden, frames), noise_scale, generator, dev, dtype)
-        audio, y_lengths = self.audio_stage(text, prior_noise, masked_decoder=b > 1, capture=capture)
+        audio, y_lengths = self._audio_fn(text, prior_noise, masked_decoder=b > 1, capture=capture)
         audio_lengths = y_lengths * self.hop_length
         keep = torch.arange(audio.shape[-1], device=dev)[None, :] < audio_lengths[:, None]
         if capture is not None:
