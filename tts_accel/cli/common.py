@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -12,7 +14,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
-from tts_accel.core.errors import BrokenPipe, TTSError
+from tts_accel.core.errors import BrokenPipe, Interrupted, TTSError
 
 # Everything human-readable goes to stderr: stdout may be carrying audio.
 err_console = Console(stderr=True, highlight=False)
@@ -37,6 +39,30 @@ def _silence_stdout() -> None:
         pass
 
 
+class CtrlC:
+    """Ctrl-C sets a flag that the run checks between chunks, instead of a KeyboardInterrupt
+    raised at an arbitrary bytecode (Python ignores one raised inside a weakref callback during
+    an import, and then the run goes on). A second Ctrl-C interrupts at once."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def install(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.event.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    def check(self) -> None:
+        if self.event.is_set():
+            raise Interrupted(INTERRUPTED)
+
+
+INTERRUPTED = "interrupted: nothing was written under the output name."
+
+
 def error_boundary(func: F) -> F:
     """Turn TTSError, Ctrl-C and surprises into one line on stderr and an exit code."""
 
@@ -52,7 +78,7 @@ def error_boundary(func: F) -> F:
         except TTSError as err:
             raise fail(str(err), err.exit_code) from None
         except KeyboardInterrupt:
-            raise fail("interrupted: nothing was written under the output name.", EXIT_INTERRUPTED) from None
+            raise fail(INTERRUPTED, EXIT_INTERRUPTED) from None
         except BrokenPipeError:
             _silence_stdout()
             raise fail("stdout was closed before the output was done.", BrokenPipe.exit_code) from None

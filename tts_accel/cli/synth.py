@@ -11,10 +11,11 @@ from typing import Annotated
 
 import typer
 
-from tts_accel.cli.common import err_console, error_boundary
+from tts_accel.cli.common import CtrlC, err_console, error_boundary
 from tts_accel.cli.render import explain_table, progress_for
 from tts_accel.core.errors import InputError
 from tts_accel.core.params import SynthParams
+from tts_accel.core.scheduler import Chunk
 from tts_accel.core.text import iter_blocks
 from tts_accel.core.voices import DEFAULT_VOICE
 
@@ -120,6 +121,8 @@ def synth_command(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print the plan and per-run figures.")] = False,
 ) -> None:
     """Speak TEXT into a WAV file, or stream it to stdout for a pipeline."""
+    ctrl_c = CtrlC()
+    ctrl_c.install()
     from tts_accel.core.audio import FileSink, StreamSink
     from tts_accel.core.engine import Synthesizer
     from tts_accel.core.modes import plan_for
@@ -144,8 +147,14 @@ def synth_command(
         if to_stdout
         else FileSink(Path(output or ""), synth.sample_rate, fmt.value)
     )
+    ctrl_c.check()
+
+    def on_chunk(chunk: Chunk) -> None:
+        advance(len(chunk.text) + 1)
+        ctrl_c.check()
+
     with progress_for(total, enabled=not quiet and err_console.is_terminal) as advance:
-        stats = synth.write(blocks, sink, params, on_chunk=lambda c: advance(len(c.text) + 1))
+        stats = synth.write(blocks, sink, params, on_chunk=on_chunk)
     if not quiet:
         where = "stdout" if to_stdout else output
         err_console.print(

@@ -43,3 +43,9 @@ class BrokenPipe(TTSError):
     """The reader of stdout went away before the audio was done."""
 
     exit_code = 141
+
+
+class Interrupted(TTSError):
+    """The user pressed Ctrl-C; raised at a safe point between chunks."""
+
+    exit_code = 130
