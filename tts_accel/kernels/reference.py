@@ -30,5 +30,7 @@ def add_leaky_relu(
     a: torch.Tensor, b: torch.Tensor, slope: float, scale: float = 1.0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``s = (a + b) * scale`` and ``leaky_relu(s, slope)``: HiFi-GAN's residual add and next activation."""
-    s = (a.float() + b.float()) * scale
+    s = a.float() + b.float()
+    if scale != 1.0:  # skipped: a whole extra pass over audio-rate tensors in eager mode
+        s = s * scale
     return s.to(a.dtype), F.leaky_relu(s, slope).to(a.dtype)
