@@ -160,3 +160,13 @@ def test_graph_modes_match_eager_on_gpu(mode):
         np.testing.assert_allclose(got, want, atol=1e-3)
     seeded = SynthParams(seed=3)
     np.testing.assert_allclose(graphed.infer(SENTENCE, seeded), eager.infer(SENTENCE, seeded), atol=1e-3)
+
+
+def test_float16_model_keeps_durations_and_waveform(model):
+    x, n = torch.from_numpy(SENTENCE)[None], torch.tensor([len(SENTENCE)])
+    want, want_len = model.infer(x, n, 0.0, 1.0, 0.0)
+    half = PiperVits.from_onnx(MODEL, dtype=torch.float16)
+    assert half.dp.pre.weight.dtype == torch.float32  # durations are predicted in float32
+    got, got_len = half.infer(x, n, 0.0, 1.0, 0.0)
+    assert torch.equal(got_len, want_len)
+    assert torch.nn.functional.cosine_similarity(got.float(), want, dim=1).item() >= 0.99

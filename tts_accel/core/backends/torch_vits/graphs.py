@@ -83,7 +83,7 @@ class CudaGraphRunner:
             ids = torch.zeros((1, tb), dtype=torch.long, device=dev)
             lengths = torch.full((1,), tb, dtype=torch.long, device=dev)
             dp_noise = torch.zeros((1, 2, tb), dtype=dt, device=dev)
-            length_scale = torch.ones((), dtype=dt, device=dev)
+            length_scale = torch.ones((), dtype=torch.float32, device=dev)
             graph, out = self._capture(lambda: self.model.text_stage(ids, lengths, dp_noise, length_scale))
             self._text[tb] = _TextGraph(graph, ids, lengths, dp_noise, length_scale, out)
         return self._text[tb]
