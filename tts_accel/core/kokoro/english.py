@@ -26,6 +26,10 @@ ESPEAK_TO_KOKORO: tuple[tuple[str, str], ...] = (
     ("ɜː", "ɜɹ"),  # bird: espeak bˈɜːd
     ("oːɹ", "ɔɹ"),  # door: espeak dˈoːɹ
     ("ɚ", "əɹ"),  # butter: unstressed r-coloured schwa
+    ("ʔn̩", "tᵊn"),  # button: the glottal stop before a syllabic n is Kokoro's t + ᵊn
+    ("n̩", "ᵊn"),  # syllabic consonants: Kokoro writes the reduced vowel before them
+    ("l̩", "ᵊl"),
+    ("m̩", "ᵊm"),
     ("ɐ", "ə"),  # espeak's near-open central vowel is a schwa for Kokoro
     ("r", "ɹ"),  # trilled r does not occur in American English: the approximant
     ("ɬ", "l"),
