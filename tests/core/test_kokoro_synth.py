@@ -46,6 +46,7 @@ def test_speed_is_the_model_speed_input(kumo):
 
 
 def test_long_japanese_text_is_chunked_under_the_token_budget(kumo):
+    pytest.importorskip("pyopenjtalk")
     ja = Synthesizer(kumo.voice.for_language("ja"), kumo.plan, backend=kumo.backend)
     text = "吾輩は猫である。名前はまだ無い。どこで生れたかとんと見当がつかぬ。" * 12
     chunks = list(ja.chunks([text], SynthParams()))
