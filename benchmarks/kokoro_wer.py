@@ -101,7 +101,8 @@ def main() -> None:
             per_sentence.append(n / len(ref))
             if args.show and n:
                 print(f"  {name}: {sentence!r} -> {heard!r}", file=sys.stderr)
-        row = {"voice": name, "mapping": not args.no_mapping, "sentences": len(sentences), "wer_pct": round(100 * total_edits / total_words, 1),
+        row = {"voice": name, "mapping": not args.no_mapping, "sentences": len(sentences),
+               "wer_pct": round(100 * total_edits / total_words, 1),
                "worst_sentence_wer_pct": round(100 * max(per_sentence), 1)}  # fmt: skip
         rows.append(row)
         print(json.dumps(row), flush=True)
