@@ -84,3 +84,14 @@ def test_voices_shows_kokoro_installed():
     result = runner.invoke(app, ["voices"])
     lines = [ln for ln in result.output.splitlines() if "kokoro-" in ln]
     assert len(lines) == 5 and all(" yes " in ln and "24000 Hz" in ln for ln in lines)
+
+
+@needs_kokoro
+def test_verbose_reports_dropped_symbols(monkeypatch, tmp_path):
+    monkeypatch.setattr("tts_accel.core.kokoro.voice.phonemize", lambda text, lang: "hˈɛloʊ ʙ wˈɜːld.")
+    args = ["synth", "Verbose drop report.", "--voice", "kokoro-jf_nezumi", "-v", "-o", str(tmp_path / "v.wav")]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "dropped 1 phoneme symbols Kokoro does not know: 'ʙ'x1" in result.output
+    quiet = runner.invoke(app, [*args[:-3], "-o", str(tmp_path / "q.wav")])
+    assert quiet.exit_code == 0 and "phoneme symbols" not in quiet.output  # only with --verbose
