@@ -164,6 +164,9 @@ def synth_command(
             f"{stats.audio_s:.2f} s of audio to {where} in {stats.wall_s:.2f} s "
             f"(RTF {stats.rtf:.3f}, first audio after {stats.ttfa_s or 0:.2f} s, {stats.chunks} chunks)"
         )
+    if verbose:
+        for note in synth.voice.notes():
+            err_console.print(note, markup=False)
 
 
 synth_command.__doc__ = (synth_command.__doc__ or "") + EXAMPLES

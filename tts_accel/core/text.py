@@ -25,8 +25,9 @@ _TRANSLATE = str.maketrans(
 
 _DASH = re.compile(r"\s*[\u2014\u2015]+\s*")  # an em dash is spoken as a clause break
 # Split points: the whitespace after a terminator and any closing quotes or brackets.
-_SENTENCE_END = re.compile(r"""[.!?]["')\]]*(\s+)""")
-_CLAUSE_END = re.compile(r"""[,;:]["')\]]*(\s+)""")
+# Japanese (and Chinese) full-width marks end a sentence or clause with no space after them.
+_SENTENCE_END = re.compile(r"""(?:[.!?]["')\]]*(?=\s)|[。！？][」』）"')\]]*)(\s*)""")
+_CLAUSE_END = re.compile(r"""(?:[,;:]["')\]]*(?=\s)|[、，；：])(\s*)""")
 _PARAGRAPH = re.compile(r"\n\s*\n")
 # Abbreviations after which a period does not end a sentence.
 _ABBREV = re.compile(
@@ -130,7 +131,7 @@ def iter_blocks(lines: Iterable[str], max_chars: int = 16384) -> Iterator[str]:
             continue
         buf.append(line if line.endswith("\n") else line + "\n")
         size += len(line)
-        if size >= max_chars or re.search(r"""[.!?]["')\]]*$""", stripped):
+        if size >= max_chars or re.search(r"""[.!?。！？]["')\]」』）]*$""", stripped):
             yield "".join(buf)
             buf, size = [], 0
     if buf:

@@ -43,6 +43,10 @@ class Voice(ABC):
         choices = ", ".join(self.languages or (self.language,))
         raise InputError(f"voice {self.name!r} cannot read --lang {lang!r}: use one of {choices}.")
 
+    def notes(self) -> list[str]:
+        """One-line remarks on what the front-end did so far (symbols dropped...), for --verbose."""
+        return []
+
     def resolve(self, params: SynthParams) -> SynthParams:
         """Fill the parameters the user left to the voice (noise scales) with its defaults."""
         return params
