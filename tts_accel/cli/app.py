@@ -8,8 +8,10 @@ import typer
 
 from tts_accel import __version__
 from tts_accel.cli.bench import bench_command
+from tts_accel.cli.profile import profile_app
 from tts_accel.cli.synth import synth_command
 from tts_accel.cli.tune import tune_command
+from tts_accel.cli.verify import verify_command
 from tts_accel.cli.voices import voices_command
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
@@ -45,6 +47,8 @@ app.command("synth", context_settings=CONTEXT)(synth_command)
 app.command("voices", context_settings=CONTEXT)(voices_command)
 app.command("bench", context_settings=CONTEXT)(bench_command)
 app.command("tune", context_settings=CONTEXT)(tune_command)
+app.command("verify", context_settings=CONTEXT)(verify_command)
+app.add_typer(profile_app, name="profile")
 
 
 def main() -> None:

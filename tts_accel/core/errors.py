@@ -3,7 +3,7 @@
 Exit codes (documented in the README):
   0 success · 1 unexpected internal error · 2 bad input or usage · 3 voice not found or
   not installed · 4 output cannot be written · 5 model failed to load or run ·
-  130 interrupted (Ctrl-C) · 141 stdout closed by the reader (broken pipe)
+  6 a verify tier could not run · 130 interrupted (Ctrl-C) · 141 stdout closed by the reader (broken pipe)
 """
 
 from __future__ import annotations

@@ -58,8 +58,8 @@ def plan_for(mode: str, voice: str = "", precision: str | None = None) -> Execut
         plan = onnx_plan("pipelined")
         sources = {f: "heuristic" for f in ("mode", "workers", "intra_op_threads", "inter_op_threads")}
     elif mode in TORCH_MODES:
-        plan = ExecutionPlan(mode=mode, backend="torch")
-        sources = {"mode": "flag", "backend": "flag"}
+        plan = ExecutionPlan(mode=mode, backend="torch", device="auto")  # CUDA when present
+        sources = {"mode": "flag", "backend": "flag", "device": "heuristic"}
     else:
         plan = onnx_plan(mode)
         sources = {"mode": "flag"}
