@@ -15,7 +15,8 @@ demo: $(BIN)/python
 	$(PIP) .
 	$(BIN)/tts synth "Hello from tts-accel, fast speech on the hardware you have." -o hello.wav
 
-# The test command: the base install first (no torch, no extras), then with every extra.
+# The test command: the base install first (no torch, no extras), then with every extra,
+# then `tts verify --quick` over all three tiers.
 test: test-base test-extras
 
 test-base: $(BIN)/python
@@ -25,6 +26,7 @@ test-base: $(BIN)/python
 test-extras: $(BIN)/python
 	$(PIP) -e '.[dev,torch,eval,kokoro]'
 	$(PYTEST)
+	$(BIN)/tts verify --tier all --quick
 
 lint: $(BIN)/python
 	$(PIP) -e '.[dev]'

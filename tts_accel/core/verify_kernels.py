@@ -47,13 +47,36 @@ def load_registry() -> list[KernelSpec]:
     registry = getattr(module, "registry", None)
     if registry is None:
         return []
-    specs = list(registry())
+    specs = [_adapt(s) for s in registry()]
     bad = [getattr(s, "name", repr(s)) for s in specs if not isinstance(s, KernelSpec)]
     if bad:
         raise TierUnavailable(
             f"kernel registry entries {bad} lack name/triton/reference/make_inputs: fix tts_accel.kernels"
         )
     return specs
+
+
+# (B, C, T) shapes: odd sizes; the interpreter on CPU gets tiny ones (it runs ~1000x slower).
+SMALL_SHAPES = ((1, 5, 17), (2, 7, 33))
+FULL_SHAPES = ((3, 37, 123), (5, 123, 123), (1, 192, 1823))
+
+
+class _ShapeSpec:
+    """Adapts a kernels-package entry (``triton_fn``, ``reference_fn``,
+    ``make_inputs(shape, dtype, device)``) to the protocol above."""
+
+    def __init__(self, spec: Any):
+        self.name = spec.name
+        self.triton = spec.triton_fn
+        self.reference = spec.reference_fn
+        self._make = spec.make_inputs
+
+    def make_inputs(self, dtype: Any, device: str, small: bool) -> list[Sequence[Any]]:
+        return [self._make(shape, dtype, device) for shape in (SMALL_SHAPES if small else FULL_SHAPES)]
+
+
+def _adapt(spec: Any) -> Any:
+    return _ShapeSpec(spec) if hasattr(spec, "triton_fn") else spec
 
 
 def _prepare() -> tuple[Any, str]:

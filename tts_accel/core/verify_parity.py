@@ -86,21 +86,31 @@ def _mode_rows(renders: Renders, mode: str, ref: list[np.ndarray]) -> list[Row]:
 
 
 def torch_parity_rows(voice: str, quick: bool) -> list[Row]:
-    """The torch backend against ONNX layer by layer, when that module and torch exist.
-
-    Contract with ``torch_vits/parity.py``: ``parity_rows(voice, quick)`` yields mappings
-    (or objects) with ``item``, ``metric``, ``value``, ``threshold`` and ``passed``.
-    """
+    """The torch backend against ONNX layer by layer (``torch_vits/parity.py``), zero noise,
+    on the first Harvard sentence (two with ``quick`` off): cosine at each named point,
+    identical durations, and the waveform."""
     if not torch_available():
         return [skip(TIER, "torch vs onnx", "torch is not installed: pip install 'tts-accel[torch]'")]
     try:
         module = importlib.import_module(TORCH_PARITY)
     except ImportError as err:
-        return [skip(TIER, "torch vs onnx", f"no layer-by-layer parity module yet ({err})")]
-    func = getattr(module, "parity_rows", None)
-    if func is None:
-        return [skip(TIER, "torch vs onnx", f"{TORCH_PARITY} has no parity_rows(voice, quick)")]
-    return [_row_from(r) for r in func(voice, quick)]
+        return [skip(TIER, "torch vs onnx", f"no layer-by-layer parity module ({err})")]
+    from tts_accel.core.verify_data import harvard_sentences
+    from tts_accel.core.voices import resolve_voice
+
+    piper = resolve_voice(voice)
+    model_path = getattr(piper, "model_path", None)
+    if getattr(piper, "family", "") != "piper" or model_path is None:
+        return [skip(TIER, "torch vs onnx", f"voice {voice!r} has no torch port (Piper voices only)")]
+    rows: list[Row] = []
+    for n, sentence in enumerate(harvard_sentences(1 if quick else 2), start=1):
+        for point, cosine, diff, threshold, passed in module.parity_rows(model_path, piper.encode(sentence)):
+            metric = "frames equal" if point == "durations" else "cosine"
+            rows.append(
+                Row(TIER, f"torch vs onnx #{n}: {point}", metric, float(cosine), f">= {threshold:g}",
+                    PASS if passed else FAIL, "" if passed else f"max abs diff {diff:.3g}")
+            )  # fmt: skip
+    return rows
 
 
 def _row_from(raw: Mapping[str, Any] | Any) -> Row:
