@@ -132,9 +132,11 @@ def _quantize_int8(src: Path, dst: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".onnx")
     os.close(fd)
     try:
-        # MatMul only: quantizing Conv makes ORT run ConvInteger, 3x slower than fp32 Conv on
-        # the dev VM with WER 11.9 % instead of 6.9 % (see docs/benchmarks.md).
-        quantize_dynamic(src, tmp, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+        # Conv and MatMul. MatMul alone changes nothing: none of the Piper graph's 26 MatMuls has a
+        # constant weight (they are attention products), so that copy was bit-identical to fp32.
+        # The weights live in the 129 Conv layers; ORT then runs ConvInteger, which is slower than
+        # fp32 Conv on the dev VM (docs/benchmarks.md), so `auto` never picks int8.
+        quantize_dynamic(src, tmp, weight_type=QuantType.QInt8, op_types_to_quantize=["Conv", "MatMul"])
         os.replace(tmp, dst)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -156,7 +158,7 @@ def derived_model(model_path: Path, precision: str = "fp32", lengths: bool = Fal
         _with_lengths(model_path, with_len)
     if precision == "fp32":
         return with_len
-    int8 = cache_dir() / "graphs" / f"{base}-int8-len.onnx"
+    int8 = cache_dir() / "graphs" / f"{base}-int8conv-len.onnx"
     if not int8.is_file():
         _quantize_int8(with_len, int8)
     return int8
