@@ -13,7 +13,7 @@ from tts_accel.core.errors import InputError
 
 
 def test_parse_modes_defaults_and_precision_suffix() -> None:
-    assert [c.name for c in bench.parse_modes(None)] == ["sequential", "parallel", "batched", "pipelined"]
+    assert [c.name for c in bench.parse_modes(None)][:4] == ["sequential", "parallel", "batched", "pipelined"]
     cases = bench.parse_modes("sequential, pipelined+int8")
     assert [c.name for c in cases] == ["sequential", "pipelined+int8"]
     assert cases[1].plan.mode == "pipelined" and cases[1].plan.precision == "int8"
@@ -83,3 +83,14 @@ def test_write_to_missing_folder_is_an_output_error(rows: list[bench.BenchRow], 
 
     with pytest.raises(OutputError):
         bench.write_json(rows, tmp_path / "nope" / "b.json")
+
+
+def test_torch_modes_can_be_benched_and_apply_by_default_only_when_installed():
+    import importlib.util
+
+    from tts_accel.core.bench import default_modes, parse_modes
+
+    (case,) = parse_modes("torch")
+    assert case.plan.backend == "torch" and case.plan.mode == "torch"
+    assert ("torch" in default_modes()) == (importlib.util.find_spec("torch") is not None)
+    assert "graph" not in default_modes() or importlib.util.find_spec("torch") is not None

@@ -22,7 +22,7 @@ import numpy as np
 
 from tts_accel.core.errors import InputError, OutputError
 from tts_accel.core.metrics import RunStats
-from tts_accel.core.modes import ONNX_MODES, PRECISIONS, cpu_count, onnx_plan
+from tts_accel.core.modes import ONNX_MODES, PRECISIONS, TORCH_MODES, cpu_count, onnx_plan, plan_for
 from tts_accel.core.params import SynthParams
 from tts_accel.core.plan import ExecutionPlan
 
@@ -48,6 +48,7 @@ class BenchRow:
     peak_rss_mb: float
     speedup: float | None  # sequential's median wall / this mode's, same text, same run
     load_s: float  # this mode's model load (session creation), measured once
+    vram_mb: float | None  # torch modes on a CUDA GPU: peak torch.cuda.max_memory_allocated
     machine: str
     versions: str
     timestamp: str
@@ -88,17 +89,66 @@ def load_texts(names: Sequence[str] = TEXT_NAMES, files: Sequence[Path] = ()) ->
 
 def parse_modes(spec: str | None) -> list[BenchCase]:
     """``sequential,parallel,batched+int8``: ONNX modes, each optionally ``+PRECISION``."""
-    names = [m.strip() for m in spec.split(",") if m.strip()] if spec else list(ONNX_MODES)
+    names = [m.strip() for m in spec.split(",") if m.strip()] if spec else default_modes()
     cases = []
     for name in names:
         mode, _, precision = name.partition("+")
+        if mode in TORCH_MODES and not precision:
+            cases.append(BenchCase(name, plan_for(mode)))
+            continue
         if mode not in ONNX_MODES or (precision and precision not in PRECISIONS):
-            raise InputError(f"cannot bench {name!r}: use modes from {', '.join(ONNX_MODES)}, optionally +int8.")
+            raise InputError(
+                f"cannot bench {name!r}: use {', '.join(ONNX_MODES)} (optionally +int8) or {', '.join(TORCH_MODES)}."
+            )
         plan = onnx_plan(mode)
         cases.append(BenchCase(name, plan.with_(precision=precision) if precision else plan))
     if len({c.name for c in cases}) != len(cases):
         raise InputError("a mode is listed twice in --modes.")
     return cases
+
+
+def default_modes() -> list[str]:
+    """Every mode that applies here: the ONNX modes; eager torch when the torch extra is
+    installed; the fused and CUDA-graph modes only on a CUDA GPU (on a CPU, Triton runs in its
+    interpreter and graphs do not exist)."""
+    import importlib.util
+
+    names = list(ONNX_MODES)
+    if importlib.util.find_spec("torch") is not None:
+        names.append("torch")
+        if _cuda():
+            names += ["triton", "graph", "hybrid"]
+    return names
+
+
+def _cuda() -> bool:
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        import importlib.util
+
+        if importlib.util.find_spec("torch") is None:
+            return False
+        import torch
+    return bool(torch.cuda.is_available())
+
+
+def _vram_reset(plan: ExecutionPlan) -> bool:
+    if plan.backend != "torch" or not _cuda():
+        return False
+    import torch
+
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats()
+    return True
+
+
+def _vram_peak_mb() -> float:
+    import torch
+
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() / 2**20
 
 
 def machine_label() -> str:
@@ -202,13 +252,17 @@ def run_bench(
         load_mb[case.name] = rss_mb() - before
     runs: dict[tuple[str, str], list[RunStats]] = {}
     peaks: dict[str, float] = {}
+    vram: dict[str, float] = {}
     for text_name, text in texts.items():
         for _ in range(repeats):
             for case in cases:  # modes take turns: machine noise hits all of them alike
                 if on_step:
                     on_step(f"{text_name}: {case.name}")
+                on_gpu = _vram_reset(case.plan)
                 with RssPeak() as rss:
                     stats = measure_once(loaded[case.name][0], text)
+                if on_gpu:
+                    vram[case.name] = max(vram.get(case.name, 0.0), _vram_peak_mb())
                 rise = rss.peak_mb - rss.start_mb
                 peaks[case.name] = max(peaks.get(case.name, 0.0), base_mb + load_mb[case.name] + rise)
                 runs.setdefault((case.name, text_name), []).append(stats)
@@ -230,6 +284,7 @@ def run_bench(
                 ttfa_s=float(np.median([s.ttfa_s or 0.0 for s in stats_list])),
                 audio_s=stats_list[0].audio_s, cpu_util=cpu / cpus, peak_rss_mb=peaks[case.name],
                 speedup=(base_wall / wall) if base_wall else None, load_s=loaded[case.name][1],
+                vram_mb=vram.get(case.name),
                 machine=machine, versions=versions, timestamp=stamp,
             ))  # fmt: skip
     for synth, _ in loaded.values():
