@@ -190,3 +190,11 @@ def test_tier1_and_torch_parity_run_on_the_real_kernels_and_port():
     names = {r.item.split(": ")[1] for r in parity}
     assert {"enc.x", "durations", "waveform"} <= names
     assert all(r.status == "pass" for r in parity), parity
+
+
+def test_the_wer_ceiling_follows_the_voice_family():
+    from tts_accel.core.verify_e2e import wer_max
+
+    assert wer_max("piper-joe") == 10.0
+    assert wer_max("kokoro-jf_alpha") == 15.0  # English through a Japanese voice
+    assert wer_max("/some/voice.onnx") == 10.0

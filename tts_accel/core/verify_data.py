@@ -11,7 +11,7 @@ import numpy as np
 
 from tts_accel.core import modes as modes_mod
 from tts_accel.core.engine import Synthesizer
-from tts_accel.core.errors import ModelError
+from tts_accel.core.errors import ModelError, VoiceError
 from tts_accel.core.params import SynthParams
 from tts_accel.core.plan import ExecutionPlan
 
@@ -84,6 +84,10 @@ class Renders:
         if mode not in self._audio:
             synth = Synthesizer(self.voice, self.plans[mode])
             self.sample_rate = synth.sample_rate
+            reason = getattr(synth.backend, "batch_unsupported_reason", None)
+            if self.plans[mode].mode == "batched" and reason:  # e.g. Kokoro's graph takes B=1
+                synth.backend.close()
+                raise VoiceError(f"batched does not apply to {self.voice}: {reason}")
             counts = [sum(1 for _ in synth.chunks([s], ZERO_NOISE)) for s in self.sentences]
             pieces = list(synth.stream(self.sentences, ZERO_NOISE))
             if len(pieces) != sum(counts):

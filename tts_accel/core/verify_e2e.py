@@ -20,6 +20,18 @@ TIER = 3
 # (6.9 % measured; 5.7 % at zero noise), mostly its own errors ("canoe slid" -> "can use lid").
 # 10 % is that plus room for a few words; more means the speech got worse.
 WER_MAX = 10.0  # per cent
+# Kokoro's Japanese voices reading English: 3.8-10.1 % per voice on this list (jf_alpha the
+# worst, 16 words), 35.8 % with its token padding broken and 80.5 % with a wrong style row
+# (docs/kokoro.md). 15 % leaves room for Whisper's jitter and stays far from a broken pipeline.
+WER_MAX_BY_FAMILY = {"piper": WER_MAX, "kokoro": 15.0}
+
+
+def wer_max(voice: str) -> float:
+    """The WER ceiling for ``voice``'s family (Piper's for paths to .onnx files)."""
+    from tts_accel.core.voices import registry
+
+    entry = registry().get(voice)
+    return WER_MAX_BY_FAMILY.get(entry.family if entry else "piper", WER_MAX)
 # One sentence holds about 8 words, so 3 points on 20 sentences is about 5 words: more than
 # Whisper's jitter between two renderings that sound the same, less than one garbled sentence.
 WER_MARGIN = 3.0  # percentage points above sequential's WER on the same sentences
@@ -73,11 +85,12 @@ def tier3(renders: Renders) -> list[Row]:
     ref_wer, _ = mode_wer(renders, REFERENCE, heard)
     ref_audio = np.concatenate(ref_audio_list)
     ref_level = dbfs(ref_audio)
+    limit = wer_max(renders.voice)
     rows = [
-        check(TIER, REFERENCE, "WER %", ref_wer, ref_wer <= WER_MAX, f"<= {WER_MAX:g}", "ASR misheard"),
+        check(TIER, REFERENCE, "WER %", ref_wer, ref_wer <= limit, f"<= {limit:g}", "ASR misheard"),
         Row(TIER, REFERENCE, "loudness dBFS", ref_level, "", INFO),
     ]
-    gate = min(WER_MAX, ref_wer + WER_MARGIN)
+    gate = min(limit, ref_wer + WER_MARGIN)
     for mode in renders.modes:
         if mode == REFERENCE:
             continue
@@ -90,7 +103,7 @@ def tier3(renders: Renders) -> list[Row]:
             rows.append(Row(TIER, mode, "runs", None, "", FAIL, f"{type(err).__name__}: {err}"))
             continue
         audio = np.concatenate(renders.audio(mode))
-        threshold = f"<= {gate:.1f} (seq + {WER_MARGIN:g}, max {WER_MAX:g})"
+        threshold = f"<= {gate:.1f} (seq + {WER_MARGIN:g}, max {limit:g})"
         rows += [
             check(TIER, mode, "WER %", value, value <= gate, threshold, "more words misheard than seq"),
             Row(TIER, mode, "duration ratio vs seq", audio.size / ref_audio.size, "", INFO),
