@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 
 import pytest
 import soundfile as sf
@@ -95,3 +96,25 @@ def test_verbose_reports_dropped_symbols(monkeypatch, tmp_path):
     assert "dropped 1 phoneme symbols Kokoro does not know: 'ʙ'x1" in result.output
     quiet = runner.invoke(app, [*args[:-3], "-o", str(tmp_path / "q.wav")])
     assert quiet.exit_code == 0 and "phoneme symbols" not in quiet.output  # only with --verbose
+
+
+@needs_kokoro
+@pytest.mark.kokoro
+def test_bench_on_kokoro_skips_batched_with_its_reason_and_runs_the_rest(tmp_path):
+    rows_file = tmp_path / "rows.json"
+    proc = run_cli("bench", "--voice", "kokoro-jf_alpha", "--texts", "short", "--repeats", "1",
+                   "--json", str(rows_file))  # fmt: skip (default modes: every one that applies)
+    assert proc.returncode == 0, proc.stderr
+    assert "skipped batched: Kokoro cannot run batched" in proc.stderr.decode().replace("\n", " ")
+    modes = [row["mode"] for row in json.loads(rows_file.read_text())]
+    assert modes == ["sequential", "parallel", "pipelined"]  # no torch mode: Kokoro has no torch port
+
+
+@needs_kokoro
+@pytest.mark.kokoro
+def test_int8_precision_on_kokoro_says_the_model_is_int8_already(tmp_path):
+    out = tmp_path / "x.wav"
+    proc = run_cli("synth", "Hello.", "--voice", "kokoro-jf_alpha", "--precision", "int8", "-o", str(out))
+    err = proc.stderr.decode()
+    assert proc.returncode == 2 and "ships as int8 already" in err
+    assert err.strip().count("\n") == 0 and not out.exists()

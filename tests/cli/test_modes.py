@@ -39,7 +39,21 @@ def test_explain_names_the_mode_and_precision_flags(tmp_path: Path) -> None:
     assert "int8" in lines["precision"] and "flag" in lines["precision"]
 
 
-@pytest.mark.parametrize(("args", "message"), [(["--precision", "int4"], "unknown precision"),
+def test_explain_shows_each_source_and_the_count_flags(tmp_path: Path) -> None:
+    args = ["synth", "Hi.", "-o", str(tmp_path / "x.wav"), "--workers", "3", "--threads", "2", "--explain"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = {cells[0]: cells[1:] for line in result.output.splitlines()
+            if len(cells := [c.strip() for c in line.split("│")[1:-1]]) == 3}  # fmt: skip
+    assert rows["workers"] == ["3", "flag"] and rows["intra_op_threads"] == ["2", "flag"]
+    assert rows["mode"][1] == "heuristic"  # auto, no tuned profile in this test's config dir
+    assert rows["graph_optimization"] == ["all", "preset"]  # the generic-cpu preset
+    assert not (tmp_path / "x.wav").exists()  # --explain writes nothing
+
+
+@pytest.mark.parametrize(("args", "message"), [(["--precision", "int4"], "precision 'int4'"),
+                                               (["--workers", "0"], "workers = 0"),
+                                               (["--threads", "-1"], "intra_op_threads = -1"),
                                                (["--mode", "warp"], "unknown mode")])  # fmt: skip
 def test_bad_mode_or_precision_exits_2(tmp_path: Path, args: list[str], message: str) -> None:
     result = runner.invoke(app, ["synth", "Hi.", "-o", str(tmp_path / "x.wav"), *args])

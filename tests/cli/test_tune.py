@@ -17,11 +17,13 @@ def test_tune_saves_a_profile_that_synth_uses(tmp_path: Path, config_home: Path)
     result = runner.invoke(app, ["tune", "--budget", "0.5", "-i", str(text)])
     assert result.exit_code == 0, result.output
     assert "Leaderboard" in result.output and "sequential" in result.output
-    saved = list((config_home / "tts-accel" / "tuned").glob("*.toml"))
-    assert len(saved) == 1 and "[plan]" in saved[0].read_text()
+    saved = list((config_home / "tts-accel" / "profiles").glob("*.toml"))
+    assert len(saved) == 1 and "[plan]" in saved[0].read_text() and "[measured]" in saved[0].read_text()
     explain = runner.invoke(app, ["synth", "Hi.", "-o", str(tmp_path / "o.wav"), "--explain"])
     assert explain.exit_code == 0
     assert "tuned" in explain.output
+    listed = runner.invoke(app, ["profile", "list"])  # the profile commands see what tune wrote
+    assert listed.exit_code == 0 and "tuned-" in listed.output
 
 
 def test_no_save_leaves_no_profile(tmp_path: Path, config_home: Path) -> None:

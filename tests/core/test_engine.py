@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -110,3 +111,28 @@ def test_a_megabyte_of_text_streams_with_flat_memory(tmp_path):
     small, big = probe(20_000), probe(1_000_000)
     assert big["wav_mb"] > 100  # the output really is large...
     assert big["peak"] - small["peak"] < 60  # ...but memory is not
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2, reason="needs 2 CPUs")
+def test_plan_affinity_pins_every_thread_of_the_run():
+    """The plan's CPU set reaches ONNX Runtime's pool and the chunk workers, not just the caller.
+    (Threads that existed before, such as numpy's BLAS pool, keep theirs.)"""
+    code = (
+        "import glob, json, os, re\n"
+        "from tts_accel.core.engine import Synthesizer\n"
+        "from tts_accel.core.plan import ExecutionPlan\n"
+        "tasks = lambda: set(glob.glob('/proc/self/task/*'))\n"
+        "allowed = lambda t: re.search(r'Cpus_allowed_list:\\s*(\\S+)', open(t + '/status').read()).group(1)\n"
+        "before, cpu = tasks(), max(os.sched_getaffinity(0))\n"
+        "plan = ExecutionPlan(mode='pipelined', workers=2, intra_op_threads=3, affinity=(cpu, 99999))\n"
+        "s = Synthesizer('piper-joe', plan)\n"
+        "s.synthesize('One sentence here. And a second one there.')\n"
+        "new = tasks() - before\n"
+        "main = '/proc/self/task/%d' % os.getpid()\n"
+        "print(json.dumps([cpu, len(new), sorted({allowed(t) for t in new | {main}})]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), timeout=120)
+    assert done.returncode == 0, done.stderr
+    cpu, new_threads, allowed = json.loads(done.stdout)
+    assert new_threads >= 2  # ORT's intra-op pool (3 threads: the caller + 2) outlives the run
+    assert allowed == [str(cpu)]  # all on the one usable CPU of the plan; 99999 was ignored

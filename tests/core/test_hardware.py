@@ -237,9 +237,22 @@ def test_gpus_through_torch(monkeypatch):
     )
     monkeypatch.setitem(sys.modules, "torch", types.SimpleNamespace(cuda=cuda))
     monkeypatch.setattr(gpu_mod, "torch_available", lambda: True)
+    monkeypatch.setattr(gpu_mod, "driver_present", lambda: True)
     gpus = gpu_mod.probe_gpus()
     assert [(g.sm, g.architecture, g.memory_mib) for g in gpus] == [("sm_89", "Ada", 48 * 1024)] * 2
     cuda.is_available = lambda: False
     assert gpu_mod.probe_gpus() == ()
     cuda.is_available = lambda: 1 / 0  # a broken driver: no GPU, no crash
     assert gpu_mod.probe_gpus() == ()
+
+
+def test_without_a_gpu_driver_torch_is_not_imported(tmp_path, monkeypatch):
+    """`tts synth` detects the machine on every run: importing torch there costs seconds."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # no nvidia-smi
+    monkeypatch.setattr(gpu_mod, "DRIVER_PATHS", (str(tmp_path / "nvidiactl"),))
+    monkeypatch.setattr(gpu_mod, "torch_available", lambda: True)
+    monkeypatch.setattr(gpu_mod, "_from_torch", lambda: 1 / 0)  # would fail the test if called
+    assert not gpu_mod.driver_present()
+    assert gpu_mod.probe_gpus() == ()
+    (tmp_path / "nvidiactl").touch()
+    assert gpu_mod.driver_present()

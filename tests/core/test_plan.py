@@ -32,7 +32,7 @@ def resolve(hw, flags=None, *, tuned=None, torch=False, preset="auto", **kw) -> 
 
 def test_two_core_vm_runs_two_single_threaded_workers(vm):
     plan = resolve(vm, {"mode": "auto"})
-    assert (plan.mode, plan.workers, plan.intra_op_threads) == ("parallel", 2, 1)
+    assert (plan.mode, plan.workers, plan.intra_op_threads) == ("pipelined", 2, 1)
     assert (plan.backend, plan.device, plan.precision, plan.batch_size) == ("onnx", "cpu", "fp32", 1)
     assert plan.affinity == ()  # one class of cores: nothing to steer away from
     assert plan.sources["mode"] == "heuristic" and plan.sources["workers"] == "heuristic"
@@ -56,7 +56,7 @@ def test_quota_of_one_cpu_on_eight_cores_is_one_core(tmp_path):
 
 def test_hybrid_intel_uses_performance_cores_only(hybrid):
     plan = resolve(hybrid)
-    assert (plan.mode, plan.workers, plan.intra_op_threads) == ("parallel", 6, 1)
+    assert (plan.mode, plan.workers, plan.intra_op_threads) == ("pipelined", 6, 1)
     assert plan.affinity[:6] == (0, 2, 4, 6, 8, 10)  # one thread per P-core first
     assert set(plan.affinity) == set(range(12))  # never an E-core
     assert {plan.sources[f] for f in ("mode", "workers", "intra_op_threads", "affinity")} == {"preset"}
@@ -64,14 +64,14 @@ def test_hybrid_intel_uses_performance_cores_only(hybrid):
 
 def test_hybrid_heuristics_alone_agree_with_the_preset(hybrid):
     plan = resolve(hybrid, preset=None)
-    assert (plan.mode, plan.workers, plan.intra_op_threads) == ("parallel", 6, 1)
+    assert (plan.mode, plan.workers, plan.intra_op_threads) == ("pipelined", 6, 1)
     assert set(plan.affinity) == set(range(12)) and plan.sources["affinity"] == "heuristic"
 
 
 def test_arm_big_little_uses_big_cores(tmp_path):
     hw = HardwareProfile.detect(arm_big_little(tmp_path), gpus=False)
     plan = resolve(hw)
-    assert (plan.mode, plan.workers, plan.affinity) == ("parallel", 4, (4, 5, 6, 7))
+    assert (plan.mode, plan.workers, plan.affinity) == ("pipelined", 4, (4, 5, 6, 7))
 
 
 def test_gpu_with_torch_goes_hybrid_on_cuda(vm):
@@ -86,7 +86,7 @@ def test_gpu_with_torch_goes_hybrid_on_cuda(vm):
 
 def test_gpu_without_torch_stays_on_onnx(vm):
     plan = resolve(dataclasses.replace(vm, gpus=(H100,)), torch=False)
-    assert (plan.backend, plan.mode, plan.device) == ("onnx", "parallel", "cpu")
+    assert (plan.backend, plan.mode, plan.device) == ("onnx", "pipelined", "cpu")
 
 
 def test_kokoro_has_no_torch_port_so_gpu_heuristic_stays_onnx(vm):
@@ -133,7 +133,7 @@ def test_torch_mode_without_torch_says_how_to_install(vm):
 def test_tuned_torch_profile_is_ignored_when_torch_is_gone(vm):
     tuned = Profile(name="t", kind="tuned", plan={"mode": "hybrid", "device": "cuda", "workers": 1})
     plan = resolve(dataclasses.replace(vm, gpus=(H100,)), tuned=tuned, torch=False)
-    assert (plan.backend, plan.mode, plan.device) == ("onnx", "parallel", "cpu")
+    assert (plan.backend, plan.mode, plan.device) == ("onnx", "pipelined", "cpu")
 
 
 @pytest.mark.parametrize(("flags", "message"), [
@@ -141,7 +141,8 @@ def test_tuned_torch_profile_is_ignored_when_torch_is_gone(vm):
     ({"precision": "int4"}, "precision 'int4'"),
     ({"mode": "parallel", "backend": "torch"}, "drop one"),
     ({"threads": 2}, "unknown plan settings"),
-    ({"workers": 0}, "at least 1"),
+    ({"workers": 0}, "from 1 to 1024"),
+    ({"batch_size": 100000}, "from 1 to 1024"),
     ({"affinity": "0-x"}, "CPU numbers"),
 ])  # fmt: skip
 def test_bad_flags_are_input_errors(vm, flags, message):

@@ -9,7 +9,7 @@ import pytest
 
 from tests.utils import MODES_TEXT, DelayBackend, fake_chunks
 from tts_accel.core import scheduler
-from tts_accel.core.modes import ONNX_MODES, onnx_plan
+from tts_accel.core.modes import ONNX_MODES, plan_for
 from tts_accel.core.params import SynthParams
 from tts_accel.core.plan import ExecutionPlan
 from tts_accel.core.scheduler import Chunk
@@ -95,7 +95,8 @@ def test_a_failing_chunk_surfaces_its_error() -> None:
 def real_outputs() -> dict[str, np.ndarray]:
     from tts_accel.core.engine import Synthesizer
 
-    return {mode: Synthesizer("piper-joe", onnx_plan(mode)).synthesize(MODES_TEXT, PARAMS) for mode in ONNX_MODES}
+    plans = {mode: plan_for(mode, tuned=False) for mode in ONNX_MODES}
+    return {mode: Synthesizer("piper-joe", plan).synthesize(MODES_TEXT, PARAMS) for mode, plan in plans.items()}
 
 
 def test_zero_noise_modes_give_identical_samples_on_the_real_voice(

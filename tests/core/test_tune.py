@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from tts_accel.core import tune, tuned
+from tts_accel.core import tune
 from tts_accel.core.errors import InputError
+from tts_accel.core.hardware import HardwareProfile
 from tts_accel.core.modes import plan_for
 from tts_accel.core.plan import ExecutionPlan
+from tts_accel.profiles.store import tuned_path
 
 TEXT = "Hello there. This is a short test of the speech engine."
 
@@ -44,22 +46,34 @@ def test_bad_budget_and_empty_text_are_refused() -> None:
         tune.tune("  ", 5)
 
 
+def _result(plan: ExecutionPlan) -> tune.TuneResult:
+    base = tune.Trial(ExecutionPlan(mode="sequential"), 0.4, walls=[1.5], ttfas=[0.2], audio_s=30.0)
+    winner = tune.Trial(plan, 0.4, walls=[1.25], ttfas=[0.3], audio_s=30.0)
+    return tune.TuneResult([winner, base], base, 10.0)
+
+
 def test_saved_profile_drives_auto_and_says_so(config_home: Path) -> None:
     assert plan_for("auto").sources["mode"] == "heuristic"
     winner = ExecutionPlan(mode="batched", batch_size=3, intra_op_threads=2, graph_optimization="extended")
-    path = tuned.save(winner, {"wall_s": 1.25, "speedup": 1.1})
+    path = tune.save(_result(winner))
     assert path.is_relative_to(config_home)  # XDG_CONFIG_HOME is honoured
-    assert tuned.fingerprint() in path.name
+    assert path == tuned_path(HardwareProfile.detect())  # keyed by this machine's fingerprint
+    assert "speedup = 1.2" in path.read_text()
     plan = plan_for("auto")
     assert plan == winner
-    assert set(plan.sources.values()) == {"tuned"}
+    assert {plan.sources[f] for f in ExecutionPlan.field_names()} == {"tuned"}
     assert plan_for("sequential").mode == "sequential"  # a flag still wins over the profile
+    assert plan_for("auto", workers=3).workers == 3
+    assert plan_for("auto", tuned=False).sources["mode"] == "heuristic"  # bench and verify leave it out
 
 
-def test_broken_profile_falls_back_to_heuristics(config_home: Path) -> None:
-    path = tuned.tuned_path()
+def test_broken_profile_is_named_with_its_fix(config_home: Path) -> None:
+    path = tuned_path(HardwareProfile.detect())
     path.parent.mkdir(parents=True)
     path.write_text("[plan]\nworkers = 0\n", encoding="utf-8")  # invalid plan
-    assert tuned.load() is None
+    with pytest.raises(InputError, match=r"workers = 0 \(profile"):
+        plan_for("auto")
     path.write_text("this is not toml [", encoding="utf-8")
-    assert plan_for("auto").sources["mode"] == "heuristic"
+    with pytest.raises(InputError, match="not valid TOML.*delete it"):
+        plan_for("auto")
+    assert plan_for("auto", tuned=False).mode == "pipelined"

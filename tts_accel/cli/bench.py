@@ -54,7 +54,7 @@ def bench_command(
 
     from tts_accel.core import bench
 
-    cases = bench.parse_modes(modes)
+    cases = bench.parse_modes(modes, voice)
     names = [t.strip() for t in texts.split(",") if t.strip()]
     text_map = bench.load_texts(names, inputs or [])
     if repeats < 1:
@@ -71,6 +71,7 @@ def bench_command(
             repeats,
             voice,
             on_step=lambda s: status.update(f"benching {s}") if not quiet else None,
+            on_skip=lambda mode, reason: err_console.print(f"skipped {mode}: {reason}", markup=False),
         )
     if not quiet:
         loads = ", ".join(f"{c.name} {r.load_s:.2f} s" for c in cases for r in rows[: len(cases)] if r.mode == c.name)

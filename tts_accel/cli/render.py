@@ -9,16 +9,17 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tts_accel.cli.common import err_console
-from tts_accel.core.plan import ExecutionPlan
+from tts_accel.core.plan import ExecutionPlan, explain_rows
 
 
 def explain_table(plan: ExecutionPlan) -> Table:
+    """The plan, field by field, with where each value came from (flag, tuned, preset, ...)."""
     table = Table(title="Execution plan", title_justify="left")
     table.add_column("field")
     table.add_column("value")
     table.add_column("from")
-    for name in ExecutionPlan.field_names():
-        table.add_row(name, str(getattr(plan, name)), plan.sources.get(name, "default"))
+    for row in explain_rows(plan):
+        table.add_row(*row)
     return table
 
 

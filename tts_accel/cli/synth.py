@@ -105,6 +105,13 @@ def synth_command(
     precision: Annotated[
         str | None, typer.Option("--precision", help="fp32, or int8 (a quantized copy of the graph, cached).")
     ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Model runs in flight at once (parallel, pipelined, batched).")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="ONNX Runtime intra-op threads per run (0: its default).")
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Chunks per model run (batched).")] = None,
     speed: Annotated[float, typer.Option("--speed", help="Speaking rate, 1.0 is the voice's own.")] = 1.0,
     noise_scale: Annotated[
         float | None, typer.Option("--noise-scale", help="Voice variation (default: the voice's).")
@@ -134,7 +141,7 @@ def synth_command(
         speed=speed, noise_scale=noise_scale, noise_w=noise_w,
         sentence_silence=sentence_silence, volume=volume, seed=seed,
     )  # fmt: skip
-    plan = plan_for(mode, voice, precision)
+    plan = plan_for(mode, voice, precision, workers=workers, intra_op_threads=threads, batch_size=batch_size)
     if explain:
         err_console.print(explain_table(plan))
         return

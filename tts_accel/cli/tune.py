@@ -39,7 +39,7 @@ def tune_command(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from tts_accel.core import bench, tune, tuned
+    from tts_accel.core import bench, tune
 
     if budget <= 0:
         raise InputError("--budget must be a positive number of seconds, e.g. --budget 60.")
@@ -69,7 +69,7 @@ def tune_command(
             )  # fmt: skip
         err_console.print(table)
     if save:
-        path = tuned.save(result.winner.plan, result.measured())
+        path = tune.save(result)
         if quiet:
             typer.echo(str(path))
         else:

@@ -22,7 +22,7 @@ import numpy as np
 
 from tts_accel.core.errors import InputError, OutputError
 from tts_accel.core.metrics import RunStats
-from tts_accel.core.modes import ONNX_MODES, PRECISIONS, TORCH_MODES, cpu_count, onnx_plan, plan_for
+from tts_accel.core.modes import ONNX_MODES, ONNX_PRECISIONS, TORCH_MODES, cpu_count, plan_for
 from tts_accel.core.params import SynthParams
 from tts_accel.core.plan import ExecutionPlan
 
@@ -87,34 +87,35 @@ def load_texts(names: Sequence[str] = TEXT_NAMES, files: Sequence[Path] = ()) ->
     return {n: (folder / f"{n}.txt").read_text(encoding="utf-8") for n in names}
 
 
-def parse_modes(spec: str | None) -> list[BenchCase]:
+def parse_modes(spec: str | None, voice: str = "") -> list[BenchCase]:
     """``sequential,parallel,batched+int8``: ONNX modes, each optionally ``+PRECISION``."""
-    names = [m.strip() for m in spec.split(",") if m.strip()] if spec else default_modes()
+    names = [m.strip() for m in spec.split(",") if m.strip()] if spec else default_modes(voice)
     cases = []
     for name in names:
         mode, _, precision = name.partition("+")
-        if mode in TORCH_MODES and not precision:
-            cases.append(BenchCase(name, plan_for(mode)))
-            continue
-        if mode not in ONNX_MODES or (precision and precision not in PRECISIONS):
+        onnx = mode in ONNX_MODES and (not precision or precision in ONNX_PRECISIONS)
+        if not onnx and not (mode in TORCH_MODES and not precision):
             raise InputError(
                 f"cannot bench {name!r}: use {', '.join(ONNX_MODES)} (optionally +int8) or {', '.join(TORCH_MODES)}."
             )
-        plan = onnx_plan(mode)
-        cases.append(BenchCase(name, plan.with_(precision=precision) if precision else plan))
+        # Each mode as defined, on this machine's preset and heuristics: a tuned profile is left out.
+        cases.append(BenchCase(name, plan_for(mode, voice, precision or None, tuned=False)))
     if len({c.name for c in cases}) != len(cases):
         raise InputError("a mode is listed twice in --modes.")
     return cases
 
 
-def default_modes() -> list[str]:
+def default_modes(voice: str = "") -> list[str]:
     """Every mode that applies here: the ONNX modes; eager torch when the torch extra is
-    installed; the fused and CUDA-graph modes only on a CUDA GPU (on a CPU, Triton runs in its
-    interpreter and graphs do not exist)."""
+    installed and the voice has a torch port; the fused and CUDA-graph modes only on a CUDA GPU
+    (on a CPU, Triton runs in its interpreter and graphs do not exist)."""
     import importlib.util
 
+    from tts_accel.core.plan import TORCH_FAMILIES
+    from tts_accel.core.voices import voice_family
+
     names = list(ONNX_MODES)
-    if importlib.util.find_spec("torch") is not None:
+    if voice_family(voice) in TORCH_FAMILIES and importlib.util.find_spec("torch") is not None:
         names.append("torch")
         if _cuda():
             names += ["triton", "graph", "hybrid"]
@@ -223,7 +224,8 @@ def load_case(case: BenchCase, voice: str):  # type: ignore[no-untyped-def]
     synth = Synthesizer(voice, case.plan)
     getattr(synth.backend, "session", None)  # the ONNX session loads on a thread: wait for it
     load_s = time.perf_counter() - start
-    measure_once(synth, WARMUP_TEXT)
+    if not (case.plan.mode == "batched" and synth.backend.batch_unsupported_reason):
+        measure_once(synth, WARMUP_TEXT)
     return synth, load_s
 
 
@@ -237,19 +239,34 @@ def run_bench(
     repeats: int = 3,
     voice: str = "piper-joe",
     on_step: Callable[[str], None] | None = None,
+    on_skip: Callable[[str, str], None] | None = None,
 ) -> list[BenchRow]:
+    """Rows per (mode, text). A mode the voice's model cannot run (batched on a graph that takes
+    one sequence) is left out and reported through ``on_skip(mode, reason)``, not an error."""
     if repeats < 1:
         raise InputError("--repeats must be at least 1.")
     if not cases:
         raise InputError("no modes to bench: give --modes, e.g. sequential,parallel.")
     loaded, load_mb = {}, {}
     base_mb = rss_mb()
+    runnable = []
     for case in cases:
         if on_step:
             on_step(f"loading {case.name}")
         before = rss_mb()
-        loaded[case.name] = load_case(case, voice)
+        synth, load_s = load_case(case, voice)
+        reason = synth.backend.batch_unsupported_reason if case.plan.mode == "batched" else None
+        if reason:
+            synth.backend.close()
+            if on_skip:
+                on_skip(case.name, reason)
+            continue
+        loaded[case.name] = synth, load_s
         load_mb[case.name] = rss_mb() - before
+        runnable.append(case)
+    if not runnable:
+        raise InputError(f"none of the modes asked for can run on {voice}: see the reasons above.")
+    cases = runnable
     runs: dict[tuple[str, str], list[RunStats]] = {}
     peaks: dict[str, float] = {}
     vram: dict[str, float] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
@@ -21,6 +22,18 @@ from tts_accel.core.voices import DEFAULT_VOICE, resolve_voice
 NOTHING_TO_SAY = "the text has nothing to pronounce: give words, e.g. tts synth \"Hello world.\" -o hello.wav"
 
 
+def pin_to(cpus: tuple[int, ...]) -> tuple[int, ...]:
+    """Restrict the calling thread, and every thread it starts from now on (ONNX Runtime's pool,
+    the chunk workers), to ``cpus`` (performance cores first, from the plan); CPUs this process
+    may not use are ignored. Returns the CPUs now in force; a no-op without affinity support."""
+    if not cpus or not hasattr(os, "sched_setaffinity"):
+        return ()
+    chosen = [c for c in cpus if c in os.sched_getaffinity(0)]
+    if chosen:
+        os.sched_setaffinity(0, chosen)
+    return tuple(sorted(os.sched_getaffinity(0)))
+
+
 class Synthesizer:
     """A voice with its backend, loaded once and reused for any number of texts."""
 
@@ -35,6 +48,7 @@ class Synthesizer:
         if lang is not None:
             self.voice = self.voice.for_language(lang)
         self.plan = plan or ExecutionPlan()
+        pin_to(self.plan.affinity)  # before the backend starts its threads: they inherit it
         self.backend = backend or self.voice.create_backend(self.plan)
         self.sample_rate = self.voice.sample_rate
 

@@ -1,21 +1,20 @@
-"""Mode names the CLI accepts and the plan each one starts from.
+"""Mode names the CLI accepts, and the plan one run gets on this machine.
 
-The numbers come from the 2-core dev VM (docs/benchmarks.md): two workers sharing one session
-with one intra-op thread each beat ORT's default threading by a few per cent and keep the
-samples identical; batches of two chunks gain nothing there, so ``auto`` never batches.
+Every plan comes from one function, ``plan.resolve_for_machine`` (flag > this machine's tuned
+profile > shipped preset > heuristic); this module only names its inputs.
 """
 
 from __future__ import annotations
 
 import os
 
-from tts_accel.core.errors import InputError
-from tts_accel.core.plan import ExecutionPlan
+from tts_accel.core.plan import CLI_MODES, PRECISIONS, SCHEDULING_MODES, TORCH_MODES, ExecutionPlan
 
-ONNX_MODES = ("sequential", "parallel", "batched", "pipelined")
-TORCH_MODES = ("torch", "triton", "graph", "hybrid", "compile")
-MODES = ("auto", *ONNX_MODES, *TORCH_MODES)
-PRECISIONS = ("fp32", "int8")
+ONNX_MODES = SCHEDULING_MODES
+MODES = CLI_MODES
+ONNX_PRECISIONS = PRECISIONS["onnx"]
+
+__all__ = ["MODES", "ONNX_MODES", "ONNX_PRECISIONS", "TORCH_MODES", "cpu_count", "plan_for"]
 
 
 def cpu_count() -> int:
@@ -25,45 +24,20 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def onnx_plan(mode: str, cpus: int | None = None) -> ExecutionPlan:
-    """The starting plan for an ONNX scheduling mode on ``cpus`` logical CPUs."""
-    cpus = cpus or cpu_count()
-    if mode == "sequential":  # the baseline: ORT defaults
-        return ExecutionPlan(mode="sequential")
-    if mode in ("parallel", "pipelined"):
-        # One intra-op thread per worker: more would oversubscribe the cores (KittenTTS #147).
-        workers = max(2, cpus)
-        return ExecutionPlan(mode=mode, workers=workers, intra_op_threads=1, inter_op_threads=1)
-    if mode == "batched":
-        return ExecutionPlan(mode="batched", batch_size=2)
-    raise InputError(f"unknown ONNX mode {mode!r}: use one of {', '.join(ONNX_MODES)}.")
+def plan_for(
+    mode: str = "auto",
+    voice: str = "",
+    precision: str | None = None,
+    *,
+    tuned: bool = True,
+    **settings: object,
+) -> ExecutionPlan:
+    """The plan for ``mode`` on this machine. ``settings`` are further command-line flags
+    (``workers``, ``intra_op_threads``, ``batch_size``; None means not given). ``tuned=False``
+    leaves this machine's tuned profile out: `tts bench` and `tts verify` measure each mode as it
+    is defined, not as `tts tune` left it."""
+    from tts_accel.core.plan import resolve_for_machine
+    from tts_accel.core.voices import voice_family
 
-
-def load_tuned() -> ExecutionPlan | None:
-    from tts_accel.core import tuned
-
-    return tuned.load()
-
-
-def plan_for(mode: str, voice: str = "", precision: str | None = None) -> ExecutionPlan:
-    if mode not in MODES:
-        raise InputError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}.")
-    if precision is not None and precision not in PRECISIONS:
-        raise InputError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}.")
-    tuned = load_tuned() if mode == "auto" else None
-    if tuned is not None:  # `tts tune` measured this machine: its winner beats any heuristic
-        plan, sources = tuned, dict(tuned.sources)
-    elif mode == "auto":
-        # Pipelined: the parallel mode's throughput and the earliest first audio.
-        plan = onnx_plan("pipelined")
-        sources = {f: "heuristic" for f in ("mode", "workers", "intra_op_threads", "inter_op_threads")}
-    elif mode in TORCH_MODES:
-        plan = ExecutionPlan(mode=mode, backend="torch", device="auto")  # CUDA when present
-        sources = {"mode": "flag", "backend": "flag", "device": "heuristic"}
-    else:
-        plan = onnx_plan(mode)
-        sources = {"mode": "flag"}
-    if precision is not None:
-        plan = plan.with_(precision=precision)
-        sources["precision"] = "flag"
-    return plan.with_(sources=sources)
+    flags = {"mode": mode, "precision": precision, **settings}
+    return resolve_for_machine(flags, voice_family=voice_family(voice), use_tuned=tuned)

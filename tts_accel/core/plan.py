@@ -57,6 +57,8 @@ PRECISIONS = {"onnx": ("fp32", "int8"), "torch": ("fp32", "fp16", "bf16")}
 #: Fields whose value was chosen for one mode: a profile's value is used only when the
 #: resolved mode is the profile's own (4 single-threaded workers make no sense sequentially).
 MODE_BOUND = ("workers", "intra_op_threads", "inter_op_threads", "batch_size", "affinity", "device", "precision")
+#: Upper bound on workers, threads and batch size: more is a typo, not a plan.
+MAX_COUNT = 1024
 #: Voice families with a torch port (torch_vits.py ports the VITS graph Piper voices use).
 TORCH_FAMILIES = ("piper",)
 
@@ -82,7 +84,7 @@ def resolve_plan(
     unknown = sorted(set(given) - set(ExecutionPlan.field_names()))
     if unknown:
         raise InputError(f"unknown plan settings {unknown}: use {', '.join(ExecutionPlan.field_names())}.")
-    layers = [("flag", _concrete(given, hw, "flag"))]
+    layers = [("flag", _concrete(given, hw, "the command line"))]
     for source, profile in (("tuned", tuned), ("preset", preset)):
         if profile is not None:
             layers.append((source, _concrete(profile.plan, hw, f"profile {profile.name!r}")))
@@ -119,17 +121,23 @@ def resolve_plan(
 
 
 def resolve_for_machine(
-    flags: Mapping[str, object], *, voice_family: str = "piper", hw: HardwareProfile | None = None
+    flags: Mapping[str, object],
+    *,
+    voice_family: str = "piper",
+    hw: HardwareProfile | None = None,
+    use_tuned: bool = True,
 ) -> ExecutionPlan:
-    """resolve_plan on this machine: detect it, load its tuned profile, pick its preset."""
+    """resolve_plan on this machine: detect it, load its tuned profile, pick its preset.
+    ``use_tuned=False`` leaves the tuned profile out (bench and verify measure each mode as
+    defined, not as tuned). A tuned profile that cannot be read is an InputError naming it."""
     from tts_accel.core.hardware import HardwareProfile
     from tts_accel.profiles.store import load_tuned, pick_preset
 
     machine = hw or HardwareProfile.detect()
     has_torch = _torch_importable()
     return resolve_plan(
-        flags, machine, tuned=load_tuned(machine), preset=pick_preset(machine, torch_available=has_torch),
-        voice_family=voice_family, torch_available=has_torch,
+        flags, machine, tuned=load_tuned(machine) if use_tuned else None,
+        preset=pick_preset(machine, torch_available=has_torch), voice_family=voice_family, torch_available=has_torch,
     )  # fmt: skip
 
 
@@ -152,7 +160,9 @@ def _resolve_mode(
         return ("hybrid" if gpu else "torch"), "heuristic"
     if gpu and wanted_backend is None:
         return "hybrid", "heuristic"
-    return ("parallel" if _cpu_workers(hw) >= 2 else "sequential"), "heuristic"
+    # Pipelined: the parallel mode's throughput (same workers, same samples) and the earliest
+    # first audio, since each chunk goes to a worker the moment it is phonemized.
+    return ("pipelined" if _cpu_workers(hw) >= 2 else "sequential"), "heuristic"
 
 
 def _cpu_workers(hw: HardwareProfile) -> int:
@@ -199,7 +209,10 @@ def _concrete(layer: Mapping[str, object], hw: HardwareProfile, source: str) -> 
             if value == "performance-cores":
                 value = _cpu_workers(hw)
             elif isinstance(value, bool) or not isinstance(value, int):
-                raise InputError(f"{name} = {value!r} in {source}: use a whole number.")
+                raise InputError(f"{name} = {value!r} ({source}): use a whole number.")
+            least = 1 if name in ("workers", "batch_size") else 0
+            if value < least or value > MAX_COUNT:
+                raise InputError(f"{name} = {value} ({source}): use a whole number from {least} to {MAX_COUNT}.")
         out[name] = value
     return out
 
@@ -218,7 +231,7 @@ def _affinity(value: object, hw: HardwareProfile, source: str) -> tuple[int, ...
             pass
     elif isinstance(value, list | tuple) and all(isinstance(c, int) and c >= 0 for c in value):
         return tuple(value)
-    raise InputError(f"affinity = {value!r} in {source}: use CPU numbers such as 0-3,6, or performance/all/none.")
+    raise InputError(f"affinity = {value!r} ({source}): use CPU numbers such as 0-3,6, or performance/all/none.")
 
 
 def _torch_importable() -> bool:

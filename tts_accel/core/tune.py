@@ -12,6 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +21,9 @@ from tts_accel.core.bench import ZERO_NOISE, BenchCase, load_case, measure_once
 from tts_accel.core.errors import InputError
 from tts_accel.core.modes import cpu_count
 from tts_accel.core.plan import ExecutionPlan
+
+if TYPE_CHECKING:
+    from tts_accel.core.hardware import HardwareProfile
 
 LEADERS = 3  # candidates re-timed with the budget left after the first pass
 
@@ -100,13 +105,27 @@ class TuneResult:
     def speedup(self, trial: Trial) -> float:
         return self.baseline.wall_s / trial.wall_s
 
-    def measured(self) -> dict[str, object]:
+    def measured(self) -> dict[str, float]:
         w = self.winner
         return {
             "wall_s": round(w.wall_s, 4), "rtf": round(w.rtf, 5), "ttfa_s": round(w.ttfa_s, 4),
             "speedup": round(self.speedup(w), 3), "runs": len(w.walls), "candidates": len(self.trials),
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "audio_s": round(w.audio_s, 3),
         }  # fmt: skip
+
+
+def save(result: TuneResult, hw: HardwareProfile | None = None) -> Path:
+    """Store the winner as this machine's tuned profile (one TOML file per hardware fingerprint,
+    in the user config dir); `tts synth --mode auto` resolves its plan from it from then on."""
+    from tts_accel.core.hardware import HardwareProfile
+    from tts_accel.profiles.store import Profile, save_tuned
+
+    plan = result.winner.plan
+    fields = {name: getattr(plan, name) for name in ExecutionPlan.field_names()}
+    speedup = result.speedup(result.winner)
+    description = f"tts tune: {result.winner.label}, {speedup:.2f}x the ORT-default sequential plan"
+    profile = Profile(name="", kind="tuned", description=description, plan=fields, measured=result.measured())
+    return save_tuned(profile, hw or HardwareProfile.detect())
 
 
 def _time(synth, text: str, trial: Trial) -> None:  # type: ignore[no-untyped-def]

@@ -50,17 +50,23 @@ def torch_available() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
-def mode_plans(quick: bool) -> dict[str, ExecutionPlan]:
-    """Mode name -> plan, the sequential reference first. int8 only where the engine offers it."""
-    names = [m for m in modes_mod.ONNX_MODES if m != REFERENCE]
-    plans = {name: modes_mod.plan_for(name) for name in names}
-    if "int8" in getattr(modes_mod, "PRECISIONS", ()):
-        plans["int8"] = modes_mod.plan_for(REFERENCE).with_(precision="int8")
-    if torch_available():
-        plans.update({m: modes_mod.plan_for(m) for m in modes_mod.TORCH_MODES[:1]})  # eager torch
+def mode_plans(quick: bool, voice: str = "") -> dict[str, ExecutionPlan]:
+    """Mode name -> plan, the sequential reference first; int8 and eager torch for Piper voices."""
+    from tts_accel.core.plan import TORCH_FAMILIES
+    from tts_accel.core.voices import voice_family
+
+    def plan(mode: str, precision: str | None = None) -> ExecutionPlan:
+        return modes_mod.plan_for(mode, voice, precision, tuned=False)
+
+    plans = {name: plan(name) for name in modes_mod.ONNX_MODES if name != REFERENCE}
+    piper = voice_family(voice) in TORCH_FAMILIES  # torch ports and int8 copies exist for Piper graphs
+    if piper:
+        plans["int8"] = plan(REFERENCE, "int8")
+    if torch_available() and piper:
+        plans.update({m: plan(m) for m in modes_mod.TORCH_MODES[:1]})  # eager torch
     if quick:
         plans = dict(list(plans.items())[:QUICK_MODES])
-    return {REFERENCE: modes_mod.plan_for(REFERENCE), **plans}
+    return {REFERENCE: plan(REFERENCE), **plans}
 
 
 class Renders:
@@ -70,7 +76,7 @@ class Renders:
         self.voice = voice
         self.quick = quick
         self.sentences = harvard_sentences(QUICK_SENTENCES if quick else None)
-        self.plans = mode_plans(quick)
+        self.plans = mode_plans(quick, voice)
         self.sample_rate = 0
         self._audio: dict[str, list[np.ndarray]] = {}
 
@@ -84,7 +90,7 @@ class Renders:
         if mode not in self._audio:
             synth = Synthesizer(self.voice, self.plans[mode])
             self.sample_rate = synth.sample_rate
-            reason = getattr(synth.backend, "batch_unsupported_reason", None)
+            reason = synth.backend.batch_unsupported_reason
             if self.plans[mode].mode == "batched" and reason:  # e.g. Kokoro's graph takes B=1
                 synth.backend.close()
                 raise VoiceError(f"batched does not apply to {self.voice}: {reason}")

@@ -69,6 +69,12 @@ def registry() -> dict[str, VoiceEntry]:
     return {e.name: e for e in entries}
 
 
+def voice_family(name: str) -> str:
+    """The family of a registered voice without loading it; a path is a Piper voice."""
+    entry = registry().get(name)
+    return entry.family if entry is not None else "piper"
+
+
 def resolve_voice(name: str) -> Voice:
     """A registered voice name, or a path to a Piper ``.onnx`` with its ``.onnx.json`` beside it."""
     return _resolve(name)

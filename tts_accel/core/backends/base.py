@@ -19,6 +19,8 @@ class Backend(ABC):
     sample_rate: int
     #: True when ``infer_batch`` runs several sequences in one model call.
     supports_batch: bool = False
+    #: Why this model cannot run the batched mode at all (None: it can, padded or one by one).
+    batch_unsupported_reason: str | None = None
 
     @abstractmethod
     def infer(self, ids: np.ndarray, params: SynthParams) -> np.ndarray:

@@ -92,6 +92,8 @@ class KokoroVoice(Voice):
     def create_backend(self, plan: ExecutionPlan) -> Backend:
         if plan.backend != "onnx":
             raise InputError(f"mode {plan.mode!r} is for Piper voices: Kokoro runs on ONNX Runtime only.")
+        if plan.precision != "fp32":
+            raise InputError(f"--precision {plan.precision} is for Piper voices: Kokoro's model ships as int8 already.")
         return KokoroOnnxBackend(self.assets.model_path, self.assets.styles, plan)
 
 
