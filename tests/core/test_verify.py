@@ -10,6 +10,7 @@ import pytest
 
 from tts_accel.core import verify_kernels, verify_parity
 from tts_accel.core.errors import InputError
+from tts_accel.core.modes import plan_for
 from tts_accel.core.verify import FAIL, PASS, SKIP, Row, TierUnavailable, VerifyReport, parse_tiers, run_verify
 from tts_accel.core.verify_data import REFERENCE, Renders, harvard_sentences
 from tts_accel.core.verify_e2e import dbfs
@@ -198,3 +199,14 @@ def test_the_wer_ceiling_follows_the_voice_family():
     assert wer_max("piper-joe") == 10.0
     assert wer_max("kokoro-jf_alpha") == 15.0  # English through a Japanese voice
     assert wer_max("/some/voice.onnx") == 10.0
+
+
+def test_tier2_the_eager_torch_mode_passes_against_onnx_on_real_sentences():
+    """The full run (not --quick) checks the torch port on the waveform too; it is another
+    implementation, so it is held to a float tolerance, not to identical samples."""
+    pytest.importorskip("torch")
+    renders = Renders("piper-joe", quick=True)
+    renders.sentences = renders.sentences[:2]
+    renders.plans = {REFERENCE: renders.plans[REFERENCE], "torch": plan_for("torch", tuned=False)}
+    (row,) = [r for r in verify_parity.tier2(renders) if r.item == "torch"]
+    assert row.status == PASS and 0 < row.value <= 1e-3, row

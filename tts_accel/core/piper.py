@@ -87,7 +87,17 @@ class PiperVoice(Voice):
             return TorchVitsBackend(self.model_path, self.config, mode=plan.mode, device=plan.device)
         from tts_accel.core.backends.onnx import PiperOnnxBackend
 
-        return PiperOnnxBackend(self.model_path, self.sample_rate, plan)
+        return PiperOnnxBackend(self.model_path, self.sample_rate, plan, calibration=self.calibration_ids)
+
+    def calibration_ids(self) -> list[np.ndarray]:
+        """Ids of the shipped paragraph (8 sentences, about 35 s of speech): what int8
+        quantization measures activation ranges on. Not the Harvard list that tier 3 scores."""
+        from importlib import resources
+
+        from tts_accel.core.text import chunk_text, normalize
+
+        text = resources.files("tts_accel.data").joinpath("texts/paragraph.txt").read_text(encoding="utf-8")
+        return [self.encode(piece.text) for piece in chunk_text(normalize(text), self.chunk_budget, self.measure)]
 
 
 @lru_cache(maxsize=8192)

@@ -179,7 +179,7 @@ def _performance_affinity(hw: HardwareProfile) -> tuple[int, ...]:
 def _heuristics(hw: HardwareProfile, mode: str) -> dict[str, object]:
     """Measured on the 2-core EPYC VM (Piper joe, 33 s of audio): ORT defaults 1.42 s; 2 workers
     sharing one session with 1 intra-op thread each 1.33 s; batch 2 no gain, batch 8 0.79x;
-    int8 3x slower."""
+    int8 1.3x faster but at a worse WER (docs/benchmarks.md)."""
     if backend_of(mode) == "torch":
         return {"device": "cuda" if hw.gpus else "cpu", "workers": 1, "batch_size": 1, "precision": "fp32"}
     n = _cpu_workers(hw)

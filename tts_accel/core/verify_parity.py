@@ -20,10 +20,14 @@ TIER = 2
 # (3e-5). Batching pads chunks to one length, which changes the convolutions' edges:
 # measured 9.6e-5 over the 20 Harvard sentences (about 3 PCM steps); 1e-3 (-60 dBFS) gives
 # tenfold headroom and is still inaudible.
+# The eager torch mode is another implementation of the same graph (torch_vits): other
+# kernels, other summation orders. Measured 5.8e-5 over the 20 Harvard sentences against ORT
+# (2 PCM steps); it gets the batched mode's 1e-3 for the same reason.
 DEFAULT_TOLERANCE = 1e-6
-TOLERANCE = {"batched": 1e-3}
-# int8 changes the predicted durations by a few per cent (measured on Piper joe with
-# quantize_dynamic: ratios 0.984-1.005 on 8 Harvard sentences); beyond 5 % speech drifts.
+TOLERANCE = {"batched": 1e-3, "torch": 1e-3}
+# The int8 copy quantizes only the decoder, so durations are computed in float and the ratio is
+# 1.0 (measured); the bound is kept for graphs that quantize more: the all-ops dynamic copy
+# measured 0.984-1.005 on 8 Harvard sentences, and beyond 5 % speech drifts.
 DURATION_BOUNDS = (0.95, 1.05)
 TORCH_PARITY = "tts_accel.core.backends.torch_vits.parity"
 
@@ -67,9 +71,10 @@ def _mode_rows(renders: Renders, mode: str, ref: list[np.ndarray]) -> list[Row]:
         snr = snr_db(np.concatenate(ref), np.concatenate(got))
         return [
             check(TIER, mode, "duration ratio", ratio, lo <= ratio <= hi, f"{lo}..{hi}", "durations drift"),
-            # A vocoder's waveform decorrelates under any weight change (-4..0 dB measured with
-            # full dynamic int8), so SNR is not gated beyond "changed at all"; tier 3's WER
-            # judges int8. Bit-identical output means the graph was never quantized.
+            # A vocoder's waveform decorrelates under weight changes (-4..0 dB measured with full
+            # dynamic int8, 18.7 dB with the decoder-only static copy), so SNR is not gated beyond
+            # "changed at all"; tier 3's WER judges int8. Bit-identical output means the graph was
+            # never quantized.
             check(
                 TIER,
                 mode,

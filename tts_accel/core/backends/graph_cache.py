@@ -4,8 +4,8 @@ Three kinds of file live under ``platformdirs.user_cache_dir("tts-accel")``:
 
 * a copy of a voice's graph that also outputs each item's frame count (``lengths``), so the
   batched mode can cut every chunk's audio out of a padded batch exactly;
-* an int8 copy of that graph (``onnxruntime.quantization``), keyed by the model's sha256 and
-  the ONNX Runtime version;
+* an int8 copy of that graph (static QDQ quantization of the decoder's convolutions,
+  calibrated on the voice's own ids), keyed by the model's sha256 and the ONNX Runtime version;
 * the graph as ONNX Runtime optimized it on this machine (``optimized_model_filepath``):
   loading it skips graph optimization (session creation 0.42 s -> 0.09 s on the dev VM).
   It may hold hardware-specific kernels, so it is keyed by the machine's fingerprint too.
@@ -23,7 +23,10 @@ import json
 import os
 import platform
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from tts_accel.core.errors import ModelError
 
@@ -119,11 +122,58 @@ def _with_lengths(src: Path, dst: Path) -> None:
     _atomic_write_bytes(dst, model.SerializeToString())
 
 
-def _quantize_int8(src: Path, dst: Path) -> None:
-    _needs_onnx("--precision int8")
+#: Conv layers left in float: the decoder's first and last (its input from the flow and the
+#: waveform itself), where int8 steps are heard most.
+INT8_KEEP_FLOAT = ("/dec/conv_pre/", "/dec/conv_post/")
+#: Noise scales used while calibrating: the voices' defaults, so that the ranges cover noisy latents.
+CALIBRATION_SCALES = (0.667, 1.0, 0.8)
+
+Calibration = Callable[[], Sequence[np.ndarray]]
+
+
+def int8_nodes(model) -> list[str]:  # type: ignore[no-untyped-def]
+    """The convolutions the int8 copy quantizes: the HiFi-GAN decoder's (about 3/4 of the
+    time), not the text encoder's, duration predictor's or flow's, which decide *what* is said
+    and *how long*: quantizing those too ran 1.74x fp32 at 1 thread but raised Whisper's WER on
+    harvard.txt from 5.7 % to 9.4 %; the decoder alone runs 1.51x at 7.5 % (docs/benchmarks.md)."""
+    return [
+        node.name for node in model.graph.node
+        if node.op_type == "Conv" and node.name.startswith("/dec/") and not node.name.startswith(INT8_KEEP_FLOAT)
+    ]  # fmt: skip
+
+
+def _quantize_int8(src: Path, dst: Path, calibration: Calibration) -> None:
+    """Static (calibrated) QDQ int8: ORT fuses each quantized Conv into QLinearConv, which has
+    int8 kernels (VNNI where the CPU has it). Dynamic quantization makes ConvInteger instead,
+    0.39x the speed of fp32 here, so it was dropped."""
+    onnx = _needs_onnx("--precision int8")
     import logging
 
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    samples = [np.asarray(ids, dtype=np.int64) for ids in calibration() if len(ids)]
+    if not samples:
+        raise ModelError("--precision int8 needs calibration ids: the voice gave none.")
+    nodes = int8_nodes(onnx.load(str(src), load_external_data=False))
+    if not nodes:
+        raise ModelError(f"{src.name} has no /dec/ convolutions: --precision int8 needs a Piper VITS graph.")
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._left = iter(samples)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            ids = next(self._left, None)
+            if ids is None:
+                return None
+            return {"input": ids[np.newaxis, :], "input_lengths": np.array([len(ids)], dtype=np.int64),
+                    "scales": np.array(CALIBRATION_SCALES, dtype=np.float32)}  # fmt: skip
 
     root = logging.getLogger()
     level = root.level
@@ -132,11 +182,11 @@ def _quantize_int8(src: Path, dst: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".onnx")
     os.close(fd)
     try:
-        # Conv and MatMul. MatMul alone changes nothing: none of the Piper graph's 26 MatMuls has a
-        # constant weight (they are attention products), so that copy was bit-identical to fp32.
-        # The weights live in the 129 Conv layers; ORT then runs ConvInteger, which is slower than
-        # fp32 Conv on the dev VM (docs/benchmarks.md), so `auto` never picks int8.
-        quantize_dynamic(src, tmp, weight_type=QuantType.QInt8, op_types_to_quantize=["Conv", "MatMul"])
+        quantize_static(
+            src, tmp, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            op_types_to_quantize=["Conv"], nodes_to_quantize=nodes, calibrate_method=CalibrationMethod.MinMax,
+        )  # fmt: skip
         os.replace(tmp, dst)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -146,8 +196,12 @@ def _quantize_int8(src: Path, dst: Path) -> None:
         root.setLevel(level)
 
 
-def derived_model(model_path: Path, precision: str = "fp32", lengths: bool = False) -> Path:
-    """The graph to load: the original, or a cached copy with a lengths output and/or int8 weights."""
+def derived_model(
+    model_path: Path, precision: str = "fp32", lengths: bool = False, calibration: Calibration | None = None
+) -> Path:
+    """The graph to load: the original, or a cached copy with a lengths output and/or int8
+    convolutions. ``calibration`` gives id sequences of real text (the voice phonemizes them; it
+    is called only when the int8 copy must be built)."""
     if precision not in PRECISIONS:
         raise ModelError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}.")
     if precision == "fp32" and not lengths:
@@ -158,9 +212,11 @@ def derived_model(model_path: Path, precision: str = "fp32", lengths: bool = Fal
         _with_lengths(model_path, with_len)
     if precision == "fp32":
         return with_len
-    int8 = cache_dir() / "graphs" / f"{base}-int8conv-len.onnx"
+    int8 = cache_dir() / "graphs" / f"{base}-int8dec-len.onnx"
     if not int8.is_file():
-        _quantize_int8(with_len, int8)
+        if calibration is None:
+            raise ModelError("--precision int8 needs calibration ids: load the voice through its Voice class.")
+        _quantize_int8(with_len, int8, calibration)
     return int8
 
 

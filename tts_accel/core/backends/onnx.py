@@ -91,10 +91,11 @@ class PiperOnnxBackend(Backend):
     """Piper graph: input (B,T) int64, input_lengths (B,), scales [noise, length, noise_w].
 
     With ``plan.precision == "int8"`` or a batched plan, the session runs a cached copy of the
-    graph that also outputs each item's frame count, so padded audio is cut back exactly.
+    graph that also outputs each item's frame count, so padded audio is cut back exactly. The
+    int8 copy is calibrated on ``calibration()``: id sequences the voice made from real text.
     """
 
-    def __init__(self, model_path: Path, sample_rate: int, plan: ExecutionPlan, session=None):  # type: ignore[no-untyped-def]
+    def __init__(self, model_path: Path, sample_rate: int, plan: ExecutionPlan, session=None, calibration=None):  # type: ignore[no-untyped-def]
         self.model_path = Path(model_path)
         self.sample_rate = sample_rate
         self.plan = plan
@@ -109,7 +110,7 @@ class PiperOnnxBackend(Backend):
         from tts_accel.core.backends.graph_cache import derived_model
 
         wants_lengths = plan.mode == "batched" or plan.batch_size > 1 or plan.precision != "fp32"
-        self.graph_path = derived_model(self.model_path, plan.precision, lengths=wants_lengths)
+        self.graph_path = derived_model(self.model_path, plan.precision, lengths=wants_lengths, calibration=calibration)
         self.supports_batch = self.graph_path != self.model_path  # derived graphs output lengths
         # Create the session on a thread: ORT releases the GIL while it loads and optimizes, so
         # the front-end (phonemizer import, espeak start, first chunk) runs meanwhile on another
