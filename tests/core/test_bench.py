@@ -90,7 +90,11 @@ def test_torch_modes_can_be_benched_and_apply_by_default_only_when_installed():
 
     from tts_accel.core.bench import default_modes, parse_modes
 
-    (case,) = parse_modes("torch")
-    assert case.plan.backend == "torch" and case.plan.mode == "torch"
+    if importlib.util.find_spec("torch") is None:
+        with pytest.raises(InputError, match=r"pip install 'tts-accel\[torch\]'"):
+            parse_modes("torch")  # said before anything loads
+    else:
+        (case,) = parse_modes("torch")
+        assert case.plan.backend == "torch" and case.plan.mode == "torch"
     assert ("torch" in default_modes()) == (importlib.util.find_spec("torch") is not None)
     assert "graph" not in default_modes() or importlib.util.find_spec("torch") is not None
