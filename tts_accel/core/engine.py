@@ -28,7 +28,8 @@ def pin_to(cpus: tuple[int, ...]) -> tuple[int, ...]:
     may not use are ignored. Returns the CPUs now in force; a no-op without affinity support."""
     if not cpus or not hasattr(os, "sched_setaffinity"):
         return ()
-    chosen = [c for c in cpus if c in os.sched_getaffinity(0)]
+    allowed = os.sched_getaffinity(0)
+    chosen = [c for c in cpus if c in allowed]
     if chosen:
         os.sched_setaffinity(0, chosen)
     return tuple(sorted(os.sched_getaffinity(0)))
