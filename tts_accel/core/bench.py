@@ -224,7 +224,7 @@ def load_case(case: BenchCase, voice: str):  # type: ignore[no-untyped-def]
     synth = Synthesizer(voice, case.plan)
     getattr(synth.backend, "session", None)  # the ONNX session loads on a thread: wait for it
     load_s = time.perf_counter() - start
-    if not (case.plan.mode == "batched" and synth.backend.batch_unsupported_reason):
+    if not synth.backend.unsupported(case.plan.mode):
         measure_once(synth, WARMUP_TEXT)
     return synth, load_s
 
@@ -255,7 +255,7 @@ def run_bench(
             on_step(f"loading {case.name}")
         before = rss_mb()
         synth, load_s = load_case(case, voice)
-        reason = synth.backend.batch_unsupported_reason if case.plan.mode == "batched" else None
+        reason = synth.backend.unsupported(case.plan.mode)
         if reason:
             synth.backend.close()
             if on_skip:

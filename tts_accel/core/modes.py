@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import os
 
-from tts_accel.core.plan import CLI_MODES, PRECISIONS, SCHEDULING_MODES, TORCH_MODES, ExecutionPlan
+from tts_accel.core.plan import (
+    CLI_MODES,
+    PRECISIONS,
+    SCHEDULING_MODES,
+    TORCH_MODES,
+    ExecutionPlan,
+    resolve_for_machine,
+)
+from tts_accel.core.voices import voice_family
 
 ONNX_MODES = SCHEDULING_MODES
 MODES = CLI_MODES
@@ -36,8 +44,5 @@ def plan_for(
     (``workers``, ``intra_op_threads``, ``batch_size``; None means not given). ``tuned=False``
     leaves this machine's tuned profile out: `tts bench` and `tts verify` measure each mode as it
     is defined, not as `tts tune` left it."""
-    from tts_accel.core.plan import resolve_for_machine
-    from tts_accel.core.voices import voice_family
-
     flags = {"mode": mode, "precision": precision, **settings}
     return resolve_for_machine(flags, voice_family=voice_family(voice), use_tuned=tuned)

@@ -90,10 +90,10 @@ class Renders:
         if mode not in self._audio:
             synth = Synthesizer(self.voice, self.plans[mode])
             self.sample_rate = synth.sample_rate
-            reason = synth.backend.batch_unsupported_reason
-            if self.plans[mode].mode == "batched" and reason:  # e.g. Kokoro's graph takes B=1
+            reason = synth.backend.unsupported(self.plans[mode].mode)
+            if reason:  # e.g. Kokoro's graph takes B=1
                 synth.backend.close()
-                raise VoiceError(f"batched does not apply to {self.voice}: {reason}")
+                raise VoiceError(f"{mode} does not apply to {self.voice}: {reason}")
             counts = [sum(1 for _ in synth.chunks([s], ZERO_NOISE)) for s in self.sentences]
             pieces = list(synth.stream(self.sentences, ZERO_NOISE))
             if len(pieces) != sum(counts):

@@ -22,6 +22,10 @@ class Backend(ABC):
     #: Why this model cannot run the batched mode at all (None: it can, padded or one by one).
     batch_unsupported_reason: str | None = None
 
+    def unsupported(self, mode: str) -> str | None:
+        """Why this backend cannot run scheduling ``mode`` at all; None when it can."""
+        return self.batch_unsupported_reason if mode == "batched" else None
+
     @abstractmethod
     def infer(self, ids: np.ndarray, params: SynthParams) -> np.ndarray:
         """ids: (T,) int64 -> audio: (N,) float32 in [-1, 1] (roughly)."""

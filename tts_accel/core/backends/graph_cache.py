@@ -29,11 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from tts_accel.core.errors import ModelError
+from tts_accel.core.plan import PRECISIONS as PLAN_PRECISIONS
 
 #: The Piper graph's clamped sum of ceil(durations): frames per item, shape (B,) float32.
 PIPER_LENGTHS_TENSOR = "/Clip_output_0"
 LENGTHS_OUTPUT = "lengths"
-PRECISIONS = ("fp32", "int8")
+PRECISIONS = PLAN_PRECISIONS["onnx"]
 
 
 def cache_dir() -> Path:
@@ -134,8 +135,9 @@ Calibration = Callable[[], Sequence[np.ndarray]]
 def int8_nodes(model) -> list[str]:  # type: ignore[no-untyped-def]
     """The convolutions the int8 copy quantizes: the HiFi-GAN decoder's (about 3/4 of the
     time), not the text encoder's, duration predictor's or flow's, which decide *what* is said
-    and *how long*: quantizing those too ran 1.74x fp32 at 1 thread but raised Whisper's WER on
-    harvard.txt from 5.7 % to 9.4 %; the decoder alone runs 1.51x at 7.5 % (docs/benchmarks.md)."""
+    and *how long*: quantizing those too ran 1.74x fp32 at 1 thread but changed durations and
+    raised Whisper's WER on harvard.txt from 5.7 % to 9.4 %; the decoder alone runs 1.51x and
+    keeps durations, at 10.1 % calibrated on paragraph.txt (docs/benchmarks.md)."""
     return [
         node.name for node in model.graph.node
         if node.op_type == "Conv" and node.name.startswith("/dec/") and not node.name.startswith(INT8_KEEP_FLOAT)
