@@ -38,6 +38,14 @@ def run_cli(*args: str, input: bytes | None = None, timeout: float = 300, **kw) 
     )
 
 
+def run_python(code: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python -c CODE`` in a fresh process (for per-process state: threads, imports, affinity);
+    fails the test with its stderr when it exits non-zero."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), timeout=timeout)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
 class FakeBackend(Backend):
     """Deterministic stand-in: ``samples_per_id`` samples per id, value = id / 1000."""
 

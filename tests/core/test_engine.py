@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.utils import REPO, FakeBackend, cli_env
+from tests.utils import REPO, FakeBackend, cli_env, run_python
 from tts_accel import synthesize
 from tts_accel.core.engine import Synthesizer
 from tts_accel.core.errors import InputError
@@ -131,8 +131,6 @@ def test_plan_affinity_pins_every_thread_of_the_run():
         "main = '/proc/self/task/%d' % os.getpid()\n"
         "print(json.dumps([cpu, len(new), sorted({allowed(t) for t in new | {main}})]))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), timeout=120)
-    assert done.returncode == 0, done.stderr
-    cpu, new_threads, allowed = json.loads(done.stdout)
+    cpu, new_threads, allowed = json.loads(run_python(code, timeout=120).stdout)
     assert new_threads >= 2  # ORT's intra-op pool (3 threads: the caller + 2) outlives the run
     assert allowed == [str(cpu)]  # all on the one usable CPU of the plan; 99999 was ignored

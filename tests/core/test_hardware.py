@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import subprocess
 import sys
 
 import pytest
@@ -10,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.core.fake_trees import arm_big_little, epyc_vm, intel_hybrid, write_tree
-from tests.utils import cli_env
+from tests.utils import run_python
 from tts_accel.core import gpu as gpu_mod
 from tts_accel.core.gpu import GPUInfo, architecture_of, parse_nvidia_smi
 from tts_accel.core.hardware import Cache, HardwareProfile, format_cpu_list, parse_cpu_list
@@ -204,9 +203,7 @@ def test_importing_the_hardware_and_plan_modules_does_not_import_torch():
         "import sys, tts_accel.core.hardware, tts_accel.core.plan, tts_accel.profiles.store, "
         "tts_accel.cli.profile; print('torch' in sys.modules)"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"
+    assert run_python(code, timeout=60).stdout.strip() == "False"
 
 
 def test_caches_are_read_from_a_performance_core(tmp_path):

