@@ -1,0 +1,107 @@
+"""The same jobs on Ray: Ray Data ``map_batches`` over a pool of actors, one voice loaded per
+actor, each actor reserving as many CPUs as it runs ONNX Runtime threads.
+
+Actors write straight into OUTDIR, which on a cluster must be a folder every node sees at the
+same absolute path (NFS, a shared volume); the driver (this process) keeps the manifest. The
+actors run the very Worker the local processes run, so the files are byte for byte the same.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from tts_accel.core.batch.jobs import Job
+from tts_accel.core.batch.local import StopFlag
+from tts_accel.core.batch.worker import Outcome, Worker, WorkerConfig
+from tts_accel.core.errors import InputError, ModelError
+
+if TYPE_CHECKING:
+    from tts_accel.core.batch.run import BatchResult
+
+INSTALL = "pip install 'tts-accel[ray]'"
+#: Jobs per Ray Data block: small blocks spread the work evenly over the actors.
+JOBS_PER_BLOCK = 4
+
+
+def import_ray():  # type: ignore[no-untyped-def]
+    try:
+        import ray
+        import ray.data
+    except ImportError:
+        raise InputError(f"--ray needs Ray, which is not installed: {INSTALL}") from None
+    return ray
+
+
+class SynthActor:
+    """A Ray Data callable class: constructed once per actor (the voice loads then)."""
+
+    def __init__(self, config: dict[str, object]):
+        self.worker = Worker(WorkerConfig(**config))  # type: ignore[arg-type]
+
+    def __call__(self, batch: dict[str, object]) -> dict[str, list[str]]:
+        jobs = [Job.from_json(str(blob)) for blob in batch["job"]]  # type: ignore[attr-defined]
+        return {"outcome": [self.worker.run(job).to_json() for job in jobs]}
+
+
+def _connect(ray, address: str, threads: int) -> bool:  # type: ignore[no-untyped-def]
+    """Start or join a cluster; True when this call started Ray (and must stop it)."""
+    if ray.is_initialized():
+        return False
+    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+    try:
+        if address == "local":
+            ray.init(address="local", object_store_memory=256 * 2**20, **quiet)
+            return True
+        ray.init(address=address, **quiet)
+        return True
+    except Exception as err:  # ConnectionError, RuntimeError, ValueError from Ray
+        raise InputError(f"cannot reach the Ray cluster at {address!r}: {err}") from None
+
+
+def run_ray(
+    jobs: list[Job],
+    config: WorkerConfig,
+    address: str,
+    actors: int | None,
+    stop: StopFlag,
+    result: BatchResult,
+) -> Iterator[Outcome]:
+    ray = import_ray()
+    threads = max(1, config.threads)
+    started = _connect(ray, address, threads)
+    try:
+        if not jobs:
+            return
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        size = actors or max(1, cpus // threads)
+        size = max(1, min(size, len(jobs)))
+        result.workers, result.threads = size, threads
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False
+        context.print_on_execution_start = False
+        for name in ("ray.data", "ray"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        blocks = max(1, -(-len(jobs) // JOBS_PER_BLOCK))
+        dataset = ray.data.from_items([{"job": j.to_json()} for j in jobs], override_num_blocks=blocks)
+        dataset = dataset.map_batches(
+            SynthActor,
+            fn_constructor_kwargs={"config": {**config.__dict__}},
+            batch_size=1,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=size),
+            num_cpus=threads,
+        )
+        try:
+            for row in dataset.iter_rows():
+                yield Outcome.from_json(str(row["outcome"]))
+                if stop.soft.is_set():  # in-flight files finish or stay temporary; not recorded
+                    return
+        except Exception as err:
+            if type(err).__module__.startswith("ray"):
+                raise ModelError(f"the Ray run failed: {str(err).splitlines()[0]}") from None
+            raise
+    finally:
+        if started:
+            ray.shutdown()
