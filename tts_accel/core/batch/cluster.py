@@ -9,6 +9,7 @@ actors run the very Worker the local processes run, so the files are byte for by
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -37,8 +38,10 @@ def import_ray():  # type: ignore[no-untyped-def]
 class SynthActor:
     """A Ray Data callable class: constructed once per actor (the voice loads then)."""
 
-    def __init__(self, config: dict[str, object]):
-        self.worker = Worker(WorkerConfig(**config))  # type: ignore[arg-type]
+    config: dict[str, object] = {}
+
+    def __init__(self) -> None:
+        self.worker = Worker(WorkerConfig(**self.config))  # type: ignore[arg-type]
 
     def __call__(self, batch: dict[str, object]) -> dict[str, list[str]]:
         jobs = [Job.from_json(str(blob)) for blob in batch["job"]]  # type: ignore[attr-defined]
@@ -49,7 +52,8 @@ def _connect(ray, address: str, threads: int) -> bool:  # type: ignore[no-untype
     """Start or join a cluster; True when this call started Ray (and must stop it)."""
     if ray.is_initialized():
         return False
-    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.WARNING}
+    # Ray's own notices (token set-up, progress-bar hints) would bury the one summary line.
+    quiet = {"include_dashboard": False, "log_to_driver": False, "logging_level": logging.ERROR}
     try:
         if address == "local":
             ray.init(address="local", object_store_memory=256 * 2**20, **quiet)
@@ -80,18 +84,24 @@ def run_ray(
         result.workers, result.threads = size, threads
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
-        context.print_on_execution_start = False
         for name in ("ray.data", "ray"):
-            logging.getLogger(name).setLevel(logging.WARNING)
-        blocks = max(1, -(-len(jobs) // JOBS_PER_BLOCK))
+            logging.getLogger(name).setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", module=r"ray\.data\..*")
+        warnings.filterwarnings("ignore", message=r".*ray_remote_args.*deprecated", module=__name__)
+        blocks = min(len(jobs), max(size, -(-len(jobs) // JOBS_PER_BLOCK)))
         dataset = ray.data.from_items([{"job": j.to_json()} for j in jobs], override_num_blocks=blocks)
+        # The config rides on a subclass (pickled by value with it), not as constructor arguments,
+        # which Ray would keep in its object store and warn about on every run.
+        actor = type("SynthActor", (SynthActor,), {"config": dict(config.__dict__)})
         dataset = dataset.map_batches(
-            SynthActor,
-            fn_constructor_kwargs={"config": {**config.__dict__}},
+            actor,
             batch_size=1,
             batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=size),
             num_cpus=threads,
+            # An actor that dies is not restarted: the run stops and the next one resumes. (With
+            # restarts, Ray logs an error line about the pool's constructor arguments every run.)
+            max_restarts=0,  # Ray's own advice; passing it warns of a future rename, silenced above
         )
         try:
             for row in dataset.iter_rows():

@@ -124,7 +124,7 @@ def _listing(items: list[str]) -> str:
 
 
 def build_jobs(corpus: Corpus, defaults: Defaults, formats: tuple[str, ...]) -> tuple[list[Job], list[RowError]]:
-    """Jobs for every usable row, and the rows that fail on their own values. Problems that make
+    """Jobs for every usable row, and the rows that fail on their own (unreadable, bad values). Problems that make
     the whole run wrong (duplicate ids, unsafe ids or paths, two rows on one file) raise InputError."""
     _refuse_duplicates(corpus.rows + [Row(e.line, e.id, "") for e in corpus.errors if e.id is not None])
     bad_ids = [f"{r.id!r} (line {r.line}) {why}" for r in corpus.rows if (why := unsafe_id(r.id))]
@@ -140,14 +140,14 @@ def build_jobs(corpus: Corpus, defaults: Defaults, formats: tuple[str, ...]) -> 
             f"out paths must stay inside OUTDIR: {_listing(bad_outs)}; give a relative path such as a/b.wav"
         )
     jobs: list[Job] = []
-    errors: list[RowError] = []
+    errors: list[RowError] = list(corpus.errors)
     for row in corpus.rows:
         try:
             jobs.append(_job(row, defaults, formats))
         except TTSError as err:
             errors.append(RowError(row.line, row.id, f"line {row.line} (id {row.id}): {err}"))
     _refuse_collisions(jobs)
-    return jobs, errors
+    return jobs, sorted(errors, key=lambda e: e.line)
 
 
 def _refuse_duplicates(rows: list[Row]) -> None:

@@ -14,6 +14,7 @@ from tts_accel.core.batch.local import StopFlag, run_local
 from tts_accel.core.batch.manifest import ErrorLog, Manifest, OutDir, intact
 from tts_accel.core.batch.worker import FATAL, Outcome, Worker, WorkerConfig
 from tts_accel.core.errors import InputError
+from tts_accel.core.params import SynthParams
 
 
 @dataclass(frozen=True)
@@ -63,13 +64,22 @@ def load_corpus(source: str | Path | Sequence[object], input_format: str | None)
     return corpus_from_items(list(source))
 
 
+def check_options(options: BatchOptions) -> None:
+    """The command line's own values, refused before the input is even read."""
+    d = options.defaults
+    if d.fmt not in adapter.formats():
+        raise InputError(f"--format {d.fmt}: use one of {', '.join(adapter.formats())}.")
+    SynthParams(d.speed, d.noise_scale, d.noise_w, d.sentence_silence, d.volume, d.seed)  # range checks
+    for flag, value in (("--workers", options.workers), ("--threads", options.threads)):
+        if value is not None and value < (1 if flag == "--workers" else 0):
+            raise InputError(f"{flag} {value}: use a whole number of at least {1 if flag == '--workers' else 0}.")
+
+
 def plan_jobs(corpus: Corpus, options: BatchOptions) -> tuple[list[Job], list[RowError]]:
     jobs, errors = build_jobs(corpus, options.defaults, adapter.formats())
-    if options.defaults.fmt not in adapter.formats():
-        raise InputError(f"--format {options.defaults.fmt}: use one of {', '.join(adapter.formats())}.")
     for voice in sorted({options.defaults.voice, *(j.voice for j in jobs)}):
         adapter.check_voice(voice)  # before anything starts, with the install command
-    return jobs, corpus.errors + errors
+    return jobs, errors
 
 
 def run_batch(
@@ -89,6 +99,7 @@ def run_batch(
         raise InputError(
             f"OUTDIR {outdir} is relative: on a cluster give an absolute path that every node shares (e.g. NFS)."
         )
+    check_options(options)
     corpus = load_corpus(source, options.input_format)
     if not corpus.rows and not corpus.errors:
         raise InputError("the input has no rows: give at least one non-empty line of text.")
