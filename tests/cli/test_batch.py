@@ -101,7 +101,8 @@ def test_row_columns_override_the_options(tmp_path):
     src = tmp_path / "c.csv"
     src.write_text(f'id,text,speed,out\nslow,"{LINES[0]}",,\nfast,"{LINES[0]}",2,sub/fast.raw\n', encoding="utf-8")
     out = tmp_path / "out"
-    proc = run_cli("batch", str(src), "-o", str(out), *ZERO, "--speed", "0.8", "--sentence-silence", "0", "--workers", "1")
+    args = ("--speed", "0.8", "--sentence-silence", "0", "--workers", "1")
+    proc = run_cli("batch", str(src), "-o", str(out), *ZERO, *args)
     assert proc.returncode == 0, proc.stderr
     by_id = {r["id"]: r for r in manifest(out)}
     assert by_id["fast"]["path"] == "sub/fast.raw" and (out / "sub" / "fast.raw").is_file()
