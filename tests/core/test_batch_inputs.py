@@ -123,3 +123,30 @@ def test_resume_key_follows_what_changes_the_audio():
     assert again == job and again.key("onnx:fp32") == job.key("onnx:fp32")
     faster = build_jobs(corpus_from_items(["Hello."]), Defaults(voice="piper-joe", speed=1.5), FORMATS)[0][0]
     assert faster.key("onnx:fp32") != job.key("onnx:fp32") and job.key("onnx:int8") != job.key("onnx:fp32")
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["in.txt", "--ray"], ["in.txt", "--ray=local"]),
+        (["--ray", "in.txt", "-o", "o"], ["--ray=local", "in.txt", "-o", "o"]),
+        (["in.txt", "--ray", "auto"], ["in.txt", "--ray", "auto"]),
+        (["in.txt", "--ray", "ray://head:10001"], ["in.txt", "--ray", "ray://head:10001"]),
+        (["in.txt", "--ray", "10.0.0.5:6379"], ["in.txt", "--ray", "10.0.0.5:6379"]),
+        (["in.txt", "--ray", "--workers", "2"], ["in.txt", "--ray=local", "--workers", "2"]),
+    ],
+)
+def test_bare_ray_flag_means_a_local_ray(args, expected):
+    from tts_accel.cli.batch import ray_flag_value
+
+    assert ray_flag_value(args) == expected
+
+
+def test_manifest_read_ignores_a_line_cut_short_and_keeps_the_last_line_per_id(tmp_path):
+    from tts_accel.core.batch.manifest import Manifest
+
+    (tmp_path / "manifest.jsonl").write_text('{"id": "a", "n": 1}\n{"id": "b"}\n{"id": "a", "n": 2}\n{"id": "c", "sha')
+    records, clean = Manifest(tmp_path).read()
+    assert records == {"a": {"id": "a", "n": 2}, "b": {"id": "b"}} and not clean
+    (tmp_path / "manifest.jsonl").write_text('{"id": "a"}\n{"id": "b"}\n')
+    assert Manifest(tmp_path).read() == ({"a": {"id": "a"}, "b": {"id": "b"}}, True)

@@ -34,20 +34,26 @@ EXAMPLES = """
 _ADDRESS = re.compile(r"^(auto|local|ray://\S+|[\w.-]+:\d+)$")
 
 
+def ray_flag_value(args: list[str]) -> list[str]:
+    """``--ray`` not followed by an address becomes ``--ray=local`` (Typer options cannot have an
+    optional value)."""
+    fixed: list[str] = []
+    for i, arg in enumerate(args):
+        if arg == "--":
+            fixed.extend(args[i:])
+            break
+        nxt = args[i + 1] if i + 1 < len(args) else None
+        if arg == "--ray" and (nxt is None or not _ADDRESS.match(nxt)):
+            arg = "--ray=local"
+        fixed.append(arg)
+    return fixed
+
+
 class BatchCommand(TyperCommand):
     """Lets ``--ray`` stand alone (a local Ray) or take an address (``--ray auto``)."""
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        fixed: list[str] = []
-        for i, arg in enumerate(args):
-            if arg == "--":
-                fixed.extend(args[i:])
-                break
-            nxt = args[i + 1] if i + 1 < len(args) else None
-            if arg == "--ray" and (nxt is None or not _ADDRESS.match(nxt)):
-                arg = "--ray=local"
-            fixed.append(arg)
-        return super().parse_args(ctx, fixed)
+        return super().parse_args(ctx, ray_flag_value(list(args)))
 
 
 class _Bar:

@@ -61,7 +61,7 @@ class OutDir:
 
     def remove_leftovers(self, jobs: list[Job]) -> int:
         """Delete temporary files a killed run left beside this run's targets (``.NAME.*.part``)."""
-        by_dir: dict[Path, set[str]] = {}
+        by_dir: dict[Path, set[str]] = {self.path: {MANIFEST}}
         for job in jobs:
             target = self.path / job.path
             by_dir.setdefault(target.parent, set()).add(target.name)
