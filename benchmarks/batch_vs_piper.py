@@ -69,9 +69,11 @@ def contenders(args: argparse.Namespace, model: str, config: str) -> dict[str, l
         "piper": [sys.executable, "-m", "piper", "-m", model, "-c", config, "-i", str(args.corpus)],
         "tts batch": tts,
     }
-    if args.scaling:
+    if args.scaling:  # on a 2-core machine the plan's default is already --workers 2 --threads 1
         found["tts batch --workers 1"] = [*tts, "--workers", "1"]
         found["tts batch --workers 2 --threads 1"] = [*tts, "--workers", "2", "--threads", "1"]
+    if args.workers1 and not args.scaling:
+        found["tts batch --workers 1"] = [*tts, "--workers", "1"]
     if args.ray:
         found["tts batch --ray --workers 2"] = [*tts, "--ray", "--workers", "2", "--threads", "1"]
     return found
@@ -94,6 +96,7 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=CORPUS, help="one utterance per line (default: 120 sentences)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--scaling", action="store_true", help="also --workers 1 and --workers 2 --threads 1")
+    ap.add_argument("--workers1", action="store_true", help="also --workers 1 (the scaling row that differs here)")
     ap.add_argument("--ray", action="store_true", help="also 2 Ray actors (a local Ray started by each run)")
     ap.add_argument("--wer", action="store_true", help="Whisper tiny.en WER of Piper's and tts batch's files")
     ap.add_argument("--tts-args", default="", help="extra arguments for every tts batch run")
@@ -109,22 +112,25 @@ def main() -> None:
     commands = contenders(args, str(model), str(config))
     scratch = Path(tempfile.mkdtemp(prefix="batch-vs-piper-"))
 
-    def once(name: str, cmd: list[str], tag: str) -> dict[str, float | str]:
+    def once(name: str, cmd: list[str], tag: str, corpus: Path, n_lines: int) -> dict[str, float | str]:
         folder = scratch / f"{re.sub(r'[^a-z0-9]+', '-', name)}-{tag}"
         shutil.rmtree(folder, ignore_errors=True)
+        cmd = [str(corpus) if part == str(args.corpus) else part for part in cmd]
         result = run([*cmd, "-d" if name == "piper" else "-o", str(folder)])
         result["audio_s"], files = audio_seconds(folder)
-        if files != len(lines):
-            sys.exit(f"{name} wrote {files} files for {len(lines)} lines")
+        if files != n_lines:
+            sys.exit(f"{name} wrote {files} files for {n_lines} lines")
         result["folder"] = str(folder)
         return result
 
-    for name, cmd in commands.items():  # warm the page cache and graph caches, not measured
-        once(name, cmd, "warm")
+    warm = scratch / "warm.txt"  # a few lines: the page cache and the graph cache, not measured
+    warm.write_text("\n".join(lines[:4]) + "\n", encoding="utf-8")
+    for name, cmd in commands.items():
+        once(name, cmd, "warm", warm, 4)
     runs: dict[str, list[dict[str, float | str]]] = {name: [] for name in commands}
     for r in range(args.rounds):
         for name, cmd in commands.items():
-            runs[name].append(once(name, cmd, f"r{r}"))
+            runs[name].append(once(name, cmd, f"r{r}", args.corpus, len(lines)))
     print(f"{len(lines)} lines of {args.corpus.name}; {args.rounds} alternated rounds; load average "
           f"{os.getloadavg()[0]:.1f} at the end")  # fmt: skip
     medians: dict[str, dict[str, float]] = {}
