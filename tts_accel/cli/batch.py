@@ -18,15 +18,17 @@ from tts_accel.core.errors import Interrupted, RowsFailed, Terminated
 
 EXAMPLES = """
 
+INPUT: one utterance per line, or CSV/TSV/JSONL with id, text (and voice, speed, noise_scale, noise_w, lang, out).
+
 [b]Examples[/b]
 
-[cyan]tts batch lines.txt -o out/[/]                      one file per non-empty line: out/1.wav, out/2.wav...
+[cyan]tts batch lines.txt -o out/[/]
 
-[cyan]tts batch corpus.csv -o out/ --noise-scale 0 --noise-w 0[/]   columns id,text[,voice,speed,...,out]
+[cyan]tts batch corpus.csv -o out/ --noise-scale 0 --noise-w 0 --workers 2[/]
 
 [cyan]cat rows.jsonl | tts batch - --input-format jsonl -o out/[/]
 
-[cyan]tts batch corpus.csv -o /shared/out --ray auto[/]   on an existing Ray cluster (--ray alone: a local one)
+[cyan]tts batch corpus.csv -o /shared/out --ray auto[/]   ([cyan]--ray[/] alone starts a local Ray)
 """
 
 #: What may follow --ray as its address; anything else (the input file, an option) means a bare
@@ -132,7 +134,7 @@ def batch_command(
     ] = 0.2,
     volume: Annotated[float, typer.Option("--volume", help="Gain; loud peaks are clipped.")] = 1.0,
     seed: Annotated[
-        int | None, typer.Option("--seed", help="Seed the noise: the same row gives the same file.")
+        int | None, typer.Option("--seed", help="Seed the noise: the same row gives the same file (slower).")
     ] = None,
     mode: Annotated[str, typer.Option("--mode", help="Execution mode of each worker; auto lets the plan choose.")] = (
         "auto"
