@@ -2,8 +2,9 @@
 
 Processes rather than threads: phonemization (espeak-ng behind one lock) and the Python parts
 of each run go truly parallel. Jobs go out longest first, so the last ones to finish are short
-and no core waits long at the end. At most two jobs per worker are queued, so a stop request
-is honoured within about two utterances' time.
+and no core waits long at the end. At most two jobs per worker are queued, and on a stop
+request those not yet handed to a worker are dropped, so it is honoured within about one
+utterance's time.
 """
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ def run_local(
                 return
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             stop.check_hard()
+            if stop.soft.is_set():  # jobs not yet handed to a worker are dropped, not waited for
+                pending = {f for f in pending if not f.cancel()}
             for future in done:
                 try:
                     yield future.result()
