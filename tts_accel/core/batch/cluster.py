@@ -10,16 +10,12 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
 
 from tts_accel.core.batch.jobs import Job
 from tts_accel.core.batch.local import StopFlag
 from tts_accel.core.batch.worker import Outcome, Worker, WorkerConfig
 from tts_accel.core.errors import InputError, ModelError
-
-if TYPE_CHECKING:
-    from tts_accel.core.batch.run import BatchResult
 
 INSTALL = "pip install 'tts-accel[ray]'"
 #: Jobs per Ray Data block: small blocks spread the work evenly over the actors.
@@ -70,8 +66,9 @@ def run_ray(
     address: str,
     actors: int | None,
     stop: StopFlag,
-    result: BatchResult,
+    on_shape: Callable[[int, int], None],
 ) -> Iterator[Outcome]:
+    """Outcomes as the actors finish them; ``on_shape(actors, threads)`` once the pool is sized."""
     ray = import_ray()
     threads = max(1, config.threads)
     started = _connect(ray, address, threads)
@@ -81,7 +78,7 @@ def run_ray(
         cpus = int(ray.cluster_resources().get("CPU", 1))
         size = actors or max(1, cpus // threads)
         size = max(1, min(size, len(jobs)))
-        result.workers, result.threads = size, threads
+        on_shape(size, threads)
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         for name in ("ray.data", "ray"):

@@ -130,7 +130,10 @@ def run_batch(
             from tts_accel.core.batch.cluster import run_ray
 
             result.engine = "ray"
-            outcomes = run_ray(todo, config, options.ray, options.workers, stop, result)
+            def on_shape(actors: int, threads: int) -> None:
+                result.workers, result.threads = actors, threads
+
+            outcomes = run_ray(todo, config, options.ray, options.workers, stop, on_shape)
         else:
             outcomes = run_local(todo, config, workers, stop, (d.voice, d.lang))
         for outcome in outcomes:
