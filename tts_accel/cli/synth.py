@@ -191,7 +191,9 @@ def synth_command(
         where = "stdout" if to_stdout else output
         err_console.print(
             f"{stats.audio_s:.2f} s of audio to {where} in {stats.wall_s:.2f} s "
-            f"(RTF {stats.rtf:.3f}, first audio after {stats.ttfa_s or 0:.2f} s, {stats.chunks} chunks)"
+            f"(RTF {stats.rtf:.3f}, first audio after {stats.ttfa_s or 0:.2f} s, {stats.chunks} chunks)",
+            soft_wrap=True,  # one line, whatever the path's length
+            markup=False,  # a path such as take[1].wav prints as written
         )
     if verbose:
         for note in synth.voice.notes():

@@ -46,12 +46,13 @@ class Resampler:
         g = math.gcd(src, dst)
         self.up, self.down, self.taps = dst // g, src // g, taps
         length = taps * self.up  # filter length at the upsampled rate
+        self.delay = (length - 1) // 2  # upsampled samples; an integer, so no fractional lag
         cutoff = 0.45 / max(self.up, self.down)  # cycles per upsampled sample
-        n = np.arange(length) - (length - 1) / 2
-        h = 2 * cutoff * np.sinc(2 * cutoff * n) * np.kaiser(length, 8.6) * self.up
+        n = np.arange(length) - self.delay
+        window = np.i0(8.6 * np.sqrt(np.clip(1 - (n / (length / 2)) ** 2, 0, None))) / np.i0(8.6)  # Kaiser
+        h = 2 * cutoff * np.sinc(2 * cutoff * n) * window * self.up
         # phases[p, i] = h[p + i * up]; reversed so that a window of input in time order dots with it
         self.phases = h.reshape(taps, self.up).T[:, ::-1].astype(np.float64)  # (up, taps)
-        self.delay = (length - 1) // 2  # upsampled samples
         self.buf = np.zeros(taps - 1, dtype=np.float64)  # input history; buf[0] is input index base
         self.base = -(taps - 1)
         self.consumed = 0  # input samples seen

@@ -150,6 +150,8 @@ _FD_PATH = re.compile(r"/(?:dev/fd|proc/self/fd|proc/thread-self/fd|proc/(\d+)/f
 def classify(target: str) -> Target:
     """Sort ``target`` into one of the kinds of :class:`Target`. Raises OutputError when it is a
     directory or cannot be looked at (a symlink loop, a path through a file, no permission)."""
+    if not target:
+        raise InputError("the output name is empty: give a file name, or - for stdout.")
     if target in ("-", "/dev/stdout"):
         return Target("fd", "stdout", fd=1)
     m = _FD_PATH.fullmatch(target)
@@ -321,78 +323,100 @@ class _ObjOutput(_Output):
 
 
 class _Encoder:
+    """PCM16 in, encoded bytes out to ``out``. Nothing is sent before the first audio (a run
+    that fails before it, such as a text with nothing to pronounce, leaves a stream empty)."""
+
     def __init__(self, out: _Output, sample_rate: int):
         self.out = out
         self.sample_rate = sample_rate
+        self.started = False
 
     def write(self, pcm: np.ndarray) -> None:
-        self.out.write(pcm.astype("<i2", copy=False).tobytes())
+        self._begin()
+        self._write(pcm)
         self.out.check()
 
     def finish(self) -> None:
+        self._begin()
+        self._finish()
         self.out.check()
 
     def abandon(self) -> None:
         self.out.drop()
+
+    def _begin(self) -> None:
+        if not self.started:
+            self.started = True
+            self._start()
+            self.out.check()
+
+    def _start(self) -> None:
+        pass
+
+    def _write(self, pcm: np.ndarray) -> None:
+        self.out.write(pcm.astype("<i2", copy=False).tobytes())
+
+    def _finish(self) -> None:
+        pass
 
 
 class _WavEncoder(_Encoder):
     """A header of unknown length first (so even an interrupted file or a stream is readable),
     rewritten with the real sizes at the end where the target can be sought back in."""
 
-    def __init__(self, out: _Output, sample_rate: int):
-        super().__init__(out, sample_rate)
-        self.data_bytes = 0
-        out.write(wav_header(sample_rate))
-        out.check()
+    data_bytes = 0
 
-    def write(self, pcm: np.ndarray) -> None:
-        super().write(pcm)
+    def _start(self) -> None:
+        self.out.write(wav_header(self.sample_rate))
+
+    def _write(self, pcm: np.ndarray) -> None:
+        super()._write(pcm)
         self.data_bytes += 2 * len(pcm)
 
-    def finish(self) -> None:
+    def _finish(self) -> None:
         if self.out.seekable:
             self.out.seek(0)
             self.out.write(wav_header(self.sample_rate, self.data_bytes))
             self.out.seek(0, os.SEEK_END)
-        self.out.check()
 
 
 class _SndEncoder(_Encoder):
     """flac, ogg, opus, mp3 through soundfile (libsndfile) over :class:`_Output`."""
 
     def __init__(self, out: _Output, sample_rate: int, spec: AudioFormat):
+        super().__init__(out, sample_rate)
+        self.spec = spec
+        self.rate = spec.rate_for(sample_rate)
+        self.resampler = Resampler(sample_rate, self.rate) if self.rate != sample_rate else None
+        self.file: Any = None
+
+    def _start(self) -> None:
         import soundfile as sf
 
-        super().__init__(out, sample_rate)
-        rate = spec.rate_for(sample_rate)
-        self.resampler = Resampler(sample_rate, rate) if rate != sample_rate else None
         extra: dict[str, Any] = {}
-        if spec.name == "mp3" and not out.seekable:
+        if self.spec.name == "mp3" and not self.out.seekable:
             # A stream cannot get the VBR header LAME fills in at the end, and without it
             # readers (libsndfile's among them) misjudge a VBR stream's length; constant bit
             # rate lets any reader compute it. compression_level 0.5 is about 80 kbit/s mono.
             extra = {"bitrate_mode": "CONSTANT", "compression_level": 0.5}
         try:
             self.file = sf.SoundFile(
-                out, "w", samplerate=rate, channels=1, format=spec.container, subtype=spec.subtype, **extra
-            )
-        except (sf.LibsndfileError, RuntimeError, ValueError) as err:
-            out.check()
-            raise OutputError(f"cannot encode {spec.name} at {rate} Hz: {err}.") from None
-        out.check()
+                self.out, "w", samplerate=self.rate, channels=1,
+                format=self.spec.container, subtype=self.spec.subtype, **extra,
+            )  # fmt: skip
+        except (RuntimeError, ValueError) as err:  # soundfile.LibsndfileError is a RuntimeError
+            self.out.check()
+            raise OutputError(f"cannot encode {self.spec.name} at {self.rate} Hz: {err}.") from None
 
-    def write(self, pcm: np.ndarray) -> None:
+    def _write(self, pcm: np.ndarray) -> None:
         with self._library_errors():
             self.file.write(pcm if self.resampler is None else self.resampler.process(pcm))
-        self.out.check()
 
-    def finish(self) -> None:
+    def _finish(self) -> None:
         with self._library_errors():
             if self.resampler is not None:
                 self.file.write(self.resampler.flush())
             self.file.close()  # the encoder's last frames, and a seekable file's header
-        self.out.check()
 
     @contextlib.contextmanager
     def _library_errors(self) -> Iterator[None]:
@@ -401,12 +425,13 @@ class _SndEncoder(_Encoder):
             yield
         except RuntimeError as err:  # soundfile.LibsndfileError
             self.out.check()
-            raise OutputError(f"encoding failed: {err}.") from None
+            raise OutputError(f"encoding {self.spec.name} failed: {err}.") from None
 
     def abandon(self) -> None:
         self.out.drop()
-        with contextlib.suppress(Exception):
-            self.file.close()
+        if self.file is not None:
+            with contextlib.suppress(Exception):
+                self.file.close()
 
 
 def _encoder(spec: AudioFormat, out: _Output, sample_rate: int) -> _Encoder:
