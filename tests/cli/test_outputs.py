@@ -276,9 +276,9 @@ def test_an_unavailable_format_says_which_ones_this_machine_can_write(monkeypatc
     from typer.testing import CliRunner
 
     from tts_accel.cli.app import app
-    from tts_accel.core import sinks
+    from tts_accel.core import formats
 
-    monkeypatch.setattr(sinks, "writable_formats", lambda: ["wav", "raw", "flac", "ogg"])  # an older libsndfile
+    monkeypatch.setattr(formats, "writable_formats", lambda: ["wav", "raw", "flac", "ogg"])  # an older libsndfile
     result = CliRunner().invoke(app, ["synth", "Hello.", "-o", str(tmp_path / "x.mp3")])
     assert result.exit_code == 2
     assert "cannot write mp3" in result.output and "formats available here: wav, raw, flac, ogg." in result.output

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from tts_accel.core import sinks
+from tts_accel.core import formats
 from tts_accel.core.errors import BrokenPipe, InputError, OutputError
 from tts_accel.core.sinks import FileSink, StreamSink, classify, format_for, open_sink, writable_formats
 
@@ -182,7 +182,7 @@ def test_formats_come_from_the_flag_else_the_extension_else_wav(monkeypatch):
     assert format_for("out.txt").name == format_for("-").name == format_for("/dev/null").name == "wav"
     with pytest.raises(InputError, match="unknown format"):
         format_for("-", "aiff")
-    monkeypatch.setattr(sinks, "writable_formats", lambda: ["wav", "raw", "flac"])
+    monkeypatch.setattr(formats, "writable_formats", lambda: ["wav", "raw", "flac"])
     with pytest.raises(InputError) as err:
         format_for("book.mp3")
     assert "cannot write mp3" in str(err.value) and str(err.value).endswith("formats available here: wav, raw, flac.")
