@@ -22,7 +22,16 @@ import stat
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["TEMP_MARK", "TEMP_SUFFIX", "AtomicFile", "is_temp_name", "resolve_target", "temp_name", "write_atomic"]
+__all__ = [
+    "TEMP_MARK",
+    "TEMP_SUFFIX",
+    "AtomicFile",
+    "fsync",
+    "is_temp_name",
+    "resolve_target",
+    "temp_name",
+    "write_atomic",
+]
 
 TEMP_MARK = ".tts-"
 TEMP_SUFFIX = ".part"
@@ -100,7 +109,7 @@ class AtomicFile:
             return
         try:
             self._adopt_owner_and_mode()
-            os.fsync(self.fd)
+            fsync(self.fd)
             fd, self.fd = self.fd, -1
             os.close(fd)
             self._refuse_if_not_regular()
@@ -159,6 +168,16 @@ class AtomicFile:
             self.commit()
         else:
             self.discard()
+
+
+def fsync(fd: int) -> None:
+    """``os.fsync``, where EINVAL (a file system that cannot sync: some FUSE and network ones) is
+    not an error: there is nothing more to wait for. Every other error (EIO, ENOSPC) raises."""
+    try:
+        os.fsync(fd)
+    except OSError as err:
+        if err.errno != errno.EINVAL:
+            raise
 
 
 def _fsync_directory(directory: Path) -> None:

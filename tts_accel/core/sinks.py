@@ -49,7 +49,7 @@ from tts_accel.core.formats import (
     spec_of,
     writable_formats,
 )
-from tts_accel.core.fsio import AtomicFile
+from tts_accel.core.fsio import AtomicFile, fsync
 
 __all__ = [
     "FORMATS",
@@ -175,7 +175,7 @@ class FdOutput(ByteOutput):
         if self.seekable and self.at != self.end:  # leave a shared descriptor after the audio
             os.lseek(self.fd, self.start + self.end, os.SEEK_SET)
         if self.sync:  # a regular file: surface errors the kernel only reports at writeback (NFS, EIO)
-            os.fsync(self.fd)
+            fsync(self.fd)
 
 
 # --- messages -----------------------------------------------------------------------------
