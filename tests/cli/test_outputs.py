@@ -148,6 +148,11 @@ def test_stdout_on_a_full_device_fails_with_exit_4(dev):
         proc = tts("Nowhere to go.", "-o", "-", stdout=full)
     assert proc.returncode == 4
     assert one_line(proc).startswith("error: cannot write stdout: No space left on device (ENOSPC).")
+    for args in (["--version"], ["voices"]):  # outside any command's boundary; a table flushed at the end
+        with open(dev / "full", "wb") as full:
+            other = subprocess.run([sys.executable, "-m", "tts_accel", *args], stdout=full, stderr=subprocess.PIPE,
+                                   stdin=subprocess.DEVNULL, env=cli_env(), timeout=120)  # fmt: skip
+        assert other.returncode == 4 and "cannot write stdout" in one_line(other), args
 
 
 def _read_fifo(path: Path, into: list[bytes], limit: int | None = None) -> threading.Thread:

@@ -135,3 +135,19 @@ def _internal(err: Exception) -> NoReturn:
     raise fail(
         f"internal error: {type(err).__name__}: {err} (set TTS_ACCEL_DEBUG=1 for the traceback and report it)", 1
     ) from None
+
+
+def run_app(app: Callable[[], Any]) -> None:
+    """Run the Typer app. What escapes every command's boundary (``--version`` or ``--help`` to a
+    full or closed stdout) still ends in one line and an exit code, never a traceback."""
+    try:
+        app()
+    except BrokenPipeError:
+        _silence_stdout()
+        sys.exit(BrokenPipe.exit_code)
+    except OSError as err:
+        if err.errno not in WRITE_ERRNOS:
+            raise
+        _silence_stdout()
+        fail(f"cannot write {err.filename or 'stdout'}: {err.strerror} ({errno.errorcode[err.errno]}).", 4)
+        sys.exit(4)
