@@ -199,7 +199,8 @@ def test_sigterm_while_waiting_for_a_fifo_reader_exits_143(tmp_path):
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=cli_env(),
     )  # fmt: skip
     err = bytearray()
-    reader = threading.Thread(target=lambda: err.extend(proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
+    fd = proc.stderr.fileno()  # type: ignore[union-attr]
+    reader = threading.Thread(target=lambda: [err.extend(b) for b in iter(lambda: os.read(fd, 4096), b"")], daemon=True)
     reader.start()
     deadline = time.monotonic() + 90
     while "└".encode() not in err and time.monotonic() < deadline:  # -v prints the plan just before the open
