@@ -17,7 +17,9 @@ from tts_accel.core.params import SynthParams
 from tts_accel.core.scheduler import Chunk
 
 REPO = Path(__file__).resolve().parent.parent
-TEXTS = Path(os.environ.get("TTS_ACCEL_TEXTS", REPO.parent / "shared" / "texts"))
+_SHARED_TEXTS = REPO.parent / "shared" / "texts"  # the team's copy; a worktree or a fresh clone has the packaged one
+_TEXTS_HERE = _SHARED_TEXTS if _SHARED_TEXTS.is_dir() else REPO / "tts_accel" / "data" / "texts"
+TEXTS = Path(os.environ.get("TTS_ACCEL_TEXTS", _TEXTS_HERE))
 
 
 def cli_env(**extra: str) -> dict[str, str]:

@@ -3,7 +3,8 @@
 Exit codes (documented in the README):
   0 success · 1 unexpected internal error · 2 bad input or usage · 3 voice not found or
   not installed · 4 output cannot be written · 5 model failed to load or run ·
-  6 a verify tier could not run · 130 interrupted (Ctrl-C) · 141 stdout closed by the reader (broken pipe)
+  6 a verify tier could not run · 130 interrupted (Ctrl-C, SIGINT) · 141 stdout closed by the reader
+  (broken pipe) · 143 terminated (SIGTERM)
 """
 
 from __future__ import annotations
@@ -49,3 +50,9 @@ class Interrupted(TTSError):
     """The user pressed Ctrl-C; raised at a safe point between chunks."""
 
     exit_code = 130
+
+
+class Terminated(Interrupted):
+    """SIGTERM arrived; raised at a safe point between chunks, or at once while output is blocked."""
+
+    exit_code = 143
