@@ -56,7 +56,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     from tts_accel.core.engine import Synthesizer
-    from tts_accel.core.kokoro.backend import BATCH_UNSUPPORTED
+    from tts_accel.core.voices.kokoro.backend import BATCH_UNSUPPORTED
 
     text = args.text.read_text(encoding="utf-8")
     cpus = len(os.sched_getaffinity(0))

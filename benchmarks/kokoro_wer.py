@@ -67,7 +67,7 @@ def main() -> None:
                     help="feed raw espeak IPA to Kokoro (what the espeak->Kokoro table is worth)")  # fmt: skip
     args = ap.parse_args()
     if args.no_mapping:
-        import tts_accel.core.kokoro.voice as kokoro_voice
+        import tts_accel.core.voices.kokoro.voice as kokoro_voice
 
         kokoro_voice.to_kokoro = lambda ipa: ipa  # type: ignore[assignment]
     try:

@@ -17,7 +17,7 @@ from tts_accel.core.errors import InputError
 from tts_accel.core.params import SynthParams
 from tts_accel.core.scheduler import Chunk
 from tts_accel.core.text import iter_blocks
-from tts_accel.core.voices import DEFAULT_VOICE
+from tts_accel.core.voices.registry import DEFAULT_VOICE
 
 EXAMPLES = """
 
@@ -135,7 +135,7 @@ def synth_command(
     ctrl_c.install()
     from tts_accel.core.audio import FileSink, StreamSink
     from tts_accel.core.engine import Synthesizer
-    from tts_accel.core.modes import plan_for
+    from tts_accel.core.planner import plan_for
 
     params = SynthParams(
         speed=speed, noise_scale=noise_scale, noise_w=noise_w,
