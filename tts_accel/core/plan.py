@@ -18,7 +18,6 @@ from tts_accel.core.modes import AUTO, CLI_MODES, PRECISIONS, backend_of, spec
 
 if TYPE_CHECKING:  # pragma: no cover
     from tts_accel.core.hardware import HardwareProfile
-    from tts_accel.core.voices.base import Family
 
 ORT_EXECUTION_MODES = ("sequential", "parallel")
 GRAPH_OPTIMIZATIONS = ("disable", "basic", "extended", "all")
@@ -76,6 +75,17 @@ class PlanLayer(Protocol):
 
     name: str
     plan: Mapping[str, object]
+
+
+class Family(Protocol):
+    """What the resolver reads of a voice family (``tts_accel.core.voices.base.Family``)."""
+
+    @property
+    def torch_port(self) -> bool: ...
+
+    def why_not(self, mode: str, precision: str | None = None) -> str | None: ...
+
+    def check(self, mode: str, precision: str | None = None) -> None: ...
 
 
 # --- resolution: flag > tuned profile > shipped preset > heuristic > default -------------
