@@ -152,3 +152,14 @@ def test_a_broken_model_fails_on_first_use_with_a_model_error(tmp_path: Path) ->
     backend = PiperOnnxBackend(bad, 22050, ExecutionPlan())  # loading runs on a thread
     with pytest.raises(ModelError, match="could not load"):
         backend.infer(IDS, PARAMS)
+
+
+def test_a_derived_graph_that_cannot_be_cached_is_an_output_error(model_path: Path, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tts_accel.core.errors import OutputError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("TTS_ACCEL_CACHE_DIR", str(blocker / "cache"))
+    with pytest.raises(OutputError, match=r"cannot cache the derived graph in .*file/cache/graphs") as info:
+        graph_cache.derived_model(model_path, "fp32", lengths=True)
+    assert info.value.exit_code == 4

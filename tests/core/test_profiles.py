@@ -133,3 +133,36 @@ _keys = st.text(min_size=1, max_size=12)
 def test_toml_writer_round_trips_any_flat_table(table):
     data = {"plan": table}
     assert toml_io.loads(toml_io.dumps(data)) == data
+
+
+def test_tuned_profiles_are_keyed_by_machine_and_voice_family(tmp_path, config_home):
+    hw = _hw(tmp_path)
+    kokoro = store.save_tuned(Profile(name="", plan={"mode": "parallel", "workers": 2}), hw, family="kokoro")
+    assert kokoro == config_home / "tts-accel" / "profiles" / f"{hw.fingerprint()}.kokoro.toml"
+    assert store.load_tuned(hw) is None  # the Piper voice does not get a plan tuned on Kokoro
+    loaded = store.load_tuned(hw, "kokoro")
+    assert loaded is not None and loaded.family == "kokoro" and loaded.name == f"tuned-{hw.fingerprint()}-kokoro"
+    piper = store.save_tuned(Profile(name="", plan={"mode": "sequential"}), hw)
+    assert piper.name == f"{hw.fingerprint()}.toml" and store.load_tuned(hw).family == "piper"  # type: ignore[union-attr]
+
+
+def test_a_profile_written_before_families_applies_to_the_default_family(tmp_path, config_home):
+    hw = _hw(tmp_path)
+    path = store.tuned_path(hw)
+    path.parent.mkdir(parents=True)
+    path.write_text('name = "old"\nkind = "tuned"\n[plan]\nmode = "parallel"\nworkers = 2\n', encoding="utf-8")
+    assert store.load_tuned(hw).plan == {"mode": "parallel", "workers": 2}  # type: ignore[union-attr]
+    assert store.load_tuned(hw, "kokoro") is None
+    path.write_text('name = "moved"\nkind = "tuned"\nfamily = "kokoro"\n[plan]\nmode = "parallel"\n', encoding="utf-8")
+    assert store.load_tuned(hw) is None  # a Kokoro profile renamed by hand is not applied to Piper
+
+
+def test_a_tuned_profile_that_cannot_be_saved_is_an_output_error_naming_it(tmp_path, monkeypatch):
+    from tts_accel.core.errors import OutputError
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(blocker / "cfg"))  # a path under a file
+    with pytest.raises(OutputError, match=r"cannot save the tuned profile to .*a-file/cfg") as info:
+        store.save_tuned(Profile(name="", plan={"mode": "sequential"}), _hw(tmp_path))
+    assert info.value.exit_code == 4
