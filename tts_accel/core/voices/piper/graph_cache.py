@@ -72,7 +72,7 @@ def int8_nodes(model) -> list[str]:  # type: ignore[no-untyped-def]
     time), not the text encoder's, duration predictor's or flow's, which decide *what* is said
     and *how long*: quantizing those too ran 1.74x fp32 at 1 thread but changed durations and
     raised Whisper's WER on harvard.txt from 5.7 % to 9.4 %; the decoder alone runs 1.51x and
-    keeps durations, at 10.1 % calibrated on paragraph.txt (docs/benchmarks.md)."""
+    keeps durations, at 9.3 % (fp32: 5.6 %) calibrated on paragraph.txt (docs/benchmarks.md)."""
     return [
         node.name for node in model.graph.node
         if node.op_type == "Conv" and node.name.startswith("/dec/") and not node.name.startswith(INT8_KEEP_FLOAT)
