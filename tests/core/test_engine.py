@@ -14,7 +14,7 @@ from tts_accel.core.engine import Synthesizer
 from tts_accel.core.errors import InputError
 from tts_accel.core.metrics import RunStats
 from tts_accel.core.params import SynthParams
-from tts_accel.core.voices import resolve_voice
+from tts_accel.core.voices.registry import resolve_voice
 
 
 def test_zero_noise_is_bit_for_bit_deterministic(joe, zero_noise):

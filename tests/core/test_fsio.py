@@ -128,3 +128,31 @@ shutil.rmtree(d)
 print("ok")
 """
     assert run_python(code, timeout=60).stdout.strip() == "ok"
+
+
+def test_write_atomic_leaves_the_old_file_when_the_rename_fails(tmp_path, monkeypatch):
+    path = tmp_path / "p.toml"
+    path.write_text("old = 1\n")
+
+    def boom(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    monkeypatch.setattr(os, "rename", boom)
+    with pytest.raises(OSError):
+        write_atomic(path, "new = 2\n")
+    assert path.read_text() == "old = 1\n"
+    assert list(tmp_path.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_write_atomic_writes_bytes_and_text_with_the_umask_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        write_atomic(tmp_path / "a.bin", b"\x00\x01")
+        write_atomic(tmp_path / "b.txt", "ünïcode\n")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.bin").read_bytes() == b"\x00\x01"
+    assert (tmp_path / "b.txt").read_text(encoding="utf-8") == "ünïcode\n"
+    assert stat.S_IMODE((tmp_path / "a.bin").stat().st_mode) == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin", "b.txt"]

@@ -1,4 +1,8 @@
-"""Shared CLI pieces: the stderr console and the one error boundary."""
+"""Shared CLI pieces: the consoles, the one error boundary, and the exit codes.
+
+Core raises the exceptions of ``tts_accel.core.errors`` (each names its exit code in the table
+there); this module alone turns them into one line on stderr and ``typer.Exit(code)``.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,10 @@ from tts_accel.core.errors import BrokenPipe, Interrupted, Terminated, TTSError
 
 # Everything human-readable goes to stderr: stdout may be carrying audio.
 err_console = Console(stderr=True, highlight=False)
+# Piped or logged, Rich assumes 80 columns and would cut wide tables (`tts bench`) short.
+wide_err_console = Console(stderr=True, width=110, highlight=False)
+# Reports that are a command's output (`tts profile`, `tts voices`, `tts verify`) go to stdout.
+out_console = Console(highlight=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 

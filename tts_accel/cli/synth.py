@@ -18,7 +18,7 @@ from tts_accel.core.params import SynthParams
 from tts_accel.core.scheduler import Chunk
 from tts_accel.core.sinks import format_for, open_sink
 from tts_accel.core.text import iter_blocks
-from tts_accel.core.voices import DEFAULT_VOICE
+from tts_accel.core.voices.registry import DEFAULT_VOICE
 
 EXAMPLES = """
 
@@ -159,7 +159,7 @@ def synth_command(
     ctrl_c = CtrlC()
     ctrl_c.install()
     from tts_accel.core.engine import Synthesizer
-    from tts_accel.core.modes import plan_for
+    from tts_accel.core.planner import plan_for
 
     params = SynthParams(
         speed=speed, noise_scale=noise_scale, noise_w=noise_w,
