@@ -76,7 +76,7 @@ def test_stats_account_for_every_sample(joe, zero_noise):
 MEMORY_PROBE = """
 import json, sys
 from tests.utils import FakeBackend
-from tts_accel.core.audio import FileSink
+from tts_accel.core.sinks import FileSink
 from tts_accel.core.engine import Synthesizer
 from tts_accel.core.metrics import peak_rss_mb
 from tts_accel.core.params import SynthParams

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Any
 
 import numpy as np
 
@@ -103,12 +102,3 @@ class Sink:
 
     def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
         self.close(ok=exc_type is None)
-
-
-def __getattr__(name: str) -> Any:
-    """``FileSink`` and ``StreamSink`` lived here before the sinks got their own module."""
-    if name in ("FileSink", "StreamSink", "open_sink"):
-        from tts_accel.core import sinks
-
-        return getattr(sinks, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
