@@ -15,12 +15,14 @@ demo: $(BIN)/python
 	$(PIP) .
 	$(BIN)/tts synth "Hello from tts-accel, fast speech on the hardware you have." -o hello.wav
 
-# The test command: the base install first (no torch, no extras), then with every extra,
-# then `tts verify --quick` over all three tiers.
+# The test command: the layering contracts, the base install first (no torch, no extras),
+# then with every extra, then `tts verify --quick` over all three tiers. It needs nothing
+# outside this folder: the texts ship in tts_accel/data/texts (.ci/run proves it in a clone).
 test: test-base test-extras
 
 test-base: $(BIN)/python
 	$(PIP) -e '.[dev]'
+	$(BIN)/lint-imports
 	$(PYTEST)
 
 test-extras: $(BIN)/python
@@ -31,6 +33,7 @@ test-extras: $(BIN)/python
 lint: $(BIN)/python
 	$(PIP) -e '.[dev]'
 	$(BIN)/ruff check tts_accel tests benchmarks
+	$(BIN)/lint-imports
 
 bench: $(BIN)/python
 	$(PIP) -e .

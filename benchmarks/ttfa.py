@@ -10,7 +10,6 @@ the whole run (target < 1/4 for pipelined).
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -36,7 +35,9 @@ def one(text: Path, mode: str) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    texts = Path(os.environ.get("TTS_ACCEL_TEXTS", REPO.parent / "shared" / "texts"))
+    from tts_accel.core.texts import texts_dir
+
+    texts = texts_dir()  # the shipped texts, or $TTS_ACCEL_TEXTS
     ap.add_argument("--text", type=Path, default=texts / "paragraph.txt")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--modes", default="sequential,parallel,pipelined")

@@ -1,4 +1,4 @@
-"""Shared test helpers: run the real CLI in a subprocess, find the shared texts."""
+"""Shared test helpers: run the real CLI in a subprocess, find the benchmark texts."""
 
 from __future__ import annotations
 
@@ -12,12 +12,15 @@ from pathlib import Path
 
 import numpy as np
 
-from tts_accel.core.backends.base import Backend
 from tts_accel.core.params import SynthParams
 from tts_accel.core.scheduler import Chunk
+from tts_accel.core.texts import texts_dir
+from tts_accel.core.voices.base import Backend
 
 REPO = Path(__file__).resolve().parent.parent
-TEXTS = Path(os.environ.get("TTS_ACCEL_TEXTS", REPO.parent / "shared" / "texts"))
+#: The texts shipped in the package (tts_accel/data/texts), or $TTS_ACCEL_TEXTS: never a folder
+#: outside the repository, so that a fresh clone runs the suite.
+TEXTS = texts_dir()
 
 
 def cli_env(**extra: str) -> dict[str, str]:

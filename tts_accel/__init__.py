@@ -17,7 +17,9 @@ def synthesize(text: str, voice: str = "piper-joe", **params: Any) -> tuple[np.n
 
     Keyword arguments are those of :class:`tts_accel.core.params.SynthParams`
     (``speed``, ``noise_scale``, ``noise_w``, ``sentence_silence``, ``volume``, ``seed``)
-    plus ``mode``.
+    plus ``mode`` (``sequential`` by default, ``auto`` or any mode `tts synth --mode` takes)
+    and ``precision``. The plan comes from the same resolver as `tts synth`'s: a mode this voice
+    or machine cannot run is an error that says why, never a silent fallback.
     """
     from tts_accel.core.engine import synthesize as _synthesize
 

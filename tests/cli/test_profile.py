@@ -8,9 +8,9 @@ from typer.testing import CliRunner
 
 from tests.core.fake_trees import epyc_vm, intel_hybrid
 from tts_accel.cli.profile import profile_app
+from tts_accel.core import profiles as store
 from tts_accel.core.hardware import HardwareProfile
-from tts_accel.profiles import store
-from tts_accel.profiles.store import Profile
+from tts_accel.core.profiles import Profile
 
 PRESETS = {"generic-cpu", "intel-hybrid", "arm-big-little", "nvidia-ampere", "nvidia-hopper", "nvidia-blackwell"}
 

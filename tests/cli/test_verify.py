@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -9,8 +10,9 @@ import typer
 from typer.testing import CliRunner
 
 from tests.utils import cli_env
-from tts_accel.cli.verify import fmt_value, verify_command
-from tts_accel.core import verify_parity
+from tts_accel.cli.verify import exit_code, fmt_value, report_json, verify_command
+from tts_accel.core.verify import parity as verify_parity
+from tts_accel.core.verify.report import FAIL, PASS, SKIP, Row, VerifyReport
 
 # The lead registers the command on the real app; these tests mount it on a bare one so
 # they do not depend on that wiring.
@@ -83,6 +85,29 @@ def test_an_unknown_voice_is_a_voice_error():
 def test_unwritable_json_path_is_an_output_error(tmp_path):
     result = invoke("--tier", "1", "--json", str(tmp_path / "no" / "such" / "dir.json"))
     assert result.exit_code == 4
+
+
+def row(tier: int, status: str) -> Row:
+    return Row(tier, "x", "m", 1.0 if status != SKIP else None, "t", status, "why" if status != PASS else "")
+
+
+def test_exit_code_failure_beats_unavailable_and_skips_never_pass_an_explicit_tier():
+    report = VerifyReport((2, 3), True, "piper-joe", True, [row(2, PASS), row(3, FAIL)], {1: "no torch"})
+    assert exit_code(report) == 1
+    only_skips = VerifyReport((1,), True, "piper-joe", True, [row(1, SKIP)])
+    assert exit_code(only_skips) == 6 and only_skips.not_run() == {1: "why"}
+    # --tier all: a tier that cannot run here is reported but does not fail the others...
+    lenient = VerifyReport((1, 2, 3), False, "v", True, [row(2, PASS), row(3, PASS)], {1: "no torch"})
+    assert exit_code(lenient) == 0 and lenient.not_run() == {1: "no torch"}
+    # ...unless nothing ran at all.
+    nothing = VerifyReport((1, 2, 3), False, "v", True, [], {1: "a", 2: "b", 3: "c"})
+    assert exit_code(nothing) == 6
+
+
+def test_report_json_keeps_infinite_values_readable():
+    report = VerifyReport((2,), True, "v", True, [Row(2, "int8", "SNR dB", math.inf, "info", "info")])
+    data = json.loads(json.dumps(report_json(report)))
+    assert data["rows"][0]["value"] == "inf" and data["exit_code"] == 6 and "timestamp" in data
 
 
 def test_value_formatting():

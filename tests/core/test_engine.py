@@ -8,13 +8,13 @@ import sys
 import numpy as np
 import pytest
 
-from tests.utils import REPO, FakeBackend, cli_env, run_python
+from tests.utils import REPO, TEXTS, FakeBackend, cli_env, run_python
 from tts_accel import synthesize
 from tts_accel.core.engine import Synthesizer
 from tts_accel.core.errors import InputError
 from tts_accel.core.metrics import RunStats
 from tts_accel.core.params import SynthParams
-from tts_accel.core.voices import resolve_voice
+from tts_accel.core.voices.registry import resolve_voice
 
 
 def test_zero_noise_is_bit_for_bit_deterministic(joe, zero_noise):
@@ -76,7 +76,7 @@ def test_stats_account_for_every_sample(joe, zero_noise):
 MEMORY_PROBE = """
 import json, sys
 from tests.utils import FakeBackend
-from tts_accel.core.audio import FileSink
+from tts_accel.core.sinks import FileSink
 from tts_accel.core.engine import Synthesizer
 from tts_accel.core.metrics import peak_rss_mb
 from tts_accel.core.params import SynthParams
@@ -93,7 +93,7 @@ print(json.dumps({"peak": peak_rss_mb(), "audio_s": stats.audio_s, "chunks": sta
 def test_a_megabyte_of_text_streams_with_flat_memory(tmp_path):
     """Real chunker and real espeak-ng on 1 MB; a fake model keeps it quick. The audio
     (about 75M samples, 150 MB of WAV) must never be held in memory."""
-    paragraph = (REPO.parent / "shared" / "texts" / "long.txt").read_text(encoding="utf-8")
+    paragraph = (TEXTS / "long.txt").read_text(encoding="utf-8")
 
     def probe(n_bytes: int) -> dict:
         text_path = tmp_path / f"in-{n_bytes}.txt"

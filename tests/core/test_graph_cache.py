@@ -8,11 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tts_accel.core.backends import graph_cache
-from tts_accel.core.backends.onnx import HOP, PiperOnnxBackend, create_session
+from tts_accel.core import cache, onnx_session
 from tts_accel.core.errors import ModelError
+from tts_accel.core.onnx_session import create_session
 from tts_accel.core.params import SynthParams
 from tts_accel.core.plan import ExecutionPlan
+from tts_accel.core.versions import ort_version
+from tts_accel.core.voices.piper import graph_cache
+from tts_accel.core.voices.piper.onnx import HOP, PiperOnnxBackend
 
 PARAMS = SynthParams(noise_scale=0.0, noise_w=0.0)
 IDS = np.array([1, 0, 20, 0, 30, 0, 40, 0, 25, 0, 35, 0, 2], dtype=np.int64)
@@ -34,9 +37,9 @@ def test_int8_graph_is_built_once_and_keyed_by_model_and_runtime(model_path: Pat
     stamp = first.stat().st_mtime_ns
     again = graph_cache.derived_model(model_path, "int8", calibration=lambda: 1 / 0)  # not called again
     assert again == first and again.stat().st_mtime_ns == stamp  # cached, not rebuilt
-    assert first.parent.parent == graph_cache.cache_dir()
-    assert graph_cache.model_digest(model_path)[:20] in first.name
-    assert f"ort{graph_cache.ort_version()}" in first.name
+    assert first.parent.parent == cache.cache_dir()
+    assert cache.model_digest(model_path)[:20] in first.name
+    assert f"ort{ort_version()}" in first.name
     assert not [p for p in first.parent.iterdir() if p.name.startswith(".")]  # no temp files left
 
 
@@ -101,7 +104,7 @@ def test_a_graph_without_the_duration_tensor_cannot_batch(tmp_path: Path) -> Non
 def test_optimized_graph_cache_cold_warm_and_corrupt(model_path: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("TTS_ACCEL_CACHE_DIR", str(tmp_path / "cache"))
     plan = ExecutionPlan()
-    cached = graph_cache.optimized_path(model_path, plan.graph_optimization)
+    cached = onnx_session.optimized_path(model_path, plan.graph_optimization)
     assert not cached.exists()
     cold = PiperOnnxBackend(model_path, 22050, plan)  # optimizes and saves (on its loading thread)
     expected = cold.infer(IDS, PARAMS)
@@ -120,9 +123,9 @@ def test_optimized_graph_cache_cold_warm_and_corrupt(model_path: Path, tmp_path:
 
 
 def test_cache_key_changes_with_the_machine(model_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    here = graph_cache.optimized_path(model_path, "all")
-    monkeypatch.setattr(graph_cache, "machine_key", lambda: "another-machine")
-    assert graph_cache.optimized_path(model_path, "all") != here
+    here = onnx_session.optimized_path(model_path, "all")
+    monkeypatch.setattr(onnx_session, "machine_key", lambda: "another-machine")
+    assert onnx_session.optimized_path(model_path, "all") != here
 
 
 def test_unwritable_cache_still_loads(model_path: Path, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -136,11 +139,11 @@ def test_unwritable_cache_still_loads(model_path: Path, tmp_path: Path, monkeypa
 def test_model_digest_is_remembered_until_the_file_changes(tmp_path: Path) -> None:
     model = tmp_path / "m.onnx"
     model.write_bytes(b"one")
-    first = graph_cache.model_digest(model)
-    assert graph_cache.model_digest(model) == first
+    first = cache.model_digest(model)
+    assert cache.model_digest(model) == first
     model.write_bytes(b"two!")
     os.utime(model, ns=(1, 1))
-    assert graph_cache.model_digest(model) != first
+    assert cache.model_digest(model) != first
 
 
 def test_a_broken_model_fails_on_first_use_with_a_model_error(tmp_path: Path) -> None:
@@ -149,3 +152,14 @@ def test_a_broken_model_fails_on_first_use_with_a_model_error(tmp_path: Path) ->
     backend = PiperOnnxBackend(bad, 22050, ExecutionPlan())  # loading runs on a thread
     with pytest.raises(ModelError, match="could not load"):
         backend.infer(IDS, PARAMS)
+
+
+def test_a_derived_graph_that_cannot_be_cached_is_an_output_error(model_path: Path, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tts_accel.core.errors import OutputError
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("TTS_ACCEL_CACHE_DIR", str(blocker / "cache"))
+    with pytest.raises(OutputError, match=r"cannot cache the derived graph in .*file/cache/graphs") as info:
+        graph_cache.derived_model(model_path, "fp32", lengths=True)
+    assert info.value.exit_code == 4

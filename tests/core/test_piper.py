@@ -7,7 +7,7 @@ import pytest
 
 from tts_accel.core.errors import VoiceError
 from tts_accel.core.phonemize import phonemize
-from tts_accel.core.voices import resolve_voice
+from tts_accel.core.voices.registry import resolve_voice
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,8 @@ from tts_accel.core.errors import InputError
 from tts_accel.core.gpu import GPUInfo
 from tts_accel.core.hardware import HardwareProfile
 from tts_accel.core.plan import ExecutionPlan, explain_rows, resolve_plan
-from tts_accel.profiles.store import Profile, pick_preset
+from tts_accel.core.profiles import Profile, pick_preset
+from tts_accel.core.voices.registry import family_named
 
 H100 = GPUInfo("NVIDIA H100 80GB HBM3", "9.0", 81559)
 
@@ -90,7 +91,7 @@ def test_gpu_without_torch_stays_on_onnx(vm):
 
 
 def test_kokoro_has_no_torch_port_so_gpu_heuristic_stays_onnx(vm):
-    plan = resolve(dataclasses.replace(vm, gpus=(H100,)), torch=True, preset=None, voice_family="kokoro")
+    plan = resolve(dataclasses.replace(vm, gpus=(H100,)), torch=True, preset=None, family=family_named("kokoro"))
     assert plan.backend == "onnx"
 
 
@@ -174,8 +175,8 @@ def test_explain_rows(hybrid):
 
 
 def test_resolve_for_machine_uses_the_tuned_profile_of_this_machine(vm, tmp_path, monkeypatch):
-    from tts_accel.core.plan import resolve_for_machine
-    from tts_accel.profiles.store import save_tuned
+    from tts_accel.core.planner import resolve_for_machine
+    from tts_accel.core.profiles import save_tuned
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
     assert resolve_for_machine({}, hw=vm).sources["workers"] == "heuristic"
@@ -186,7 +187,7 @@ def test_resolve_for_machine_uses_the_tuned_profile_of_this_machine(vm, tmp_path
 
 
 def test_real_machine_plan_is_sane():
-    from tts_accel.core.plan import resolve_for_machine
+    from tts_accel.core.planner import resolve_for_machine
 
     plan = resolve_for_machine({})
     assert plan.backend in ("onnx", "torch")

@@ -9,9 +9,10 @@ import pytest
 
 from tests.utils import MODES_TEXT, DelayBackend, fake_chunks
 from tts_accel.core import scheduler
-from tts_accel.core.modes import ONNX_MODES, plan_for
+from tts_accel.core.modes import ONNX_MODES
 from tts_accel.core.params import SynthParams
 from tts_accel.core.plan import ExecutionPlan
+from tts_accel.core.planner import plan_for
 from tts_accel.core.scheduler import Chunk
 
 PARAMS = SynthParams(noise_scale=0.0, noise_w=0.0)

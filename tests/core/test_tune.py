@@ -9,9 +9,9 @@ import pytest
 from tts_accel.core import tune
 from tts_accel.core.errors import InputError
 from tts_accel.core.hardware import HardwareProfile
-from tts_accel.core.modes import plan_for
 from tts_accel.core.plan import ExecutionPlan
-from tts_accel.profiles.store import tuned_path
+from tts_accel.core.planner import plan_for
+from tts_accel.core.profiles import tuned_path
 
 TEXT = "Hello there. This is a short test of the speech engine."
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from tts_accel.core.verify import FAIL, PASS, SKIP
-from tts_accel.core.verify_kernels import TOLERANCES, KernelSpec, check_kernel, compare
+from tts_accel.core.verify.kernels import TOLERANCES, KernelSpec, check_kernel, compare
+from tts_accel.core.verify.report import FAIL, PASS, SKIP
 
 # dtype names as torch spells them; bf16 has no numpy dtype, float32 stands in for it.
 FAKE_TORCH = types.SimpleNamespace(float32=np.float32, float16=np.float16, bfloat16=np.float32)

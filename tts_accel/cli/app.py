@@ -9,6 +9,7 @@ import typer
 from tts_accel import __version__
 from tts_accel.cli.batch import BatchCommand, batch_command
 from tts_accel.cli.bench import bench_command
+from tts_accel.cli.common import run_app
 from tts_accel.cli.profile import profile_app
 from tts_accel.cli.synth import synth_command
 from tts_accel.cli.tune import tune_command
@@ -54,4 +55,4 @@ app.add_typer(profile_app, name="profile")
 
 
 def main() -> None:
-    app()
+    run_app(app)

@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from tts_accel.cli.common import err_console, error_boundary
+from tts_accel.cli.common import err_console, error_boundary, wide_err_console
 from tts_accel.core.errors import InputError
-from tts_accel.core.voices import DEFAULT_VOICE
+from tts_accel.core.voices.registry import DEFAULT_VOICE
 
 EXAMPLES = """
 
@@ -49,7 +49,6 @@ def bench_command(
 ) -> None:
     """Measure execution modes: RTF (median, p20-p80), wall time, first audio, CPU, memory, speedup."""
     from rich import box
-    from rich.console import Console
     from rich.table import Table
 
     from tts_accel.core import bench
@@ -77,7 +76,7 @@ def bench_command(
         loads = ", ".join(f"{c.name} {r.load_s:.2f} s" for c in cases for r in rows[: len(cases)] if r.mode == c.name)
         err_console.print(f"model load (session creation, not in the figures below): {loads}")
         # Piped or logged, Rich assumes 80 columns and would cut the columns short.
-        out = err_console if err_console.is_terminal else Console(stderr=True, width=110, highlight=False)
+        out = err_console if err_console.is_terminal else wide_err_console
         for text_name in text_map:
             sel = [r for r in rows if r.text == text_name]
             table = Table(

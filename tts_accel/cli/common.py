@@ -1,23 +1,33 @@
-"""Shared CLI pieces: the stderr console and the one error boundary."""
+"""Shared CLI pieces: the consoles, the one error boundary, and the exit codes.
+
+Core raises the exceptions of ``tts_accel.core.errors`` (each names its exit code in the table
+there); this module alone turns them into one line on stderr and ``typer.Exit(code)``.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import functools
 import os
 import signal
 import sys
 import threading
 import traceback
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 
-from tts_accel.core.errors import BrokenPipe, Interrupted, TTSError
+from tts_accel.core.errors import BrokenPipe, Interrupted, Terminated, TTSError
 
 # Everything human-readable goes to stderr: stdout may be carrying audio.
 err_console = Console(stderr=True, highlight=False)
+# Piped or logged, Rich assumes 80 columns and would cut wide tables (`tts bench`) short.
+wide_err_console = Console(stderr=True, width=110, highlight=False)
+# Reports that are a command's output (`tts profile`, `tts voices`, `tts verify`) go to stdout.
+out_console = Console(highlight=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -43,27 +53,55 @@ def _silence_stdout() -> None:
 
 
 class CtrlC:
-    """Ctrl-C sets a flag that the run checks between chunks, instead of a KeyboardInterrupt
-    raised at an arbitrary bytecode (Python ignores one raised inside a weakref callback during
-    an import, and then the run goes on). A second Ctrl-C interrupts at once."""
+    """SIGINT (Ctrl-C) and SIGTERM set a flag that the run checks between chunks, instead of an
+    exception raised at an arbitrary bytecode (Python ignores one raised inside a weakref callback
+    during an import, and then the run goes on). Inside ``blocking()`` (opening a FIFO, writing to
+    a reader that stalls, reading stdin) the signal interrupts at once, since the run would never
+    reach the next check. A second signal interrupts at once anywhere. Exit 130 and 143."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
         self.event = threading.Event()
+        self.signum: int | None = None
+        self._blocking = 0
 
     def install(self) -> None:
         if threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, self._handle)
+            for signum in self.SIGNALS:
+                signal.signal(signum, self._handle)
 
     def _handle(self, signum: int, frame: object) -> None:
+        again = self.event.is_set()
+        self.signum = signum
         self.event.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        if again or self._blocking:
+            raise self._error()
+
+    def _error(self) -> Interrupted:
+        if self.signum == signal.SIGTERM:
+            return Terminated(TERMINATED)
+        return Interrupted(INTERRUPTED)
 
     def check(self) -> None:
         if self.event.is_set():
-            raise Interrupted(INTERRUPTED)
+            raise self._error()
+
+    @contextlib.contextmanager
+    def blocking(self) -> Iterator[None]:
+        """A region where a signal raises at once (a call that may block for good)."""
+        self._blocking += 1
+        try:
+            self.check()
+            yield
+        finally:
+            self._blocking -= 1
 
 
-INTERRUPTED = "interrupted: nothing was written under the output name."
+INTERRUPTED = "interrupted: nothing was written under the output name (a stream stops where it was)."
+TERMINATED = "terminated (SIGTERM): nothing was written under the output name (a stream stops where it was)."
+# Write errors that mean "the output cannot be written", wherever they escape (stdout's final flush).
+WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EROFS}
 
 
 def error_boundary(func: F) -> F:
@@ -72,7 +110,9 @@ def error_boundary(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
+            sys.stdout.flush()  # a table on stdout, to a full disk: fail here, not silently at exit
+            return result
         except typer.Exit:
             raise
         except BrokenPipe as err:
@@ -85,13 +125,37 @@ def error_boundary(func: F) -> F:
         except BrokenPipeError:
             _silence_stdout()
             raise fail("stdout was closed before the output was done.", BrokenPipe.exit_code) from None
+        except OSError as err:
+            if err.errno not in WRITE_ERRNOS:
+                return _internal(err)
+            _silence_stdout()  # what stdout still buffers would fail again at exit
+            where = err.filename or "stdout"
+            raise fail(f"cannot write {where}: {err.strerror} ({errno.errorcode[err.errno]}).", 4) from None
         except Exception as err:  # the last line of defence: never a bare traceback
-            if os.environ.get("TTS_ACCEL_DEBUG"):
-                traceback.print_exc()
-            raise fail(
-                f"internal error: {type(err).__name__}: {err} (set TTS_ACCEL_DEBUG=1 for the traceback "
-                "and report it)",
-                1,
-            ) from None
+            return _internal(err)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _internal(err: Exception) -> NoReturn:
+    if os.environ.get("TTS_ACCEL_DEBUG"):
+        traceback.print_exc()
+    raise fail(
+        f"internal error: {type(err).__name__}: {err} (set TTS_ACCEL_DEBUG=1 for the traceback and report it)", 1
+    ) from None
+
+
+def run_app(app: Callable[[], Any]) -> None:
+    """Run the Typer app. What escapes every command's boundary (``--version`` or ``--help`` to a
+    full or closed stdout) still ends in one line and an exit code, never a traceback."""
+    try:
+        app()
+    except BrokenPipeError:
+        _silence_stdout()
+        sys.exit(BrokenPipe.exit_code)
+    except OSError as err:
+        if err.errno not in WRITE_ERRNOS:
+            raise
+        _silence_stdout()
+        fail(f"cannot write {err.filename or 'stdout'}: {err.strerror} ({errno.errorcode[err.errno]}).", 4)
+        sys.exit(4)

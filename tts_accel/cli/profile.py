@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from tts_accel.cli.common import error_boundary
+from tts_accel.cli.common import out_console as out
+from tts_accel.core import profiles as store
 from tts_accel.core.errors import InputError
 from tts_accel.core.hardware import HardwareProfile, format_cpu_list
-from tts_accel.profiles import store
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -26,9 +26,6 @@ profile_app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
 )
-
-# `tts profile` writes no audio, so its tables go to stdout where they can be piped.
-out = Console(highlight=False, soft_wrap=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -107,6 +104,8 @@ def list_command(ctx: typer.Context, as_json: JsonOpt = False) -> None:
         about = p.description or p.hardware
         if p.kind == "tuned" and p.fingerprint == hw.fingerprint():
             about += " (this machine)"
+        if p.kind == "tuned" and p.family:
+            about += f" [{p.family} voices]"
         table.add_row("*" if p == applied else "", p.name, p.kind, about)
     out.print(table)
     out.print("* applies to this machine; command-line flags still override it.")

@@ -1,4 +1,4 @@
-"""`tts synth`: text (argument, files, stdin) to a WAV file or a stream on stdout."""
+"""`tts synth`: text (argument, files, stdin) to an audio file, a device or FIFO, or stdout."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from tts_accel.cli.render import explain_table, progress_for
 from tts_accel.core.errors import InputError
 from tts_accel.core.params import SynthParams
 from tts_accel.core.scheduler import Chunk
+from tts_accel.core.sinks import format_for, open_sink
 from tts_accel.core.text import iter_blocks
-from tts_accel.core.voices import DEFAULT_VOICE
+from tts_accel.core.voices.registry import DEFAULT_VOICE
 
 EXAMPLES = """
 
@@ -30,12 +31,20 @@ EXAMPLES = """
 [cyan]cat book.txt | tts synth - -o - | aplay[/]
 
 [cyan]tts synth "Raw samples." --format raw -o - | sox -t raw -r 22050 -e signed -b 16 -c 1 - out.flac[/]
+
+[cyan]tts synth -i book.txt -o book.mp3[/]   (the format follows the extension, or --format)
+
+[cyan]tts synth -i book.txt -o /dev/null -v[/]   (time synthesis alone)
 """
 
 
 class Format(str, Enum):
     wav = "wav"
     raw = "raw"
+    flac = "flac"
+    ogg = "ogg"
+    opus = "opus"
+    mp3 = "mp3"
 
 
 def _read_file(path: Path) -> str:
@@ -55,15 +64,20 @@ def _read_file(path: Path) -> str:
         ) from None
 
 
-def _stdin_lines() -> Iterator[str]:
+def _stdin_lines(ctrl_c: CtrlC) -> Iterator[str]:
     stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="strict")
     try:
-        yield from stream
+        while True:
+            with ctrl_c.blocking():  # a signal ends a read that waits for input
+                line = stream.readline()
+            if not line:
+                return
+            yield line
     except UnicodeDecodeError as err:
         raise InputError(f"stdin is not valid UTF-8 ({err.reason}): convert it, e.g. iconv -t utf-8.") from None
 
 
-def _text_source(text: str | None, inputs: list[Path]) -> tuple[Iterable[str], int | None]:
+def _text_source(text: str | None, inputs: list[Path], ctrl_c: CtrlC) -> tuple[Iterable[str], int | None]:
     """(blocks of text, total characters when known) from the argument, files or stdin."""
     if text is not None and text != "-" and inputs:
         raise InputError("give the text either as an argument or with -i, not both.")
@@ -72,7 +86,7 @@ def _text_source(text: str | None, inputs: list[Path]) -> tuple[Iterable[str], i
     elif text is not None and text != "-":
         content = text
     elif text == "-" or not sys.stdin.isatty():
-        return iter_blocks(_stdin_lines()), None
+        return iter_blocks(_stdin_lines(ctrl_c)), None
     else:
         raise InputError('no text: pass it as an argument, with -i FILE, or on stdin (tts synth - < file.txt).')
     if not content.strip():
@@ -92,9 +106,20 @@ def synth_command(
     ] = None,
     output: Annotated[
         str | None,
-        typer.Option("--output", "-o", help="WAV file to write, or '-' for stdout (default when piped)."),
+        typer.Option(
+            "--output",
+            "-o",
+            help="File to write (atomically: never a partial file), a device, FIFO, socket or /dev/fd/N "
+            "(written in place, streaming), or '-' for stdout (default when piped).",
+        ),
     ] = None,
-    fmt: Annotated[Format, typer.Option("--format", help="wav, or raw 16-bit mono PCM.")] = Format.wav,
+    fmt: Annotated[
+        Format | None,
+        typer.Option(
+            "--format",
+            help="wav, raw (16-bit mono PCM), flac, ogg (Vorbis), opus, mp3. Default: by -o's extension, else wav.",
+        ),
+    ] = None,
     voice: Annotated[str, typer.Option("--voice", help="Voice name (tts voices) or a Piper .onnx path.")] = (
         DEFAULT_VOICE
     ),
@@ -130,12 +155,11 @@ def synth_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print the plan and per-run figures.")] = False,
 ) -> None:
-    """Speak TEXT into a WAV file, or stream it to stdout for a pipeline."""
+    """Speak TEXT into an audio file, or stream it to stdout, a device or a FIFO."""
     ctrl_c = CtrlC()
     ctrl_c.install()
-    from tts_accel.core.audio import FileSink, StreamSink
     from tts_accel.core.engine import Synthesizer
-    from tts_accel.core.modes import plan_for
+    from tts_accel.core.planner import plan_for
 
     params = SynthParams(
         speed=speed, noise_scale=noise_scale, noise_w=noise_w,
@@ -148,28 +172,28 @@ def synth_command(
     to_stdout = output == "-" or (output is None and not sys.stdout.isatty())
     if output is None and not to_stdout:
         raise InputError("no output: add -o FILE.wav, or -o - to stream to stdout.")
-    blocks, total = _text_source(text, inputs or [])
+    target = "-" if to_stdout else str(output)
+    audio_format = format_for(target, fmt.value if fmt else None)  # refused before the voice loads
+    blocks, total = _text_source(text, inputs or [], ctrl_c)
     synth = Synthesizer(voice, plan, lang=lang)
     if verbose:
         err_console.print(explain_table(plan))
-    sink = (
-        StreamSink(sys.stdout.buffer, synth.sample_rate, fmt.value)
-        if to_stdout
-        else FileSink(Path(output or ""), synth.sample_rate, fmt.value)
-    )
-    ctrl_c.check()
+    sink = open_sink(target, synth.sample_rate, audio_format, guard=ctrl_c.blocking)
 
     def on_chunk(chunk: Chunk) -> None:
         advance(len(chunk.text) + 1)
         ctrl_c.check()
 
-    with progress_for(total, enabled=not quiet and err_console.is_terminal) as advance:
+    with sink, progress_for(total, enabled=not quiet and err_console.is_terminal) as advance:
+        ctrl_c.check()  # a signal while the voice loaded: the temporary file goes
         stats = synth.write(blocks, sink, params, on_chunk=on_chunk)
     if not quiet:
         where = "stdout" if to_stdout else output
         err_console.print(
             f"{stats.audio_s:.2f} s of audio to {where} in {stats.wall_s:.2f} s "
-            f"(RTF {stats.rtf:.3f}, first audio after {stats.ttfa_s or 0:.2f} s, {stats.chunks} chunks)"
+            f"(RTF {stats.rtf:.3f}, first audio after {stats.ttfa_s or 0:.2f} s, {stats.chunks} chunks)",
+            soft_wrap=True,  # one line, whatever the path's length
+            markup=False,  # a path such as take[1].wav prints as written
         )
     if verbose:
         for note in synth.voice.notes():

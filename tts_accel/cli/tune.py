@@ -9,7 +9,7 @@ import typer
 
 from tts_accel.cli.common import err_console, error_boundary
 from tts_accel.core.errors import InputError
-from tts_accel.core.voices import DEFAULT_VOICE
+from tts_accel.core.voices.registry import DEFAULT_VOICE
 
 EXAMPLES = """
 
@@ -39,12 +39,18 @@ def tune_command(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from tts_accel.core import bench, tune
+    from tts_accel.core import tune
+    from tts_accel.core.texts import load_texts
 
     if budget <= 0:
         raise InputError("--budget must be a positive number of seconds, e.g. --budget 60.")
-    text = next(iter(bench.load_texts(["paragraph"], [input_file] if input_file else []).values()))
-    plans = list(tune.candidates(int8=int8))
+    text = next(iter(load_texts(["paragraph"], [input_file] if input_file else []).values()))
+
+    def skipped(label: str, reason: str) -> None:
+        if not quiet:
+            err_console.print(f"skipped {label}: {reason}", markup=False)
+
+    plans = list(tune.candidates(int8=int8, voice=voice, on_skip=skipped))
     columns = (TextColumn("tuning"), BarColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True, disable=quiet) as progress:
         task = progress.add_task("", total=budget)
@@ -69,7 +75,7 @@ def tune_command(
             )  # fmt: skip
         err_console.print(table)
     if save:
-        path = tune.save(result)
+        path = tune.save(result, voice=voice)
         if quiet:
             typer.echo(str(path))
         else:

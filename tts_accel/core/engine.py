@@ -9,15 +9,14 @@ import numpy as np
 
 from tts_accel.core import scheduler
 from tts_accel.core.audio import Sink, silence, to_pcm16
-from tts_accel.core.backends.base import Backend
 from tts_accel.core.errors import InputError
 from tts_accel.core.metrics import RunStats, Stopwatch, peak_rss_mb
 from tts_accel.core.params import SynthParams
 from tts_accel.core.plan import ExecutionPlan
 from tts_accel.core.scheduler import Chunk
 from tts_accel.core.text import chunk_text, normalize
-from tts_accel.core.voice import Voice
-from tts_accel.core.voices import DEFAULT_VOICE, resolve_voice
+from tts_accel.core.voices.base import Backend, Voice
+from tts_accel.core.voices.registry import DEFAULT_VOICE, resolve_voice
 
 NOTHING_TO_SAY = "the text has nothing to pronounce: give words, e.g. tts synth \"Hello world.\" -o hello.wav"
 
@@ -116,20 +115,25 @@ class Synthesizer:
 
 
 def synthesize(
-    text: str, voice: str = DEFAULT_VOICE, mode: str = "sequential", **params: object
+    text: str, voice: str = DEFAULT_VOICE, mode: str = "sequential", precision: str | None = None,
+    **params: object,
 ) -> tuple[np.ndarray, int]:
-    """Library entry point: ``(float32 samples, sample_rate)``."""
+    """Library entry point: ``(float32 samples, sample_rate)``. The plan comes from the one
+    resolver (``planner.plan_for``): ``mode="torch"`` runs the torch port or says why it cannot,
+    ``mode="auto"`` is what `tts synth` would pick here."""
     if not text or not text.strip():
         raise InputError(NOTHING_TO_SAY)
-    synth = _cached_synthesizer(voice, mode)
+    synth = _cached_synthesizer(voice, mode, precision)
     return synth.synthesize(text, SynthParams(**params)), synth.sample_rate  # type: ignore[arg-type]
 
 
-_SYNTHS: dict[tuple[str, str], Synthesizer] = {}
+_SYNTHS: dict[tuple[str, str, str | None], Synthesizer] = {}
 
 
-def _cached_synthesizer(voice: str, mode: str) -> Synthesizer:
-    key = (voice, mode)
+def _cached_synthesizer(voice: str, mode: str, precision: str | None) -> Synthesizer:
+    from tts_accel.core.planner import plan_for
+
+    key = (voice, mode, precision)
     if key not in _SYNTHS:
-        _SYNTHS[key] = Synthesizer(voice, ExecutionPlan(mode=mode))
+        _SYNTHS[key] = Synthesizer(voice, plan_for(mode, voice, precision))
     return _SYNTHS[key]

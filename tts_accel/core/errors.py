@@ -1,13 +1,21 @@
-"""One exception hierarchy. Only the CLI turns these into messages and exit codes.
+"""Every exception class of tts-accel. Only the CLI turns them into messages and exit codes.
 
-Exit codes (documented in the README):
+Each class carries the exit code the CLI gives it (the README's table):
   0 success · 1 unexpected internal error · 2 bad input or usage · 3 voice not found or
   not installed · 4 output cannot be written · 5 model failed to load or run ·
   6 a verify tier could not run · 7 `tts batch`: some rows failed (the others are done) ·
-  130 interrupted (Ctrl-C) · 141 stdout closed by the reader (broken pipe) · 143 terminated (SIGTERM)
+  130 interrupted (Ctrl-C, SIGINT) · 141 stdout closed by the reader (broken pipe) ·
+  143 terminated (SIGTERM)
 """
 
 from __future__ import annotations
+
+import errno as _errno
+import os
+from pathlib import Path
+
+TORCH_INSTALL = "pip install 'tts-accel[torch]'"
+EVAL_INSTALL = "pip install 'tts-accel[eval]'"
 
 
 class TTSError(Exception):
@@ -20,6 +28,19 @@ class InputError(TTSError):
     """The text or an option is unusable."""
 
     exit_code = 2
+
+
+class UnknownMode(InputError):
+    """A mode name that is not in the vocabulary (``tts_accel.core.modes``)."""
+
+
+class ModeNotApplicable(InputError):
+    """A known mode or precision that this voice family, this machine or this graph cannot run;
+    bench, tune and verify skip it with this reason, `tts synth` refuses it."""
+
+
+class TorchMissing(ModeNotApplicable):
+    """PyTorch (the ``torch`` extra) is needed and not installed."""
 
 
 class VoiceError(TTSError):
@@ -40,6 +61,27 @@ class ModelError(TTSError):
     exit_code = 5
 
 
+class DeviceUnavailableError(ModeNotApplicable, ModelError):
+    """The requested mode needs hardware this machine does not have (a CUDA GPU). A model error
+    (exit 5) for `tts synth`; bench and verify skip the mode with this reason."""
+
+    exit_code = 5
+
+
+class KernelInputError(ModelError, ValueError):
+    """A Triton kernel launcher was given a tensor it cannot handle (shape, dtype, device or layout)."""
+
+
+class TierUnavailable(TTSError):
+    """A `tts verify` tier cannot run here at all (an extra is missing); ``str`` says why and how to fix it."""
+
+    exit_code = 6
+
+
+class EvalUnavailable(TierUnavailable):
+    """The speech recognizer (the ``eval`` extra) is not installed or its model is missing."""
+
+
 class BrokenPipe(TTSError):
     """The reader of stdout went away before the audio was done."""
 
@@ -53,7 +95,7 @@ class Interrupted(TTSError):
 
 
 class Terminated(Interrupted):
-    """SIGTERM asked the run to stop; raised at a safe point, like Ctrl-C."""
+    """SIGTERM arrived; raised at a safe point between chunks, or at once while output is blocked."""
 
     exit_code = 143
 
@@ -62,3 +104,22 @@ class RowsFailed(TTSError):
     """`tts batch` finished, but some rows could not be synthesized (listed in errors.jsonl)."""
 
     exit_code = 7
+
+
+def torch_missing(what: str) -> TorchMissing:
+    """The one message for a missing torch: ``what`` needs it, and the command that installs it."""
+    return TorchMissing(f"{what} needs PyTorch: {TORCH_INSTALL}, or use --mode auto.")
+
+
+def output_error(path: str | os.PathLike[str], err: OSError, what: str = "write") -> OutputError:
+    """An OSError on a user-visible write, as one line naming the path, the cause and a fix."""
+    cause = err.strerror or str(err)
+    hint = {
+        _errno.ENOSPC: "free some space",
+        _errno.EROFS: "the file system is read-only: choose another place",
+        _errno.EACCES: "check the permissions or choose another place",
+        _errno.EPERM: "check the permissions or choose another place",
+        _errno.ENOENT: "check that the folder exists",
+        _errno.ENOTDIR: "a part of the path is a file, not a folder",
+    }.get(err.errno or 0, "choose a writable place")
+    return OutputError(f"cannot {what} {Path(path)}: {cause}; {hint}.")

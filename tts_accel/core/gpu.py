@@ -69,6 +69,18 @@ def driver_present() -> bool:
     return any(os.path.exists(p) for p in DRIVER_PATHS) or shutil.which("nvidia-smi") is not None
 
 
+def cuda_available() -> bool:
+    """Whether torch can run on a CUDA GPU here. Without a GPU driver, or without torch, the
+    answer is no and torch is not imported (that alone costs a second)."""
+    if not driver_present() or not torch_available():
+        return False
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
 def probe_gpus() -> tuple[GPUInfo, ...]:
     """GPUs as torch sees them when torch is installed (so CUDA_VISIBLE_DEVICES and a CPU-only
     torch build count: a GPU torch cannot use is no GPU for the plan), else as nvidia-smi does.

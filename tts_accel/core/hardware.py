@@ -10,8 +10,10 @@ import hashlib
 import json
 import math
 import os
+import platform
 import re
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from tts_accel.core.gpu import GPUInfo, probe_gpus
@@ -153,9 +155,19 @@ def _read_int(path: Path) -> int | None:
         return None
 
 
+@lru_cache(maxsize=1)
+def _this_cpuinfo() -> str:
+    """/proc/cpuinfo of this machine, read once per process (it does not change)."""
+    return _read(Path("/proc/cpuinfo")) or ""
+
+
+def _cpuinfo(root: Path) -> str:
+    return _this_cpuinfo() if Path(root).resolve() == Path("/") else (_read(root / "proc/cpuinfo") or "")
+
+
 def _cpuinfo_blocks(root: Path) -> list[dict[str, str]]:
     blocks: list[dict[str, str]] = [{}]
-    for line in (_read(root / "proc/cpuinfo") or "").splitlines():
+    for line in _cpuinfo(root).splitlines():
         if not line.strip():
             blocks.append({})
             continue
@@ -323,3 +335,28 @@ def _detect(root: Path, *, probe: bool) -> HardwareProfile:
         usable_cpus=_usable(root, online),
         gpus=probe_gpus() if probe else (),
     )
+
+
+@lru_cache(maxsize=1)
+def this_machine() -> HardwareProfile:
+    """This machine, detected once per process (cache keys and labels; plans detect afresh)."""
+    return HardwareProfile.detect()
+
+
+def cpu_count() -> int:
+    """Logical CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        return os.cpu_count() or 1
+
+
+def cpu_model() -> str:
+    """This machine's CPU model name (from /proc/cpuinfo, read once), else the platform's."""
+    model, _ = _model_and_vendor(_cpuinfo_blocks(Path("/")))
+    return model if model != "unknown" else (platform.processor() or platform.machine())
+
+
+def machine_label() -> str:
+    """``CPU model, N CPUs, OS``: the machine column of bench rows."""
+    return f"{cpu_model()}, {cpu_count()} CPUs, {platform.system()}"

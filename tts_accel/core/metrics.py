@@ -5,7 +5,7 @@ from __future__ import annotations
 import resource
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 
 def peak_rss_mb() -> float:
@@ -32,9 +32,6 @@ class RunStats:
     def rtf(self) -> float:
         """Real-time factor: seconds of compute per second of audio (lower is faster)."""
         return self.wall_s / self.audio_s if self.audio_s else float("nan")
-
-    def as_dict(self) -> dict[str, float | int | None]:
-        return {**asdict(self), "rtf": self.rtf}
 
 
 class Stopwatch:

@@ -1,48 +1,67 @@
-"""Mode names the CLI accepts, and the plan one run gets on this machine.
+"""The execution modes: one typed vocabulary, known here and nowhere else.
 
-Every plan comes from one function, ``plan.resolve_for_machine`` (flag > this machine's tuned
-profile > shipped preset > heuristic); this module only names its inputs.
+A mode names how chunks reach a backend and which backend runs them. Everything that takes
+a mode (the resolver, the scheduler, bench, tune, verify, the CLI's --mode) looks it up here;
+a name that is not here is an ``UnknownMode`` error listing the valid ones. Which modes a voice
+family can run is the family's data (``tts_accel.core.voices.base.Family``), not this module's.
 """
 
 from __future__ import annotations
 
-import os
+from dataclasses import dataclass
+from typing import Literal
 
-from tts_accel.core.plan import (
-    CLI_MODES,
-    PRECISIONS,
-    SCHEDULING_MODES,
-    TORCH_MODES,
-    ExecutionPlan,
-    resolve_for_machine,
+from tts_accel.core.errors import UnknownMode
+
+Backend = Literal["onnx", "torch"]
+Schedule = Literal["sequential", "parallel", "pipelined", "batched"]
+
+
+@dataclass(frozen=True)
+class ModeSpec:
+    name: str
+    backend: Backend
+    #: how the scheduler feeds chunks to the backend (torch modes run one chunk after another)
+    schedule: Schedule
+    needs_cuda: bool = False
+    #: several chunks padded into one model run: the family must be able to batch
+    batches: bool = False
+    doc: str = ""
+
+
+_SPECS = (
+    ModeSpec("sequential", "onnx", "sequential", doc="one chunk after another: the reference"),
+    ModeSpec("parallel", "onnx", "parallel", doc="phonemize everything, then run chunks concurrently"),
+    ModeSpec("batched", "onnx", "batched", batches=True, doc="pad chunks into one model run"),
+    ModeSpec("pipelined", "onnx", "pipelined", doc="run each chunk as soon as it is phonemized"),
+    ModeSpec("torch", "torch", "sequential", doc="the PyTorch port, eager"),
+    ModeSpec("triton", "torch", "sequential", doc="the PyTorch port with fused Triton kernels"),
+    ModeSpec("graph", "torch", "sequential", needs_cuda=True, doc="CUDA graphs over bucketed shapes"),
+    ModeSpec("hybrid", "torch", "sequential", needs_cuda=True, doc="Triton kernels inside CUDA graphs"),
+    ModeSpec("compile", "torch", "sequential", doc="torch.compile of the two stages"),
 )
-from tts_accel.core.voices import voice_family
+SPECS: dict[str, ModeSpec] = {s.name: s for s in _SPECS}
 
-ONNX_MODES = SCHEDULING_MODES
-MODES = CLI_MODES
-ONNX_PRECISIONS = PRECISIONS["onnx"]
-
-__all__ = ["MODES", "ONNX_MODES", "ONNX_PRECISIONS", "TORCH_MODES", "cpu_count", "plan_for"]
-
-
-def cpu_count() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS
-        return os.cpu_count() or 1
+AUTO = "auto"
+#: Modes of the ONNX Runtime backend (the scheduling modes).
+ONNX_MODES = tuple(s.name for s in _SPECS if s.backend == "onnx")
+#: Modes of the PyTorch backend.
+TORCH_MODES = tuple(s.name for s in _SPECS if s.backend == "torch")
+#: Every value --mode accepts; "auto" lets the resolver choose.
+CLI_MODES = (AUTO, *SPECS)
+#: Precisions each backend can run (a family may allow fewer).
+PRECISIONS: dict[str, tuple[str, ...]] = {"onnx": ("fp32", "int8"), "torch": ("fp32", "fp16", "bf16")}
+BACKENDS = tuple(PRECISIONS)
 
 
-def plan_for(
-    mode: str = "auto",
-    voice: str = "",
-    precision: str | None = None,
-    *,
-    tuned: bool = True,
-    **settings: object,
-) -> ExecutionPlan:
-    """The plan for ``mode`` on this machine. ``settings`` are further command-line flags
-    (``workers``, ``intra_op_threads``, ``batch_size``; None means not given). ``tuned=False``
-    leaves this machine's tuned profile out: `tts bench` and `tts verify` measure each mode as it
-    is defined, not as `tts tune` left it."""
-    flags = {"mode": mode, "precision": precision, **settings}
-    return resolve_for_machine(flags, voice_family=voice_family(voice), use_tuned=tuned)
+def spec(mode: str, source: str = "") -> ModeSpec:
+    """The spec of ``mode``; an UnknownMode error naming the valid ones otherwise."""
+    found = SPECS.get(str(mode))
+    if found is None:
+        where = f" ({source})" if source else ""
+        raise UnknownMode(f"unknown mode {mode!r}{where}: use one of {', '.join(CLI_MODES)}.")
+    return found
+
+
+def backend_of(mode: str) -> str:
+    return spec(mode).backend

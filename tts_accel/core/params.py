@@ -43,3 +43,8 @@ def _check(flag: str, value: float, bounds: tuple[float, float]) -> None:
     lo, hi = bounds
     if not (lo <= value <= hi):  # also rejects NaN
         raise InputError(f"{flag} {value} is out of range: use a value from {lo} to {hi}.")
+
+
+#: No randomness: every mode sees the same ids and the same (absent) noise, so runs repeat
+#: exactly and modes can be compared sample by sample (bench, tune, verify).
+ZERO_NOISE = SynthParams(noise_scale=0.0, noise_w=0.0)

@@ -1,24 +1,32 @@
-"""ExecutionPlan: how the model stage runs on this machine."""
+"""ExecutionPlan: how the model stage runs on this machine, and the one resolver that makes it.
+
+``resolve_plan`` is pure: it takes the flags, the hardware, the tuned profile and the preset
+(or None), and the voice family's capabilities, and returns a validated plan whose ``sources``
+say where each value came from. ``tts_accel.core.planner`` feeds it this machine's facts; every
+run (`tts synth`, ``tts_accel.synthesize``, bench, tune, verify) gets its plan that way.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Protocol
 
-from tts_accel.core.errors import InputError
+from tts_accel.core.errors import InputError, torch_missing
 from tts_accel.core.hardware import format_cpu_list, parse_cpu_list
+from tts_accel.core.modes import AUTO, CLI_MODES, PRECISIONS, backend_of, spec
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pragma: no cover
     from tts_accel.core.hardware import HardwareProfile
-    from tts_accel.profiles.store import Profile
 
-#: Scheduling modes: how chunks are fed to the backend.
-SCHEDULING_MODES = ("sequential", "parallel", "batched", "pipelined")
+ORT_EXECUTION_MODES = ("sequential", "parallel")
+GRAPH_OPTIMIZATIONS = ("disable", "basic", "extended", "all")
 
 
 @dataclass(frozen=True)
 class ExecutionPlan:
+    """A validated plan: mode, backend and precision agree (``backend`` left empty is the mode's)."""
+
     mode: str = "sequential"
     intra_op_threads: int = 0  # 0: ONNX Runtime's default (one per physical core)
     inter_op_threads: int = 0
@@ -28,59 +36,82 @@ class ExecutionPlan:
     batch_size: int = 1  # chunks per model run (batched)
     affinity: tuple[int, ...] = ()  # logical CPUs to pin to, performance cores first
     precision: str = "fp32"  # fp32 | int8 (ONNX); fp32 | fp16 | bf16 (torch)
-    backend: str = "onnx"  # onnx | torch
+    backend: str = ""  # onnx | torch; empty: the mode's own
     device: str = "cpu"
     #: where each field's value came from: flag | tuned | preset | heuristic | default
     sources: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
+        mode_backend = spec(self.mode).backend  # UnknownMode names the valid ones
+        if not self.backend:
+            object.__setattr__(self, "backend", mode_backend)
+        elif self.backend != mode_backend:
+            raise InputError(f"--mode {self.mode} runs on the {mode_backend} backend, not {self.backend}: drop one.")
+        if self.precision not in PRECISIONS[self.backend]:
+            raise InputError(
+                f"precision {self.precision!r} is not available on the {self.backend} backend: "
+                f"use {' or '.join(PRECISIONS[self.backend])}."
+            )
+        if self.backend == "onnx" and self.device != "cpu":
+            raise InputError(f"the onnx backend runs on the CPU, not {self.device!r}: use a torch mode for a GPU.")
         if self.workers < 1 or self.batch_size < 1:
             raise InputError("workers and batch size must be at least 1.")
         if self.intra_op_threads < 0 or self.inter_op_threads < 0:
             raise InputError("thread counts cannot be negative: use 0 for the runtime's default.")
-
-    def with_(self, **changes: object) -> ExecutionPlan:
-        return replace(self, **changes)  # type: ignore[arg-type]
+        if self.ort_execution_mode not in ORT_EXECUTION_MODES:
+            raise InputError(f"ort_execution_mode {self.ort_execution_mode!r}: use {' or '.join(ORT_EXECUTION_MODES)}.")
+        if self.graph_optimization not in GRAPH_OPTIMIZATIONS:
+            raise InputError(
+                f"graph_optimization {self.graph_optimization!r}: use one of {', '.join(GRAPH_OPTIMIZATIONS)}."
+            )
 
     @classmethod
     def field_names(cls) -> list[str]:
         return [f.name for f in fields(cls) if f.name != "sources"]
 
 
+class PlanLayer(Protocol):
+    """A named set of plan values: a tuned profile or a shipped preset."""
+
+    name: str
+    plan: Mapping[str, object]
+
+
+class Family(Protocol):
+    """What the resolver reads of a voice family (``tts_accel.core.voices.base.Family``)."""
+
+    @property
+    def torch_port(self) -> bool: ...
+
+    def why_not(self, mode: str, precision: str | None = None) -> str | None: ...
+
+    def check(self, mode: str, precision: str | None = None) -> None: ...
+
+
 # --- resolution: flag > tuned profile > shipped preset > heuristic > default -------------
 
-#: Modes of the torch backend; the ONNX backend's are SCHEDULING_MODES.
-TORCH_MODES = ("torch", "triton", "graph", "hybrid", "compile")
-#: Every --mode value the CLI accepts; "auto" lets resolve_plan choose.
-CLI_MODES = ("auto", *SCHEDULING_MODES, *TORCH_MODES)
-PRECISIONS = {"onnx": ("fp32", "int8"), "torch": ("fp32", "fp16", "bf16")}
 #: Fields whose value was chosen for one mode: a profile's value is used only when the
 #: resolved mode is the profile's own (4 single-threaded workers make no sense sequentially).
 MODE_BOUND = ("workers", "intra_op_threads", "inter_op_threads", "batch_size", "affinity", "device", "precision")
 #: Upper bound on workers, threads and batch size: more is a typo, not a plan.
 MAX_COUNT = 1024
-#: Voice families with a torch port (torch_vits.py ports the VITS graph Piper voices use).
-TORCH_FAMILIES = ("piper",)
-
-
-def backend_of(mode: str) -> str:
-    return "torch" if mode in TORCH_MODES else "onnx"
 
 
 def resolve_plan(
     flags: Mapping[str, object],
     hw: HardwareProfile,
     *,
-    tuned: Profile | None,
-    preset: Profile | None,
-    voice_family: str = "piper",
-    torch_available: bool | None = None,
+    tuned: PlanLayer | None,
+    preset: PlanLayer | None,
+    family: Family | None = None,
+    torch_available: bool = False,
 ) -> ExecutionPlan:
     """The plan for this run. Each field comes from the first of: a command-line flag (None and
     mode "auto" mean not given), this machine's tuned profile, the shipped preset, a heuristic
-    from the hardware, the dataclass default; ``plan.sources`` records which."""
-    has_torch = _torch_importable() if torch_available is None else torch_available
-    given = {k: v for k, v in flags.items() if v is not None and not (k == "mode" and v == "auto")}
+    from the hardware, the dataclass default; ``plan.sources`` records which. A mode the family
+    cannot run is a ModeNotApplicable error with the family's reason; a profile's mode the family
+    cannot run is passed over (the profile was made for another family or machine)."""
+    given = {k: v for k, v in flags.items() if v is not None and not (k == "mode" and v == AUTO)}
     unknown = sorted(set(given) - set(ExecutionPlan.field_names()))
     if unknown:
         raise InputError(f"unknown plan settings {unknown}: use {', '.join(ExecutionPlan.field_names())}.")
@@ -89,12 +120,12 @@ def resolve_plan(
         if profile is not None:
             layers.append((source, _concrete(profile.plan, hw, f"profile {profile.name!r}")))
 
-    mode, mode_source = _resolve_mode(layers, hw, has_torch, voice_family)
+    mode, mode_source = _resolve_mode(layers, hw, torch_available, family)
     backend = backend_of(mode)
     if given.get("backend", backend) != backend:
         raise InputError(f"--mode {mode} runs on the {backend} backend, not {given['backend']}: drop one.")
-    if backend == "torch" and not has_torch:
-        raise InputError(f"mode {mode!r} needs torch: pip install 'tts-accel[torch]', or use --mode auto.")
+    if backend == "torch" and not torch_available:
+        raise torch_missing(f"mode {mode!r}")
     heuristic = _heuristics(hw, mode)
     values: dict[str, object] = {"mode": mode, "backend": backend}
     sources = {"mode": mode_source, "backend": "flag" if "backend" in given else mode_source}
@@ -111,38 +142,19 @@ def resolve_plan(
                 values[name], sources[name] = heuristic[name], "heuristic"
             else:
                 sources[name] = "default"
-    precision = values.get("precision", "fp32")
+    precision = str(values.get("precision", "fp32"))
     if precision not in PRECISIONS[backend]:
         raise InputError(
             f"precision {precision!r} ({sources['precision']}) is not available on the {backend} backend: "
             f"use {' or '.join(PRECISIONS[backend])}."
         )
+    if family is not None:
+        family.check(mode, precision)
     return ExecutionPlan(**values, sources=sources)  # type: ignore[arg-type]
 
 
-def resolve_for_machine(
-    flags: Mapping[str, object],
-    *,
-    voice_family: str = "piper",
-    hw: HardwareProfile | None = None,
-    use_tuned: bool = True,
-) -> ExecutionPlan:
-    """resolve_plan on this machine: detect it, load its tuned profile, pick its preset.
-    ``use_tuned=False`` leaves the tuned profile out (bench and verify measure each mode as
-    defined, not as tuned). A tuned profile that cannot be read is an InputError naming it."""
-    from tts_accel.core.hardware import HardwareProfile
-    from tts_accel.profiles.store import load_tuned, pick_preset
-
-    machine = hw or HardwareProfile.detect()
-    has_torch = _torch_importable()
-    return resolve_plan(
-        flags, machine, tuned=load_tuned(machine) if use_tuned else None,
-        preset=pick_preset(machine, torch_available=has_torch), voice_family=voice_family, torch_available=has_torch,
-    )  # fmt: skip
-
-
 def _resolve_mode(
-    layers: list[tuple[str, dict[str, object]]], hw: HardwareProfile, has_torch: bool, family: str
+    layers: list[tuple[str, dict[str, object]]], hw: HardwareProfile, has_torch: bool, family: Family | None
 ) -> tuple[str, str]:
     flag = layers[0][1]
     wanted_backend = flag.get("backend")
@@ -150,12 +162,16 @@ def _resolve_mode(
         mode = layer.get("mode")
         if mode is None:
             continue
-        if mode not in CLI_MODES[1:]:
-            raise InputError(f"unknown mode {mode!r} ({source}): use one of {', '.join(CLI_MODES)}.")
-        compatible = wanted_backend in (None, backend_of(str(mode)))
-        if source == "flag" or (compatible and (has_torch or backend_of(str(mode)) == "onnx")):
+        backend = spec(str(mode), source).backend  # an unknown mode is an error, wherever it comes from
+        if source == "flag":
             return str(mode), source
-    gpu = bool(hw.gpus) and has_torch and family in TORCH_FAMILIES
+        compatible = wanted_backend in (None, backend)
+        runs_here = has_torch or backend == "onnx"
+        fits_family = family is None or family.why_not(str(mode)) is None
+        if compatible and runs_here and fits_family:
+            return str(mode), source
+    torch_port = family is None or family.torch_port
+    gpu = bool(hw.gpus) and has_torch and torch_port
     if wanted_backend == "torch":
         return ("hybrid" if gpu else "torch"), "heuristic"
     if gpu and wanted_backend is None:
@@ -183,7 +199,8 @@ def _heuristics(hw: HardwareProfile, mode: str) -> dict[str, object]:
     if backend_of(mode) == "torch":
         return {"device": "cuda" if hw.gpus else "cpu", "workers": 1, "batch_size": 1, "precision": "fp32"}
     n = _cpu_workers(hw)
-    concurrent = mode in ("parallel", "pipelined")
+    schedule = spec(mode).schedule
+    concurrent = schedule in ("parallel", "pipelined")
     found: dict[str, object] = {
         "device": "cpu",
         "precision": "fp32",
@@ -191,7 +208,7 @@ def _heuristics(hw: HardwareProfile, mode: str) -> dict[str, object]:
         # concurrent: 1 thread per worker; otherwise the run gets every usable core, said
         # explicitly so ORT neither exceeds a cgroup quota nor spreads onto efficiency cores
         "intra_op_threads": 1 if concurrent else n,
-        "batch_size": 2 if mode == "batched" else 1,
+        "batch_size": 2 if schedule == "batched" else 1,
     }
     if hw.efficiency_cpus and hw.usable_performance_cpus:
         found["affinity"] = _performance_affinity(hw)
@@ -234,12 +251,6 @@ def _affinity(value: object, hw: HardwareProfile, source: str) -> tuple[int, ...
     raise InputError(f"affinity = {value!r} ({source}): use CPU numbers such as 0-3,6, or performance/all/none.")
 
 
-def _torch_importable() -> bool:
-    from tts_accel.core.gpu import torch_available
-
-    return torch_available()
-
-
 def explain_rows(plan: ExecutionPlan) -> list[tuple[str, str, str]]:
     """(field, value, source) rows for `tts synth --explain`."""
     rows = []
@@ -252,3 +263,6 @@ def explain_rows(plan: ExecutionPlan) -> list[tuple[str, str, str]]:
             text = "0 (runtime default)"
         rows.append((name, text, plan.sources.get(name, "default")))
     return rows
+
+
+__all__ = ["CLI_MODES", "MAX_COUNT", "MODE_BOUND", "ExecutionPlan", "PlanLayer", "explain_rows", "resolve_plan"]

@@ -15,9 +15,10 @@ from typing import TypeVar
 
 import numpy as np
 
-from tts_accel.core.backends.base import Backend
+from tts_accel.core.modes import Schedule, spec
 from tts_accel.core.params import SynthParams
 from tts_accel.core.plan import ExecutionPlan
+from tts_accel.core.voices.base import Backend
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,8 @@ def run_batched(
         yield from zip(group, audios, strict=True)
 
 
-RUNNERS: dict[str, Runner] = {
+#: One runner per schedule of the mode vocabulary (``modes.ModeSpec.schedule``).
+RUNNERS: dict[Schedule, Runner] = {
     "sequential": run_sequential,
     "parallel": run_parallel,
     "pipelined": run_concurrent,
@@ -118,5 +120,6 @@ RUNNERS: dict[str, Runner] = {
 def run(
     chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
 ) -> Iterator[tuple[Chunk, np.ndarray]]:
-    runner = RUNNERS.get(plan.mode, run_sequential)  # torch-backend modes schedule sequentially
-    return runner(chunks, backend, params, plan)
+    """The plan's mode decides the runner through its schedule (the torch modes run one chunk
+    after another); an unknown mode is an UnknownMode error, never a silent sequential run."""
+    return RUNNERS[spec(plan.mode).schedule](chunks, backend, params, plan)

@@ -11,26 +11,28 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tts_accel.core.bench import ZERO_NOISE, BenchCase, load_case, measure_once
-from tts_accel.core.errors import InputError
-from tts_accel.core.modes import cpu_count
-from tts_accel.core.plan import ExecutionPlan
-
-if TYPE_CHECKING:
-    from tts_accel.core.hardware import HardwareProfile
+from tts_accel.core.errors import InputError, ModeNotApplicable
+from tts_accel.core.gpu import torch_available
+from tts_accel.core.hardware import HardwareProfile, cpu_count
+from tts_accel.core.measure import load_case, measure_once
+from tts_accel.core.modes import spec
+from tts_accel.core.params import ZERO_NOISE
+from tts_accel.core.plan import ExecutionPlan, resolve_plan
+from tts_accel.core.voices.registry import DEFAULT_VOICE, family_of
 
 LEADERS = 3  # candidates re-timed with the budget left after the first pass
+#: A candidate says every plan field: what it does not set is ExecutionPlan's default (ORT's own).
+_DEFAULTS = {f.name: f.default for f in fields(ExecutionPlan) if f.name not in ("sources", "backend")}
 
 
 def describe(plan: ExecutionPlan) -> str:
     parts = [plan.mode]
-    if plan.mode in ("parallel", "pipelined", "batched") and plan.workers > 1:
+    if spec(plan.mode).schedule != "sequential" and plan.workers > 1:
         parts.append(f"workers={plan.workers}")
     if plan.batch_size > 1:
         parts.append(f"batch={plan.batch_size}")
@@ -46,25 +48,48 @@ def describe(plan: ExecutionPlan) -> str:
     return " ".join(parts)
 
 
-def candidates(cpus: int | None = None, int8: bool = False) -> Iterator[ExecutionPlan]:
-    """Plans worth timing on ``cpus`` logical CPUs, most promising first (threads x workers x batch
-    x mode x ORT options). int8 only on request: it must also be checked for WER (docs)."""
-    cpus = cpus or cpu_count()
-    yield ExecutionPlan(mode="sequential")  # baseline: ORT defaults
+def _settings(cpus: int, int8: bool) -> Iterator[dict[str, object]]:
+    """Plan settings worth timing on ``cpus`` logical CPUs, most promising first (threads x
+    workers x batch x mode x ORT options). int8 only on request: it must also be checked for WER."""
+    yield {"mode": "sequential"}  # baseline: ORT defaults
     for workers in dict.fromkeys((cpus, 2 * cpus, max(2, cpus // 2))):
-        yield ExecutionPlan(mode="pipelined", workers=workers, intra_op_threads=1, inter_op_threads=1)
-    yield ExecutionPlan(mode="sequential", intra_op_threads=cpus, inter_op_threads=1)
+        yield {"mode": "pipelined", "workers": workers, "intra_op_threads": 1, "inter_op_threads": 1}
+    yield {"mode": "sequential", "intra_op_threads": cpus, "inter_op_threads": 1}
     if cpus >= 4:
-        yield ExecutionPlan(mode="pipelined", workers=cpus // 2, intra_op_threads=2, inter_op_threads=1)
-    yield ExecutionPlan(mode="batched", batch_size=2, intra_op_threads=cpus)
-    yield ExecutionPlan(mode="batched", batch_size=2, workers=cpus, intra_op_threads=1, inter_op_threads=1)
-    yield ExecutionPlan(mode="sequential", ort_execution_mode="parallel", inter_op_threads=cpus)
-    yield ExecutionPlan(mode="pipelined", workers=cpus, intra_op_threads=1, graph_optimization="extended")
-    yield ExecutionPlan(mode="batched", batch_size=4, intra_op_threads=cpus)
-    yield ExecutionPlan(mode="sequential", intra_op_threads=1)
+        yield {"mode": "pipelined", "workers": cpus // 2, "intra_op_threads": 2, "inter_op_threads": 1}
+    yield {"mode": "batched", "batch_size": 2, "intra_op_threads": cpus}
+    yield {"mode": "batched", "batch_size": 2, "workers": cpus, "intra_op_threads": 1, "inter_op_threads": 1}
+    yield {"mode": "sequential", "ort_execution_mode": "parallel", "inter_op_threads": cpus}
+    yield {"mode": "pipelined", "workers": cpus, "intra_op_threads": 1, "graph_optimization": "extended"}
+    yield {"mode": "batched", "batch_size": 4, "intra_op_threads": cpus}
+    yield {"mode": "sequential", "intra_op_threads": 1}
     if int8:
-        yield ExecutionPlan(mode="pipelined", workers=cpus, intra_op_threads=1, precision="int8")
-        yield ExecutionPlan(mode="sequential", precision="int8")
+        yield {"mode": "pipelined", "workers": cpus, "intra_op_threads": 1, "precision": "int8"}
+        yield {"mode": "sequential", "precision": "int8"}
+
+
+def candidates(
+    cpus: int | None = None,
+    int8: bool = False,
+    *,
+    voice: str = DEFAULT_VOICE,
+    hw: HardwareProfile | None = None,
+    on_skip: Callable[[str, str], None] | None = None,
+) -> Iterator[ExecutionPlan]:
+    """Plans worth timing, each made by the one resolver (every field given, as flags), most
+    promising first. A candidate the voice's family cannot run (batched or int8 on Kokoro) is
+    left out and reported through ``on_skip(label, reason)``."""
+    cpus = cpus or cpu_count()
+    machine = hw or HardwareProfile.detect(gpus=False)  # the candidates are all CPU plans
+    family = family_of(voice)
+    for settings in _settings(cpus, int8):
+        flags = {**_DEFAULTS, **settings}
+        try:
+            yield resolve_plan(flags, machine, tuned=None, preset=None, family=family,
+                               torch_available=torch_available())  # fmt: skip
+        except ModeNotApplicable as err:
+            if on_skip is not None:
+                on_skip(describe(ExecutionPlan(**flags)), str(err))  # type: ignore[arg-type]
 
 
 @dataclass
@@ -114,18 +139,18 @@ class TuneResult:
         }  # fmt: skip
 
 
-def save(result: TuneResult, hw: HardwareProfile | None = None) -> Path:
-    """Store the winner as this machine's tuned profile (one TOML file per hardware fingerprint,
-    in the user config dir); `tts synth --mode auto` resolves its plan from it from then on."""
-    from tts_accel.core.hardware import HardwareProfile
-    from tts_accel.profiles.store import Profile, save_tuned
+def save(result: TuneResult, hw: HardwareProfile | None = None, voice: str = DEFAULT_VOICE) -> Path:
+    """Store the winner as this machine's tuned profile for ``voice``'s family (one TOML file per
+    hardware fingerprint and family, in the user config dir); `tts synth --mode auto` on a voice
+    of that family resolves its plan from it from then on."""
+    from tts_accel.core.profiles import Profile, save_tuned
 
     plan = result.winner.plan
     fields = {name: getattr(plan, name) for name in ExecutionPlan.field_names()}
     speedup = result.speedup(result.winner)
     description = f"tts tune: {result.winner.label}, {speedup:.2f}x the ORT-default sequential plan"
     profile = Profile(name="", kind="tuned", description=description, plan=fields, measured=result.measured())
-    return save_tuned(profile, hw or HardwareProfile.detect())
+    return save_tuned(profile, hw or HardwareProfile.detect(), family_of(voice).name)
 
 
 def _time(synth, text: str, trial: Trial) -> None:  # type: ignore[no-untyped-def]
@@ -138,7 +163,7 @@ def _time(synth, text: str, trial: Trial) -> None:  # type: ignore[no-untyped-de
 def tune(
     text: str,
     budget_s: float,
-    voice: str = "piper-joe",
+    voice: str = DEFAULT_VOICE,
     plans: list[ExecutionPlan] | None = None,
     on_progress: Callable[[float, Trial], None] | None = None,
 ) -> TuneResult:
@@ -150,7 +175,7 @@ def tune(
         raise InputError("--budget must be a positive number of seconds, e.g. --budget 60.")
     if not text.strip():
         raise InputError("the tuning text is empty: give a file with words to -i.")
-    todo = plans if plans is not None else list(candidates())
+    todo = plans if plans is not None else list(candidates(voice=voice))
     start = time.perf_counter()
     trials: list[Trial] = []
     costs: list[float] = []
@@ -159,7 +184,7 @@ def tune(
         if len(trials) >= 2 and elapsed + (max(costs) if costs else 0.0) > budget_s:
             break
         t0 = time.perf_counter()
-        synth, load_s = load_case(BenchCase(describe(plan), plan), voice)
+        synth, load_s = load_case(plan, voice)
         trial = Trial(plan, load_s)
         _time(synth, text, trial)
         synth.backend.close()
@@ -173,7 +198,7 @@ def tune(
         leaders.append(trials[0])  # the baseline's speedup needs a median too
     round_cost = sum(t.wall_s for t in leaders) * 1.2 + sum(t.load_s for t in leaders)
     if time.perf_counter() - start + round_cost <= budget_s:
-        loaded = [(t, load_case(BenchCase(t.label, t.plan), voice)[0]) for t in leaders]
+        loaded = [(t, load_case(t.plan, voice)[0]) for t in leaders]
         while time.perf_counter() - start + round_cost - sum(t.load_s for t in leaders) <= budget_s:
             for trial, synth in loaded:
                 _time(synth, text, trial)

@@ -1,94 +1,80 @@
-"""Word error rate after the normalization an ASR comparison needs.
+"""Word error rate of what a recognizer heard against what we said: the one function that
+`tts verify` tier 3 and every benchmark script use.
 
-Both sides are lower-cased, numbers are spelled out ("50" -> "fifty", "3rd" -> "third"),
-punctuation goes, and hyphenated words split, so that "Fifty-two." and "52" match.
+Both sides go through whisper-normalizer's ``EnglishTextNormalizer`` (the normalisation
+OpenAI's Whisper evaluation uses: lower case, punctuation dropped, numbers and ordinals as
+digits, British spellings and contractions unified, so "Fifty-two" and "52", "colour" and
+"color", "busses" and "buses" match), then ``fold_compounds`` joins a word pair on one side
+that is one word on the other ("rose bush" / "rosebush", "half way" / "halfway"): how a word is
+split is spelling, not hearing. jiwer counts the edits (substitutions + deletions + insertions).
 """
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
-_ONES = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen"
-).split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-_SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
-_ORDINAL = {"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth",
-            "nine": "ninth", "twelve": "twelfth"}  # fmt: skip
-_SYMBOLS = {"%": " percent ", "&": " and ", "+": " plus ", "@": " at "}
-
-_NUMBER = re.compile(r"(?<![\w.])(\d[\d,]*)(?:\.(\d+))?(st|nd|rd|th)?(?!\w)")
-_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)*")
+from tts_accel.core.errors import EVAL_INSTALL, EvalUnavailable
 
 
-def number_to_words(n: int) -> str:
-    """Cardinal English words for a non-negative integer: 2024 -> "two thousand twenty four"."""
-    if n < 0:
-        return "minus " + number_to_words(-n)
-    if n < 20:
-        return _ONES[n]
-    if n < 100:
-        tens, ones = divmod(n, 10)
-        return _TENS[tens] + (f" {_ONES[ones]}" if ones else "")
-    if n < 1000:
-        hundreds, rest = divmod(n, 100)
-        return f"{_ONES[hundreds]} hundred" + (f" {number_to_words(rest)}" if rest else "")
-    for scale, name in _SCALES:
-        if n >= scale:
-            head, rest = divmod(n, scale)
-            return f"{number_to_words(head)} {name}" + (f" {number_to_words(rest)}" if rest else "")
-    raise AssertionError("unreachable")
+@lru_cache(maxsize=1)
+def _normalizer():  # type: ignore[no-untyped-def]
+    try:
+        from whisper_normalizer.english import EnglishTextNormalizer
+    except ImportError as err:
+        raise EvalUnavailable(f"WER needs whisper-normalizer: {EVAL_INSTALL}") from err
+    return EnglishTextNormalizer()
 
 
-def ordinal_words(n: int) -> str:
-    """21 -> "twenty first", 12 -> "twelfth", 40 -> "fortieth"."""
-    words = number_to_words(n).split()
-    last = words[-1]
-    if last in _ORDINAL:
-        words[-1] = _ORDINAL[last]
-    elif last.endswith("y"):
-        words[-1] = last[:-1] + "ieth"
-    else:
-        words[-1] = last + "th"
-    return " ".join(words)
-
-
-def _spell(match: re.Match[str]) -> str:
-    whole, fraction, suffix = match.group(1), match.group(2), match.group(3)
-    digits = whole.replace(",", "")
-    if not digits:
-        return whole
-    n = int(digits)
-    if suffix and not fraction:
-        return f" {ordinal_words(n)} "
-    words = number_to_words(n)
-    if fraction:
-        words += " point " + " ".join(_ONES[int(d)] for d in fraction)
-    return f" {words} "
+def _jiwer():  # type: ignore[no-untyped-def]
+    try:
+        import jiwer
+    except ImportError as err:
+        raise EvalUnavailable(f"WER needs jiwer: {EVAL_INSTALL}") from err
+    return jiwer
 
 
 def normalize_words(text: str) -> list[str]:
-    """The words of ``text`` as compared for WER: lower case, numbers spelled, no punctuation."""
+    """The words of ``text`` as compared for WER (Whisper's English normalisation). Typographic
+    apostrophes become straight ones first: the normalizer only knows "'" ("man’s" would
+    become "man s", two words)."""
     text = unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'")
-    for symbol, spoken in _SYMBOLS.items():
-        text = text.replace(symbol, spoken)
-    text = _NUMBER.sub(_spell, text.lower())
-    return _WORD.findall(text.replace("-", " "))
+    return str(_normalizer()(text)).split()
+
+
+def fold_compounds(ref: Sequence[str], hyp: Sequence[str]) -> list[str]:
+    """``hyp`` with compounds split or joined as ``ref`` writes them: two adjacent words whose
+    join is a word of ``ref`` become that word ("rose bush" -> "rosebush"), and a word that is
+    the join of two adjacent words of ``ref`` becomes those two ("halfway" -> "half way"). The
+    reference is never changed, so the rate's denominator stays its word count."""
+    words = set(ref)
+    pairs = {a + b: (a, b) for a, b in zip(ref, ref[1:], strict=False)}
+    out: list[str] = []
+    i = 0
+    while i < len(hyp):
+        word = hyp[i]
+        if i + 1 < len(hyp) and (joined := word + hyp[i + 1]) in words and joined not in pairs:
+            out.append(joined)
+            i += 2
+            continue
+        if word in pairs and word not in words:
+            out.extend(pairs[word])
+        else:
+            out.append(word)
+        i += 1
+    return out
 
 
 def edit_distance(ref: Sequence[str], hyp: Sequence[str]) -> int:
     """Substitutions + deletions + insertions turning ``ref`` into ``hyp`` (Levenshtein on words)."""
-    previous = list(range(len(hyp) + 1))
-    for i, ref_word in enumerate(ref, start=1):
-        current = [i]
-        for j, hyp_word in enumerate(hyp, start=1):
-            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ref_word != hyp_word)))
-        previous = current
-    return previous[-1]
+    if not ref:
+        return len(hyp)
+    if not hyp:
+        return len(ref)
+    out = _jiwer().process_words(" ".join(ref), " ".join(hyp))
+    return int(out.substitutions + out.deletions + out.insertions)
 
 
 @dataclass(frozen=True)
@@ -104,14 +90,17 @@ class WerResult:
         return self.errors / self.words
 
 
-def wer(references: Iterable[str], hypotheses: Iterable[str]) -> WerResult:
-    """Corpus WER: total errors over total reference words, pairing texts in order."""
+def wer(references: Iterable[str], hypotheses: Iterable[str], fold: bool = True) -> WerResult:
+    """Corpus WER: total errors over total reference words, pairing texts in order.
+    ``fold=False`` leaves compounds as they are (to measure what folding is worth)."""
     refs, hyps = list(references), list(hypotheses)
     if len(refs) != len(hyps):
         raise ValueError(f"{len(refs)} references but {len(hyps)} hypotheses")
     errors = words = 0
     for ref, hyp in zip(refs, hyps, strict=True):
-        ref_words = normalize_words(ref)
-        errors += edit_distance(ref_words, normalize_words(hyp))
+        ref_words, hyp_words = normalize_words(ref), normalize_words(hyp)
+        if fold:
+            hyp_words = fold_compounds(ref_words, hyp_words)
+        errors += edit_distance(ref_words, hyp_words)
         words += len(ref_words)
     return WerResult(errors, words)

@@ -6,14 +6,13 @@ import os
 
 import torch
 
-from tts_accel.core.errors import ModelError
+# The exception hierarchy is the one thing the kernels take from core (an ignored edge of the
+# layers contract in pyproject.toml): a bad launch is a ModelError like any other.
+from tts_accel.core.errors import KernelInputError
 
 SUPPORTED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 MAX_BLOCK = 4096  # elements per program along a row; larger rows are split over programs
-
-
-class KernelInputError(ModelError, ValueError):
-    """A launcher was given a tensor it cannot handle (shape, dtype, device or layout)."""
+__all__ = ["MAX_BLOCK", "SUPPORTED_DTYPES", "KernelInputError", "check_tensor", "launch_config", "same_layout"]
 
 
 def check_tensor(t: torch.Tensor, name: str, ndim: int | None = None) -> None:

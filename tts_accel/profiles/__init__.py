@@ -1,1 +1,2 @@
-"""Execution-plan profiles: shipped presets (*.toml) and user profiles written by `tts tune`."""
+"""Shipped execution-plan presets (``*.toml``, package data). Their schema, the tuned profiles
+`tts tune` writes and the store live in ``tts_accel.core.profiles``."""

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tts_accel.core.errors import VoiceError
-from tts_accel.core.voices import DEFAULT_VOICE
+from tts_accel.core.voices.registry import DEFAULT_VOICE
 
 if TYPE_CHECKING:
     from tts_accel.core.engine import Synthesizer
@@ -22,14 +22,16 @@ _CONCURRENT = ("auto", "parallel", "pipelined")
 
 
 def formats() -> tuple[str, ...]:
-    """Audio formats a file sink can write (the first is the default)."""
-    return ("wav", "raw")
+    """Audio formats a file sink can write here (the first is the default)."""
+    from tts_accel.core.formats import writable_formats
+
+    return tuple(writable_formats())
 
 
 def check_voice(name: str) -> None:
     """Refuse, before anything starts, a voice that is unknown or not installed (with the
     command that installs it). Registered voices are not loaded here, paths are only parsed."""
-    from tts_accel.core.voices import registry, resolve_voice
+    from tts_accel.core.voices.registry import registry, resolve_voice
 
     entry = registry().get(name)
     if entry is None:
@@ -49,7 +51,7 @@ def pool_shape(
     as many workers as the plan would run concurrent model runs (one per usable physical core,
     or a tuned profile's count), each with the plan's threads; a given count of one sizes the
     other to fill the same cores."""
-    from tts_accel.core.modes import plan_for
+    from tts_accel.core.planner import plan_for
 
     if workers is not None and workers < 1:
         from tts_accel.core.errors import InputError
@@ -70,7 +72,7 @@ def pool_shape(
 
 def worker_plan(mode: str, voice: str, precision: str | None, threads: int) -> ExecutionPlan:
     """The plan one worker runs: one utterance at a time, ``threads`` intra-op threads."""
-    from tts_accel.core.modes import plan_for
+    from tts_accel.core.planner import plan_for
 
     return plan_for(worker_mode(mode), voice, precision, workers=1, intra_op_threads=threads)
 
@@ -89,7 +91,7 @@ def open_synthesizer(voice: str, plan: ExecutionPlan, lang: str | None) -> Synth
 def write_file(synth: Synthesizer, text: str, path: Path, fmt: str, params: SynthParams, on_chunk=None) -> int:  # type: ignore[no-untyped-def]
     """Speak ``text`` into ``path`` atomically (a temporary file beside it, renamed on success).
     Returns the number of samples written."""
-    from tts_accel.core.audio import FileSink
+    from tts_accel.core.sinks import FileSink
 
     sink = FileSink(path, synth.sample_rate, fmt)
     synth.write([text], sink, params, on_chunk=on_chunk)

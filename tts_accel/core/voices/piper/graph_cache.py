@@ -1,0 +1,166 @@
+"""Derived Piper graphs, built once and kept in ``cache_dir()/graphs`` (``tts_accel.core.cache``):
+
+* a copy of a voice's graph that also outputs each item's frame count (``lengths``), so the
+  batched mode can cut every chunk's audio out of a padded batch exactly;
+* an int8 copy of that graph (static QDQ quantization of the decoder's convolutions,
+  calibrated on the voice's own ids), keyed by the model's sha256 and the ONNX Runtime version.
+
+(ORT's optimized copy of any graph is ``tts_accel.core.onnx_session``'s.) Every file is written
+to a temporary name and renamed into place, so a crash never leaves a half-written graph under
+the final name. A cache that cannot be written is an OutputError naming the path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from tts_accel.core.cache import cache_dir, model_digest
+from tts_accel.core.errors import ModelError, output_error
+from tts_accel.core.fsio import write_atomic
+from tts_accel.core.modes import PRECISIONS as MODE_PRECISIONS
+from tts_accel.core.versions import ort_version
+
+#: The Piper graph's clamped sum of ceil(durations): frames per item, shape (B,) float32.
+PIPER_LENGTHS_TENSOR = "/Clip_output_0"
+LENGTHS_OUTPUT = "lengths"
+PRECISIONS = MODE_PRECISIONS["onnx"]
+
+
+def _needs_onnx(what: str):  # type: ignore[no-untyped-def]
+    try:
+        import onnx
+    except ImportError:
+        raise ModelError(f"{what} needs the onnx package: pip install onnx") from None
+    return onnx
+
+
+def _with_lengths(src: Path, dst: Path) -> None:
+    onnx = _needs_onnx("the batched mode")
+    model = onnx.load(str(src))
+    graph = model.graph
+    if not any(PIPER_LENGTHS_TENSOR in node.output for node in graph.node):
+        raise ModelError(
+            f"{src.name} has no {PIPER_LENGTHS_TENSOR} tensor: batching needs a Piper VITS graph."
+        )
+    # An Identity gives the tensor a stable public name; the graph is otherwise untouched.
+    graph.node.append(onnx.helper.make_node("Identity", [PIPER_LENGTHS_TENSOR], [LENGTHS_OUTPUT]))
+    graph.output.append(onnx.helper.make_tensor_value_info(LENGTHS_OUTPUT, onnx.TensorProto.FLOAT, ["batch"]))
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        write_atomic(dst, model.SerializeToString())
+    except OSError as err:
+        raise output_error(dst, err, "cache the derived graph in") from None
+
+
+#: Conv layers left in float: the decoder's first and last (its input from the flow and the
+#: waveform itself), where int8 steps are heard most.
+INT8_KEEP_FLOAT = ("/dec/conv_pre/", "/dec/conv_post/")
+#: Noise scales used while calibrating: the voices' defaults, so that the ranges cover noisy latents.
+CALIBRATION_SCALES = (0.667, 1.0, 0.8)
+
+Calibration = Callable[[], Sequence[np.ndarray]]
+
+
+def int8_nodes(model) -> list[str]:  # type: ignore[no-untyped-def]
+    """The convolutions the int8 copy quantizes: the HiFi-GAN decoder's (about 3/4 of the
+    time), not the text encoder's, duration predictor's or flow's, which decide *what* is said
+    and *how long*: quantizing those too ran 1.74x fp32 at 1 thread but changed durations and
+    raised Whisper's WER on harvard.txt from 5.7 % to 9.4 %; the decoder alone runs 1.51x and
+    keeps durations, at 9.3 % (fp32: 5.6 %) calibrated on paragraph.txt (docs/benchmarks.md)."""
+    return [
+        node.name for node in model.graph.node
+        if node.op_type == "Conv" and node.name.startswith("/dec/") and not node.name.startswith(INT8_KEEP_FLOAT)
+    ]  # fmt: skip
+
+
+def _quantize_int8(src: Path, dst: Path, calibration: Calibration) -> None:
+    """Static (calibrated) QDQ int8: ORT fuses each quantized Conv into QLinearConv, which has
+    int8 kernels (VNNI where the CPU has it). Dynamic quantization makes ConvInteger instead,
+    0.39x the speed of fp32 here, so it was dropped."""
+    onnx = _needs_onnx("--precision int8")
+    import logging
+
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+
+    samples = [np.asarray(ids, dtype=np.int64) for ids in calibration() if len(ids)]
+    if not samples:
+        raise ModelError("--precision int8 needs calibration ids: the voice gave none.")
+    nodes = int8_nodes(onnx.load(str(src), load_external_data=False))
+    if not nodes:
+        raise ModelError(f"{src.name} has no /dec/ convolutions: --precision int8 needs a Piper VITS graph.")
+
+    class Reader(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._left = iter(samples)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            ids = next(self._left, None)
+            if ids is None:
+                return None
+            return {"input": ids[np.newaxis, :], "input_lengths": np.array([len(ids)], dtype=np.int64),
+                    "scales": np.array(CALIBRATION_SCALES, dtype=np.float32)}  # fmt: skip
+
+    # quantize_static writes the file itself (by path), so it gets a temporary name that is
+    # renamed into place: the one atomic write here that cannot go through fsio.write_atomic.
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".onnx")
+        os.close(fd)
+    except OSError as err:
+        raise output_error(dst, err, "cache the int8 graph in") from None
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantizer logs an advisory warning on the root logger
+    try:
+        quantize_static(
+            src, tmp, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+            op_types_to_quantize=["Conv"], nodes_to_quantize=nodes, calibrate_method=CalibrationMethod.MinMax,
+        )  # fmt: skip
+        os.replace(tmp, dst)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise output_error(dst, err, "cache the int8 graph in") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    finally:
+        root.setLevel(level)
+
+
+def derived_model(
+    model_path: Path, precision: str = "fp32", lengths: bool = False, calibration: Calibration | None = None
+) -> Path:
+    """The graph to load: the original, or a cached copy with a lengths output and/or int8
+    convolutions. ``calibration`` gives id sequences of real text (the voice phonemizes them; it
+    is called only when the int8 copy must be built)."""
+    if precision not in PRECISIONS:
+        raise ModelError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}.")
+    if precision == "fp32" and not lengths:
+        return model_path
+    base = f"{model_digest(model_path)[:20]}-ort{ort_version()}"
+    with_len = cache_dir() / "graphs" / f"{base}-fp32-len.onnx"
+    if not with_len.is_file():
+        _with_lengths(model_path, with_len)
+    if precision == "fp32":
+        return with_len
+    int8 = cache_dir() / "graphs" / f"{base}-int8dec-len.onnx"
+    if not int8.is_file():
+        if calibration is None:
+            raise ModelError("--precision int8 needs calibration ids: load the voice through its Voice class.")
+        _quantize_int8(with_len, int8, calibration)
+    return int8

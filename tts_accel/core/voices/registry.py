@@ -1,0 +1,86 @@
+"""The voice registry: it iterates the list of families and knows nothing else about them.
+
+A family is a package under ``core/voices/`` whose ``FAMILY`` (a ``base.Family``) lists its
+voices, says what they can do and may claim voices given as file paths. Adding a family is one
+new package and one line in ``FAMILIES``; nothing else in tts-accel names a family.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from tts_accel.core.errors import VoiceError
+from tts_accel.core.voices import kokoro, piper
+from tts_accel.core.voices.base import Family, Voice, VoiceEntry
+
+#: Every family, in the order `tts voices` lists them and paths are offered to them.
+FAMILIES: tuple[Family, ...] = (
+    piper.FAMILY,
+    kokoro.FAMILY,
+)
+
+DEFAULT_VOICE = "piper-joe"
+
+
+def registry() -> dict[str, VoiceEntry]:
+    """Every registered voice by name, installed or not."""
+    return {entry.name: entry for family in FAMILIES for entry in family.entries()}
+
+
+def family_named(name: str) -> Family:
+    for family in FAMILIES:
+        if family.name == name:
+            return family
+    raise VoiceError(f"unknown voice family {name!r}: use one of {', '.join(f.name for f in FAMILIES)}.")
+
+
+def family_of(voice: str) -> Family:
+    """The family of a registered voice or a voice file, without loading it."""
+    entry = registry().get(voice)
+    if entry is not None:
+        return family_named(entry.family)
+    return _path_family(voice) or FAMILIES[0]
+
+
+def resolve_voice(name: str) -> Voice:
+    """A registered voice name, or a path to a voice file a family claims (a Piper ``.onnx``
+    with its ``.onnx.json`` beside it)."""
+    return _resolve(name)
+
+
+def _path_family(name: str) -> Family | None:
+    """The family that reads a voice file ``name``: by its suffix, else (any path-like name)
+    the first family that reads files at all, so that a missing file is named in its terms."""
+    readers = [f for f in FAMILIES if f.from_path is not None]
+    path = Path(name).expanduser()
+    for family in readers:
+        if path.suffix and path.suffix in family.path_suffixes:
+            return family
+    if readers and (path.exists() or "/" in name):
+        return readers[0]
+    return None
+
+
+@lru_cache(maxsize=8)
+def _resolve(name: str) -> Voice:
+    entries = registry()
+    entry = entries.get(name)
+    if entry is not None:
+        if not entry.installed():
+            raise VoiceError(f"voice {name!r} is not installed: {entry.install}")
+        try:
+            return entry.load()
+        except ImportError as err:
+            raise VoiceError(f"voice {name!r} is not fully installed ({err}): {entry.install}") from err
+    family = _path_family(name)
+    if family is not None and family.from_path is not None:
+        return family.from_path(name)
+    known = ", ".join(sorted(entries))
+    raise VoiceError(
+        f"unknown voice {name!r}: use one of {known} (see `tts voices`) or a path to a .onnx file."
+    )
+
+
+#: The family of the default voice: a tuned profile without a family key is taken as its.
+DEFAULT_FAMILY = family_of(DEFAULT_VOICE).name
