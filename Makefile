@@ -26,7 +26,7 @@ test-base: $(BIN)/python
 	$(PYTEST)
 
 test-extras: $(BIN)/python
-	$(PIP) -e '.[dev,torch,eval,kokoro]'
+	$(PIP) -e '.[dev,torch,eval,kokoro,ray]'
 	$(PYTEST)
 	$(BIN)/tts verify --tier all --quick
 

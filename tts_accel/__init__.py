@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-__all__ = ["__version__", "synthesize"]
+__all__ = ["__version__", "batch", "synthesize"]
 
 
 def synthesize(text: str, voice: str = "piper-joe", **params: Any) -> tuple[np.ndarray, int]:
@@ -24,3 +24,15 @@ def synthesize(text: str, voice: str = "piper-joe", **params: Any) -> tuple[np.n
     from tts_accel.core.engine import synthesize as _synthesize
 
     return _synthesize(text, voice=voice, **params)
+
+
+def batch(source: Any, outdir: Any, **options: Any) -> Any:
+    """Synthesize a corpus into ``outdir``: one audio file per row, ``manifest.jsonl``, resumable.
+
+    ``source`` is a path (text lines, CSV, TSV, JSONL) or a list of strings or dicts; the keyword
+    arguments are those of :func:`tts_accel.core.batch.batch` (``voice``, ``speed``, ``workers``,
+    ``ray``...). Returns a :class:`tts_accel.core.batch.BatchResult`.
+    """
+    from tts_accel.core.batch import batch as _batch
+
+    return _batch(source, outdir, **options)

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from tts_accel import __version__
+from tts_accel.cli.batch import BatchCommand, batch_command
 from tts_accel.cli.bench import bench_command
 from tts_accel.cli.common import run_app
 from tts_accel.cli.profile import profile_app
@@ -46,6 +47,7 @@ def _root(
 
 app.command("synth", context_settings=CONTEXT)(synth_command)
 app.command("voices", context_settings=CONTEXT)(voices_command)
+app.command("batch", context_settings=CONTEXT, cls=BatchCommand)(batch_command)
 app.command("bench", context_settings=CONTEXT)(bench_command)
 app.command("tune", context_settings=CONTEXT)(tune_command)
 app.command("verify", context_settings=CONTEXT)(verify_command)

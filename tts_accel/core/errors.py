@@ -3,8 +3,9 @@
 Each class carries the exit code the CLI gives it (the README's table):
   0 success · 1 unexpected internal error · 2 bad input or usage · 3 voice not found or
   not installed · 4 output cannot be written · 5 model failed to load or run ·
-  6 a verify tier could not run · 130 interrupted (Ctrl-C, SIGINT) · 141 stdout closed by the reader
-  (broken pipe) · 143 terminated (SIGTERM)
+  6 a verify tier could not run · 7 `tts batch`: some rows failed (the others are done) ·
+  130 interrupted (Ctrl-C, SIGINT) · 141 stdout closed by the reader (broken pipe) ·
+  143 terminated (SIGTERM)
 """
 
 from __future__ import annotations
@@ -97,6 +98,12 @@ class Terminated(Interrupted):
     """SIGTERM arrived; raised at a safe point between chunks, or at once while output is blocked."""
 
     exit_code = 143
+
+
+class RowsFailed(TTSError):
+    """`tts batch` finished, but some rows could not be synthesized (listed in errors.jsonl)."""
+
+    exit_code = 7
 
 
 def torch_missing(what: str) -> TorchMissing:

@@ -1,0 +1,98 @@
+"""The one place where corpus synthesis touches the rest of the engine: plans, voices, the
+synthesizer and the sinks. When those move or are renamed, only this file changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tts_accel.core.errors import VoiceError
+from tts_accel.core.voices.registry import DEFAULT_VOICE
+
+if TYPE_CHECKING:
+    from tts_accel.core.engine import Synthesizer
+    from tts_accel.core.params import SynthParams
+    from tts_accel.core.plan import ExecutionPlan
+
+__all__ = ["DEFAULT_VOICE", "check_voice", "formats", "open_synthesizer", "pool_shape", "worker_plan", "write_file"]
+
+#: Modes that schedule chunks of one text over several threads. In a batch the parallelism is
+#: across utterances (worker processes or actors), so each worker runs them as sequential.
+_CONCURRENT = ("auto", "parallel", "pipelined")
+
+
+def formats() -> tuple[str, ...]:
+    """Audio formats a file sink can write here (the first is the default)."""
+    from tts_accel.core.formats import writable_formats
+
+    return tuple(writable_formats())
+
+
+def check_voice(name: str) -> None:
+    """Refuse, before anything starts, a voice that is unknown or not installed (with the
+    command that installs it). Registered voices are not loaded here, paths are only parsed."""
+    from tts_accel.core.voices.registry import registry, resolve_voice
+
+    entry = registry().get(name)
+    if entry is None:
+        resolve_voice(name)  # a path to a Piper .onnx, or the "unknown voice" error
+    elif not entry.installed():
+        raise VoiceError(f"voice {name!r} is not installed: {entry.install}")
+
+
+def worker_mode(mode: str) -> str:
+    return "sequential" if mode in _CONCURRENT else mode
+
+
+def pool_shape(
+    mode: str, voice: str, precision: str | None, workers: int | None, threads: int | None
+) -> tuple[int, int]:
+    """(worker processes, ONNX Runtime intra-op threads per worker). Unless given, from the plan:
+    as many workers as the plan would run concurrent model runs (one per usable physical core,
+    or a tuned profile's count), each with the plan's threads; a given count of one sizes the
+    other to fill the same cores."""
+    from tts_accel.core.planner import plan_for
+
+    if workers is not None and workers < 1:
+        from tts_accel.core.errors import InputError
+
+        raise InputError(f"--workers {workers}: use 1 or more.")
+    if mode not in _CONCURRENT:  # a mode the user chose for each worker (batched, torch...)
+        plan = plan_for(mode, voice, precision, intra_op_threads=threads)
+        return workers or 1, plan.intra_op_threads
+    plan = plan_for("pipelined", voice, precision, intra_op_threads=threads)
+    cores = max(1, plan.workers * max(1, plan.intra_op_threads))
+    if workers is None and threads is None:
+        return plan.workers, max(1, plan.intra_op_threads)
+    if workers is None:
+        assert threads is not None
+        return max(1, cores // max(1, threads)), threads
+    return workers, threads if threads is not None else max(1, cores // workers)
+
+
+def worker_plan(mode: str, voice: str, precision: str | None, threads: int) -> ExecutionPlan:
+    """The plan one worker runs: one utterance at a time, ``threads`` intra-op threads."""
+    from tts_accel.core.planner import plan_for
+
+    return plan_for(worker_mode(mode), voice, precision, workers=1, intra_op_threads=threads)
+
+
+def engine_label(plan: ExecutionPlan) -> str:
+    """What changes the samples besides the text and parameters (part of the resume key)."""
+    return f"{plan.backend}:{plan.precision}"
+
+
+def open_synthesizer(voice: str, plan: ExecutionPlan, lang: str | None) -> Synthesizer:
+    from tts_accel.core.engine import Synthesizer
+
+    return Synthesizer(voice, plan, lang=lang)
+
+
+def write_file(synth: Synthesizer, text: str, path: Path, fmt: str, params: SynthParams, on_chunk=None) -> int:  # type: ignore[no-untyped-def]
+    """Speak ``text`` into ``path`` atomically (a temporary file beside it, renamed on success).
+    Returns the number of samples written."""
+    from tts_accel.core.sinks import FileSink
+
+    sink = FileSink(path, synth.sample_rate, fmt)
+    synth.write([text], sink, params, on_chunk=on_chunk)
+    return sink.frames

@@ -1,0 +1,195 @@
+"""OUTDIR's bookkeeping: manifest.jsonl (what is done), errors.jsonl (what failed), the lock.
+
+Order of events for one utterance: the worker writes a temporary file beside the target and
+renames it into place; only then does the coordinator append its manifest line. So a line in
+the manifest always names a complete file, and a run killed at any point leaves at worst a
+complete file without a line (made again next time) or a temporary ``.NAME.*.part`` (removed
+at the next start). Resume trusts a line only when the file is there with the same size and
+sha256 and the same settings key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import IO
+
+from tts_accel.core.batch.inputs import RowError
+from tts_accel.core.batch.jobs import ERRORS, LOCK, MANIFEST, Job
+from tts_accel.core.cache import sha256_file
+from tts_accel.core.errors import OutputError
+
+
+def _output_error(path: Path, err: OSError) -> OutputError:
+    return OutputError(f"cannot write {path}: {err.strerror}; free space or choose a writable OUTDIR.")
+
+
+class OutDir:
+    """OUTDIR for one run: created if missing, locked against a second run into it."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock: IO[str] | None = None
+
+    def open(self) -> None:
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._lock = open(self.path / LOCK, "a+", encoding="utf-8")  # noqa: SIM115 - held for the run
+        except FileExistsError:
+            raise OutputError(f"OUTDIR {self.path} exists and is not a folder: choose another -o.") from None
+        except OSError as err:
+            raise OutputError(
+                f"cannot create or write OUTDIR {self.path}: {err.strerror}; choose another -o."
+            ) from None
+        import fcntl
+
+        try:
+            fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise OutputError(
+                f"another tts batch is writing into {self.path}: wait for it, or choose another -o."
+            ) from None
+
+    def close(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            with contextlib.suppress(OSError):
+                (self.path / LOCK).unlink()
+            self._lock = None
+
+    def remove_leftovers(self, jobs: list[Job]) -> int:
+        """Delete temporary files a killed run left beside this run's targets (``.NAME.*.part``)."""
+        by_dir: dict[Path, set[str]] = {self.path: {MANIFEST}}
+        for job in jobs:
+            target = self.path / job.path
+            by_dir.setdefault(target.parent, set()).add(target.name)
+        removed = 0
+        for directory, names in by_dir.items():
+            try:
+                entries = list(os.scandir(directory))
+            except OSError:
+                continue
+            for entry in entries:
+                n = entry.name
+                if n.startswith(".") and n.endswith(".part") and any(n.startswith(f".{t}.") for t in names):
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+                        removed += 1
+        return removed
+
+
+class Manifest:
+    """manifest.jsonl: one JSON object per finished utterance; for an id, the last line counts."""
+
+    def __init__(self, outdir: Path):
+        self.path = Path(outdir) / MANIFEST
+        self._fh: IO[str] | None = None
+
+    def read(self) -> tuple[dict[str, dict[str, object]], bool]:
+        """Records by id, and whether the file is clean (every line whole, no id twice)."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return {}, True
+        except OSError as err:
+            raise OutputError(f"cannot read {self.path}: {err.strerror}.") from None
+        records: dict[str, dict[str, object]] = {}
+        clean = not data or data.endswith(b"\n")
+        for raw in data.splitlines():
+            try:
+                record = json.loads(raw)
+                rid = record["id"]
+            except (ValueError, KeyError, TypeError):  # a line cut short by a kill: not done
+                clean = False
+                continue
+            if rid in records:
+                clean = False
+            records[str(rid)] = record
+        return records, clean
+
+    def start(self, keep: list[dict[str, object]], rewrite: bool) -> None:
+        """Open for appending; with ``rewrite``, first replace the file (atomically) by ``keep``."""
+        try:
+            if rewrite:
+                tmp = self.path.with_name(f".{MANIFEST}.{os.getpid()}.part")
+                with open(tmp, "w", encoding="utf-8") as fh:
+                    fh.writelines(_line(r) for r in keep)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, self.path)
+            self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
+        except OSError as err:
+            raise _output_error(self.path, err) from None
+
+    def add(self, record: dict[str, object]) -> None:
+        assert self._fh is not None
+        try:
+            self._fh.write(_line(record))
+            self._fh.flush()  # one write per line: a kill leaves whole lines, or one cut line
+        except OSError as err:
+            raise _output_error(self.path, err) from None
+
+    def close(self) -> None:
+        if self._fh is None:
+            return
+        fh, self._fh = self._fh, None
+        try:
+            fh.flush()
+            os.fsync(fh.fileno())
+            fh.close()
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                fh.close()
+            raise _output_error(self.path, err) from None
+
+
+class ErrorLog:
+    """errors.jsonl: the rows of this run that failed (id, line, error); absent when none did."""
+
+    def __init__(self, outdir: Path):
+        self.path = Path(outdir) / ERRORS
+        self._fh: IO[str] | None = None
+        self.count = 0
+
+    def clear(self) -> None:
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as err:
+            raise _output_error(self.path, err) from None
+
+    def add(self, error: RowError) -> None:
+        try:
+            if self._fh is None:
+                self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
+            self._fh.write(_line(error.as_json()))
+            self._fh.flush()
+        except OSError as err:
+            raise _output_error(self.path, err) from None
+        self.count += 1
+
+    def close(self) -> None:
+        if self._fh is not None:
+            with contextlib.suppress(OSError):
+                self._fh.close()
+            self._fh = None
+
+
+def _line(obj: dict[str, object]) -> str:
+    return json.dumps(obj, ensure_ascii=False) + "\n"
+
+
+def intact(outdir: Path, record: dict[str, object] | None, job: Job, key: str) -> bool:
+    """True when ``record`` says ``job`` is done with these settings and its file is whole."""
+    if record is None or record.get("path") != job.path or record.get("key") != key:
+        return False
+    path = Path(outdir) / job.path
+    try:
+        if path.stat().st_size != record.get("bytes"):
+            return False
+        return sha256_file(path) == record.get("sha256")
+    except OSError:
+        return False

@@ -1,0 +1,190 @@
+"""A corpus run from start to end: read, check, resume, dispatch, record, summarize."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tts_accel.core.batch import adapter
+from tts_accel.core.batch.inputs import Corpus, RowError, corpus_from_items, read_corpus
+from tts_accel.core.batch.jobs import Defaults, Job, build_jobs
+from tts_accel.core.batch.local import StopFlag, run_local
+from tts_accel.core.batch.manifest import ErrorLog, Manifest, OutDir, intact
+from tts_accel.core.batch.worker import FATAL, Outcome, Worker, WorkerConfig
+from tts_accel.core.errors import InputError
+from tts_accel.core.params import SynthParams
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    defaults: Defaults
+    mode: str = "auto"
+    precision: str | None = None
+    workers: int | None = None  # worker processes (or Ray actors); None: from the plan
+    threads: int | None = None  # ONNX Runtime intra-op threads per worker; None: from the plan
+    overwrite: bool = False
+    input_format: str | None = None
+    ray: str | None = None  # None: local processes; "local": a Ray started for the run; else an address
+
+
+@dataclass
+class BatchResult:
+    outdir: Path
+    total: int = 0  # rows in the input, failed ones included
+    done: int = 0  # made by this run
+    skipped: int = 0  # intact from an earlier run
+    failed: int = 0
+    audio_s: float = 0.0  # made by this run
+    wall_s: float = 0.0
+    workers: int = 1
+    threads: int = 1
+    engine: str = "local"
+    interrupted: str | None = None  # the signal that stopped the run early
+    errors_path: Path | None = None
+    worker_peak_rss_mb: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def times_real_time(self) -> float:
+        return self.audio_s / self.wall_s if self.wall_s > 0 else 0.0
+
+
+class Progress:
+    """What a front-end (the CLI's progress bar) hears; the default hears nothing."""
+
+    def start(self, todo: int, skipped: int, failed: int) -> None: ...
+
+    def advance(self, outcome: Outcome) -> None: ...
+
+
+def load_corpus(source: str | Path | Sequence[object], input_format: str | None) -> Corpus:
+    if isinstance(source, str | Path):
+        return read_corpus(source, input_format)
+    return corpus_from_items(list(source))
+
+
+def check_options(options: BatchOptions) -> None:
+    """The command line's own values, refused before the input is even read."""
+    d = options.defaults
+    if d.fmt not in adapter.formats():
+        raise InputError(f"--format {d.fmt}: use one of {', '.join(adapter.formats())}.")
+    SynthParams(d.speed, d.noise_scale, d.noise_w, d.sentence_silence, d.volume, d.seed)  # range checks
+    for flag, value in (("--workers", options.workers), ("--threads", options.threads)):
+        if value is not None and value < (1 if flag == "--workers" else 0):
+            raise InputError(f"{flag} {value}: use a whole number of at least {1 if flag == '--workers' else 0}.")
+
+
+def plan_jobs(corpus: Corpus, options: BatchOptions) -> tuple[list[Job], list[RowError]]:
+    jobs, errors = build_jobs(corpus, options.defaults, adapter.formats())
+    for voice in sorted({options.defaults.voice, *(j.voice for j in jobs)}):
+        adapter.check_voice(voice)  # before anything starts, with the install command
+    return jobs, errors
+
+
+def run_batch(
+    source: str | Path | Sequence[object],
+    outdir: str | Path,
+    options: BatchOptions,
+    progress: Progress | None = None,
+    stop: StopFlag | None = None,
+    on_ready: Callable[[BatchResult], None] | None = None,
+) -> BatchResult:
+    """Synthesize every row of ``source`` into ``outdir``; see docs/batch.md."""
+    clock = time.perf_counter()
+    progress = progress or Progress()
+    stop = stop or StopFlag()
+    outdir = Path(outdir)
+    if options.ray not in (None, "local") and not outdir.is_absolute():
+        raise InputError(
+            f"OUTDIR {outdir} is relative: on a cluster give an absolute path that every node shares (e.g. NFS)."
+        )
+    check_options(options)
+    corpus = load_corpus(source, options.input_format)
+    if not corpus.rows and not corpus.errors:
+        raise InputError("the input has no rows: give at least one non-empty line of text.")
+    jobs, row_errors = plan_jobs(corpus, options)
+    d = options.defaults
+    workers, threads = adapter.pool_shape(options.mode, d.voice, options.precision, options.workers, options.threads)
+    result = BatchResult(outdir, total=len(jobs) + len(row_errors), workers=workers, threads=threads)
+    config = WorkerConfig(str(outdir.resolve()), options.mode, options.precision, threads)
+    keys = _keys(jobs, config)
+
+    out = OutDir(outdir)
+    out.open()
+    manifest, errors = Manifest(outdir), ErrorLog(outdir)
+    try:
+        out.remove_leftovers(jobs)
+        todo, kept, rewrite = _resume(outdir, jobs, keys, manifest, options.overwrite)
+        result.skipped = len(jobs) - len(todo)
+        manifest.start(kept, rewrite)
+        errors.clear()
+        for err in row_errors:
+            errors.add(err)
+        result.failed = len(row_errors)
+        todo.sort(key=lambda j: len(j.text), reverse=True)  # longest first: no long straggler at the end
+        if on_ready is not None:
+            on_ready(result)
+        progress.start(len(todo), result.skipped, result.failed)
+        if options.ray is not None:
+            from tts_accel.core.batch.cluster import run_ray
+
+            result.engine = "ray"
+            def on_shape(actors: int, threads: int) -> None:
+                result.workers, result.threads = actors, threads
+
+            outcomes = run_ray(todo, config, options.ray, options.workers, stop, on_shape)
+        else:
+            outcomes = run_local(todo, config, workers, stop, (d.voice, d.lang))
+        for outcome in outcomes:
+            _record(outcome, manifest, errors, result)
+            progress.advance(outcome)
+        if stop.soft.is_set():
+            result.interrupted = str(stop.reason) if stop.reason else "interrupted"
+    finally:
+        errors.close()
+        try:
+            manifest.close()
+        finally:
+            out.close()
+    result.errors_path = errors.path if errors.count else None
+    result.wall_s = time.perf_counter() - clock
+    return result
+
+
+def _keys(jobs: list[Job], config: WorkerConfig) -> dict[str, str]:
+    probe = Worker(config)  # plans only: no voice is loaded
+    return {j.id: j.key(probe.engine(j.voice)) for j in jobs}
+
+
+def _resume(
+    outdir: Path, jobs: list[Job], keys: dict[str, str], manifest: Manifest, overwrite: bool
+) -> tuple[list[Job], list[dict[str, object]], bool]:
+    """(jobs to make, manifest records to keep, whether the manifest must be rewritten)."""
+    records, clean = manifest.read()
+    ids = {j.id for j in jobs}
+    todo: list[Job] = []
+    kept = [r for rid, r in records.items() if rid not in ids]  # rows of other inputs: untouched
+    for job in jobs:
+        record = records.get(job.id)
+        if not overwrite and intact(outdir, record, job, keys[job.id]):
+            kept.append(record)  # type: ignore[arg-type]
+        else:
+            todo.append(job)
+    stale = any(j.id in records for j in todo)
+    return todo, kept, stale or not clean
+
+
+def _record(outcome: Outcome, manifest: Manifest, errors: ErrorLog, result: BatchResult) -> None:
+    if outcome.pid:
+        peak = result.worker_peak_rss_mb.get(outcome.pid, 0.0)
+        result.worker_peak_rss_mb[outcome.pid] = max(peak, outcome.peak_rss_mb)
+    if outcome.fatal is not None:
+        raise FATAL[outcome.fatal](outcome.error or "the run cannot go on")
+    if outcome.record is not None:
+        manifest.add(outcome.record)
+        result.done += 1
+        result.audio_s += outcome.audio_s
+    else:
+        errors.add(RowError(outcome.line, outcome.id, outcome.error or "failed"))
+        result.failed += 1
