@@ -2,6 +2,10 @@
 
 Phonemization stays on the calling thread, in text order (espeak-ng is not thread-safe);
 only model runs go concurrent, over one shared backend. Output is always in text order.
+
+``run`` yields :class:`Piece` objects: a whole chunk's audio in one piece, or (two-stage
+streaming) a chunk's audio window by window. The first piece of a chunk carries the chunk's
+frames per id when the backend can report them (every real backend does).
 """
 
 from __future__ import annotations
@@ -27,9 +31,22 @@ class Chunk:
     text: str
     ids: np.ndarray  # (T,) int64
     pause_after: float  # seconds of silence after this chunk's audio
+    sentence_end: bool = True  # this chunk ends a sentence (its pause is the sentence silence)
 
 
-Runner = Callable[[Iterable[Chunk], Backend, SynthParams, ExecutionPlan], Iterator[tuple[Chunk, np.ndarray]]]
+@dataclass
+class Piece:
+    """What ``run`` yields, in text order: some or all of one chunk's audio."""
+
+    chunk: Chunk
+    audio: np.ndarray  # (N,) float32 samples of this piece (a window, or a whole chunk)
+    last: bool  # the chunk's last piece: its pause follows
+    #: (T,) int64 latent frames of each id, on the chunk's FIRST piece (None on later pieces, or
+    #: when the backend cannot tell); sums to the chunk's frames (``Voice.hop`` samples each)
+    frames_per_id: np.ndarray | None = None
+
+
+Runner = Callable[[Iterable[Chunk], Backend, SynthParams, ExecutionPlan], Iterator[Piece]]
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -58,25 +75,33 @@ def in_order(items: Iterable[T], work: Callable[[T], R], workers: int) -> Iterat
                 future.cancel()
 
 
+def whole(chunk: Chunk, voiced: tuple[np.ndarray, np.ndarray | None]) -> Piece:
+    """A chunk's whole audio as its one piece."""
+    audio, frames_per_id = voiced
+    return Piece(chunk, audio, True, frames_per_id)
+
+
 def run_sequential(
     chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
-) -> Iterator[tuple[Chunk, np.ndarray]]:
+) -> Iterator[Piece]:
     for chunk in chunks:
-        yield chunk, backend.infer(chunk.ids, params)
+        yield whole(chunk, backend.infer_with_frames(chunk.ids, params))
 
 
 def run_concurrent(
     chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
-) -> Iterator[tuple[Chunk, np.ndarray]]:
-    """Pipelined: each chunk's model run goes to a worker as soon as the chunk is phonemized, and
-    its audio is yielded as soon as it and every chunk before it are done. One shared session:
-    ORT's ``run`` is thread-safe."""
-    yield from in_order(chunks, lambda chunk: backend.infer(chunk.ids, params), max(1, plan.workers))
+) -> Iterator[Piece]:
+    """Whole chunks, pipelined: each chunk's model run goes to a worker as soon as the chunk is
+    phonemized, and its audio is yielded as soon as it and every chunk before it are done. One
+    shared session: ORT's ``run`` is thread-safe."""
+    work = lambda chunk: backend.infer_with_frames(chunk.ids, params)  # noqa: E731
+    for chunk, voiced in in_order(chunks, work, max(1, plan.workers)):
+        yield whole(chunk, voiced)
 
 
 def run_parallel(
     chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
-) -> Iterator[tuple[Chunk, np.ndarray]]:
+) -> Iterator[Piece]:
     """Parallel (KittenTTS PR #147): phonemize the whole text first, then fan the model runs out
     over the workers. Same samples and throughput as pipelined, but the first audio waits for
     the whole front-end; kept as the throughput baseline the pipelined mode is judged against."""
@@ -90,22 +115,22 @@ def batches(chunks: Iterable[Chunk], size: int) -> Iterator[list[Chunk]]:
         yield group
 
 
-def run_batched(
-    chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
-) -> Iterator[tuple[Chunk, np.ndarray]]:
+def run_batched(chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan) -> Iterator[Piece]:
     """``plan.batch_size`` consecutive chunks padded into one model run; with ``workers`` > 1
     several batches run at once. Each chunk's audio is cut out of the batch by its frame count."""
 
-    def work(group: list[Chunk]) -> list[np.ndarray]:
-        return backend.infer_batch([c.ids for c in group], params)
+    def work(group: list[Chunk]) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        return backend.infer_batch_with_frames([c.ids for c in group], params)
 
     groups = batches(chunks, max(1, plan.batch_size))
+    Done = Iterator[tuple[list[Chunk], list[tuple[np.ndarray, np.ndarray | None]]]]
     if plan.workers <= 1:
-        done: Iterator[tuple[list[Chunk], list[np.ndarray]]] = ((g, work(g)) for g in groups)
+        done: Done = ((g, work(g)) for g in groups)
     else:
         done = in_order(groups, work, plan.workers)
-    for group, audios in done:
-        yield from zip(group, audios, strict=True)
+    for group, voiced in done:
+        for chunk, one in zip(group, voiced, strict=True):
+            yield whole(chunk, one)
 
 
 #: One runner per schedule of the mode vocabulary (``modes.ModeSpec.schedule``).
@@ -117,9 +142,7 @@ RUNNERS: dict[Schedule, Runner] = {
 }
 
 
-def run(
-    chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
-) -> Iterator[tuple[Chunk, np.ndarray]]:
+def run(chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan) -> Iterator[Piece]:
     """The plan's mode decides the runner through its schedule (the torch modes run one chunk
     after another); an unknown mode is an UnknownMode error, never a silent sequential run."""
     return RUNNERS[spec(plan.mode).schedule](chunks, backend, params, plan)

@@ -46,6 +46,18 @@ class Backend(ABC):
         """Several sequences; the default runs them one by one."""
         return [self.infer(ids, params) for ids in batch]
 
+    def infer_with_frames(self, ids: np.ndarray, params: SynthParams) -> tuple[np.ndarray, np.ndarray | None]:
+        """(audio, frames per id): the model's own durations, (T',) int64 latent frames of
+        ``Voice.hop`` samples each, summing to the audio's frames; None when this backend cannot
+        tell (the default). What the scheduler calls, so that every mode reports durations."""
+        return self.infer(ids, params), None
+
+    def infer_batch_with_frames(
+        self, batch: list[np.ndarray], params: SynthParams
+    ) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """``infer_batch`` with each item's frames per id (None when unknown)."""
+        return [(audio, None) for audio in self.infer_batch(batch, params)]
+
     def reseed(self, seed: int) -> None:
         """Seed the model's noise so that runs with noise repeat exactly."""
 
@@ -65,6 +77,8 @@ class Voice(ABC):
     sample_rate: int
     #: Longest id sequence one chunk may have; the chunker splits text to stay under it.
     chunk_budget: int
+    #: Output samples per latent frame: the unit of ``Piece.frames_per_id`` (Piper 256, Kokoro 600).
+    hop: int = 0
 
     @abstractmethod
     def encode(self, text: str) -> np.ndarray:
