@@ -88,6 +88,7 @@ class Synthesizer:
             if stats.ttfa_s is None:
                 stats.ttfa_s = clock.elapsed()
             stats.audio_s += len(piece.audio) / self.sample_rate
+            stats.pieces += 1
             if on_piece is not None:
                 on_piece(piece)
             yield piece.audio

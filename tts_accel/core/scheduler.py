@@ -1,15 +1,19 @@
-"""How chunks reach the backend: sequential, parallel, pipelined, batched.
+"""How chunks and acoustic windows reach the backend: sequential, parallel, pipelined, batched.
 
 Phonemization stays on the calling thread, in text order (espeak-ng is not thread-safe);
 only model runs go concurrent, over one shared backend. Output is always in text order.
 
-``run`` yields :class:`Piece` objects: a whole chunk's audio in one piece, or (two-stage
-streaming) a chunk's audio window by window. The first piece of a chunk carries the chunk's
-frames per id when the backend can report them (every real backend does).
+``run`` yields :class:`Piece` objects: a whole chunk's audio in one piece, or (the pipelined
+mode with windows, ``run_streaming``) a chunk's audio window by window, each window the moment
+it is computed. The first piece of a chunk carries the chunk's frames per id when the backend
+can report them (every real backend does).
 """
 
 from __future__ import annotations
 
+import queue
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -108,6 +112,103 @@ def run_parallel(
     yield from run_concurrent(list(chunks), backend, params, plan)
 
 
+class _Stream:
+    """One chunk on a worker: its text stage, then its acoustic windows, each piece put on a
+    queue the consumer reads as it comes."""
+
+    def __init__(self, chunk: Chunk, opening: bool):
+        self.chunk = chunk
+        self.opening = opening  # nothing buffered ahead of it: the small-first-window schedule
+        self.pieces: queue.SimpleQueue[Piece | BaseException] = queue.SimpleQueue()
+        self.started = False  # the consumer has its first piece
+        self.cancel = threading.Event()
+
+    def run(self, backend: Backend, params: SynthParams) -> None:
+        try:
+            if self.cancel.is_set():
+                return
+            stages = backend.two_stage()
+            if stages is None:  # the graph could not be split: the whole chunk, one piece
+                audio, frames = backend.infer_with_frames(self.chunk.ids, params)
+                self.pieces.put(Piece(self.chunk, audio, True, frames))
+                return
+            text = stages.text_stage(self.chunk.ids, params)
+            frames: np.ndarray | None = text.frames_per_id
+            for audio, last in stages.acoustic_stage(text, self.opening, self.cancel):
+                self.pieces.put(Piece(self.chunk, audio, last, frames))
+                frames = None
+        except BaseException as err:  # handed to the consumer, raised there in text order
+            self.pieces.put(err)
+
+
+def run_streaming(
+    chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
+) -> Iterator[Piece]:
+    """The pipelined mode with windows: each chunk runs on a worker (text stage, then its
+    acoustic windows), and every window is yielded the moment it and all audio before it are
+    out, so a sentence's first audio waits for its text stage and one small window, not for
+    the sentence.
+
+    Order and concurrency, on ``plan.workers`` threads:
+
+    * a chunk that starts with nothing buffered ahead of it (the text's first, or the first after
+      the output ran dry: a listener playing in real time would have heard all audio out so far)
+      runs alone until its first piece is out, on the ``opening`` schedule (a small first
+      window); the chunks after it are phonemized and started only then, so nothing competes
+      with the first audio;
+    * later chunks run on the ``steady`` schedule (large windows), one per worker: the text stage
+      of the next sentence overlaps the windows of this one, and whole workers stay busy;
+    * at most ``2 * workers`` chunks are in flight; a chunk not yet at the head keeps its pieces
+      (at most one chunk's audio, under the voice's id budget): memory stays flat.
+    """
+    workers = max(1, plan.workers)
+    pending: deque[_Stream] = deque()
+    source = iter(chunks)
+    more = True
+    rate = backend.sample_rate
+    first_out: float | None = None  # when the first piece went out
+    out_s = 0.0  # seconds of audio out so far, pauses included
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tts-stage") as pool:
+        try:
+            while True:
+                while more and len(pending) < 2 * workers and (not pending or pending[0].started):
+                    chunk = next(source, None)  # phonemizes, on this thread
+                    if chunk is None:
+                        more = False
+                        break
+                    # Dry: a listener playing in real time has heard everything out so far.
+                    dry = first_out is None or time.perf_counter() - first_out >= out_s
+                    job = _Stream(chunk, opening=not pending and dry)
+                    pending.append(job)
+                    pool.submit(job.run, backend, params)
+                if not pending:
+                    return
+                head = pending[0]
+                item = head.pieces.get()
+                if isinstance(item, BaseException):
+                    raise item
+                head.started = True
+                if first_out is None:
+                    first_out = time.perf_counter()
+                out_s += item.audio.size / rate + (item.chunk.pause_after if item.last else 0.0)
+                yield item
+                if item.last:
+                    pending.popleft()
+        finally:
+            for job in pending:
+                job.cancel.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def run_pipelined(
+    chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
+) -> Iterator[Piece]:
+    """Window by window when the plan has windows (``run_streaming``), else whole chunks
+    (``run_concurrent``)."""
+    runner = run_streaming if plan.streams_windows else run_concurrent
+    yield from runner(chunks, backend, params, plan)
+
+
 def batches(chunks: Iterable[Chunk], size: int) -> Iterator[list[Chunk]]:
     """Consecutive groups of ``size`` chunks (the last may be shorter), in text order."""
     it = iter(chunks)
@@ -137,7 +238,7 @@ def run_batched(chunks: Iterable[Chunk], backend: Backend, params: SynthParams, 
 RUNNERS: dict[Schedule, Runner] = {
     "sequential": run_sequential,
     "parallel": run_parallel,
-    "pipelined": run_concurrent,
+    "pipelined": run_pipelined,
     "batched": run_batched,
 }
 
