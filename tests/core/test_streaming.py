@@ -22,7 +22,7 @@ from tts_accel.core.scheduler import Chunk, Piece
 from tts_accel.core.voices.base import Backend
 
 PARAMS = SynthParams(noise_scale=0.0, noise_w=0.0)
-STREAM = ExecutionPlan(mode="pipelined", workers=2, windows="w200:32x128x512/512")
+STREAM = ExecutionPlan(mode="pipelined", workers=2, windows="32x128x512/512")
 #: 60 words in one sentence (two of long.txt's joined): the issue's long-sentence case.
 SENTENCE_60 = (
     "People measured time by the church bell and the arrival of the mail coach, which came twice a week "
@@ -53,7 +53,7 @@ class FakeStages:
         self.gate: threading.Event | None = None  # window 2 of every chunk waits for it
         self.done = threading.Event()
 
-    def text_stage(self, ids: np.ndarray, params: SynthParams) -> FakeText:
+    def text_stage(self, ids: np.ndarray, params: SynthParams, alone: bool = False) -> FakeText:
         return FakeText(ids)
 
     def acoustic_stage(self, text, opening: bool, cancel=None) -> Iterator[tuple[np.ndarray, bool]]:  # type: ignore[no-untyped-def]
@@ -146,21 +146,26 @@ def test_chunks_in_flight_are_bounded(workers: int) -> None:
     assert max(ahead) <= 2 * workers
 
 
-def test_the_first_chunk_runs_alone_until_its_first_piece() -> None:
-    """Nothing competes with the first audio: the second chunk is not even phonemized before
-    the first chunk's first piece is out."""
-    pulled = []
+def test_the_first_chunk_runs_its_text_stage_alone() -> None:
+    """Nothing competes with the first text stage: the second chunk is not even phonemized
+    before it is done, and that text stage is told it runs alone (it may take every core)."""
+    pulled: list[int] = []
+    seen: dict[int, tuple[bool, list[int]]] = {}
+
+    class Recording(FakeStages):
+        def text_stage(self, ids, params, alone=False):  # type: ignore[no-untyped-def]
+            seen[int(ids[0])] = (alone, list(pulled))
+            return super().text_stage(ids, params)
 
     def chunks() -> Iterator[Chunk]:
         for chunk in fake_chunks(5):
             pulled.append(chunk.index)
             yield chunk
 
-    stream = scheduler.run(chunks(), StagedBackend(FakeStages()), PARAMS, STREAM)
-    first = next(iter(stream))
-    assert first.chunk.index == 0 and pulled == [0]
-    list(stream)
-    assert pulled == list(range(5))
+    out = list(scheduler.run(chunks(), StagedBackend(Recording(samples=10**6)), PARAMS, STREAM))
+    assert seen[0] == (True, [0])
+    assert all(not alone for alone, _ in (seen[k] for k in range(1, 5)))
+    assert [p.chunk.index for p in out] == [i for i in range(5) for _ in range(3)]
 
 
 def test_a_failing_window_surfaces_its_error_in_order() -> None:

@@ -112,6 +112,10 @@ def run_parallel(
     yield from run_concurrent(list(chunks), backend, params, plan)
 
 
+#: Put on an opening chunk's queue when its text stage is done: the chunks after it may start.
+_TEXT_DONE = object()
+
+
 class _Stream:
     """One chunk on a worker: its text stage, then its acoustic windows, each piece put on a
     queue the consumer reads as it comes."""
@@ -119,8 +123,8 @@ class _Stream:
     def __init__(self, chunk: Chunk, opening: bool):
         self.chunk = chunk
         self.opening = opening  # nothing buffered ahead of it: the small-first-window schedule
-        self.pieces: queue.SimpleQueue[Piece | BaseException] = queue.SimpleQueue()
-        self.started = False  # the consumer has its first piece
+        self.pieces: queue.SimpleQueue[Piece | BaseException | object] = queue.SimpleQueue()
+        self.text_done = False  # (consumer's view) its text stage is done
         self.cancel = threading.Event()
 
     def run(self, backend: Backend, params: SynthParams) -> None:
@@ -132,7 +136,9 @@ class _Stream:
                 audio, frames = backend.infer_with_frames(self.chunk.ids, params)
                 self.pieces.put(Piece(self.chunk, audio, True, frames))
                 return
-            text = stages.text_stage(self.chunk.ids, params)
+            text = stages.text_stage(self.chunk.ids, params, alone=self.opening)  # an opening runs alone
+            if self.opening:
+                self.pieces.put(_TEXT_DONE)
             frames: np.ndarray | None = text.frames_per_id
             for audio, last in stages.acoustic_stage(text, self.opening, self.cancel):
                 self.pieces.put(Piece(self.chunk, audio, last, frames))
@@ -153,9 +159,9 @@ def run_streaming(
 
     * a chunk that starts with nothing buffered ahead of it (the text's first, or the first after
       the output ran dry: a listener playing in real time would have heard all audio out so far)
-      runs alone until its first piece is out, on the ``opening`` schedule (a small first
-      window); the chunks after it are phonemized and started only then, so nothing competes
-      with the first audio;
+      runs its text stage alone, on every core the plan has (``alone=True``), then its windows
+      on the ``opening`` schedule (a small first window); the chunks after it are phonemized
+      and started only when its text stage is done, so nothing competes with it;
     * later chunks run on the ``steady`` schedule (large windows), one per worker: the text stage
       of the next sentence overlaps the windows of this one, and whole workers stay busy;
     * at most ``2 * workers`` chunks are in flight; a chunk not yet at the head keeps its pieces
@@ -171,7 +177,9 @@ def run_streaming(
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tts-stage") as pool:
         try:
             while True:
-                while more and len(pending) < 2 * workers and (not pending or pending[0].started):
+                # an opening chunk's text stage runs alone; else up to 2 chunks per worker
+                alone = bool(pending) and pending[0].opening and not pending[0].text_done
+                while more and len(pending) < 2 * workers and not alone:
                     chunk = next(source, None)  # phonemizes, on this thread
                     if chunk is None:
                         more = False
@@ -187,7 +195,9 @@ def run_streaming(
                 item = head.pieces.get()
                 if isinstance(item, BaseException):
                     raise item
-                head.started = True
+                head.text_done = True
+                if not isinstance(item, Piece):  # the text stage is done: admit the next chunks
+                    continue
                 if first_out is None:
                     first_out = time.perf_counter()
                 out_s += item.audio.size / rate + (item.chunk.pause_after if item.last else 0.0)

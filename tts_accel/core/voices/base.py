@@ -42,7 +42,10 @@ class TwoStage(Protocol):
 
     hop: int  # samples per latent frame
 
-    def text_stage(self, ids: np.ndarray, params: SynthParams) -> TextResult: ...
+    def text_stage(self, ids: np.ndarray, params: SynthParams, alone: bool = False) -> TextResult:
+        """The whole chunk's text stage; ``alone``: nothing else runs now (a stream's first
+        sentence), so it may use every core the plan has."""
+        ...
 
     def acoustic_stage(
         self, text: TextResult, opening: bool, cancel: threading.Event | None = None

@@ -34,6 +34,15 @@ HOP = 256
 PAD_ID = 0  # "_" in every Piper phoneme_id_map
 
 
+def _alone_threads(plan: ExecutionPlan) -> int:
+    """Threads for a text stage that runs alone (a stream's first sentence): every core the
+    plan's workers use, no more than this process may run on."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return min(plan.workers * max(1, plan.intra_op_threads), cores)
+
+
 class PiperOnnxBackend(Backend):
     """Piper graph: input (B,T) int64, input_lengths (B,), scales [noise, length, noise_w].
 
@@ -113,7 +122,7 @@ class PiperOnnxBackend(Backend):
                 raise
             self._notes.append(f"{self.model_path.name}: whole chunks, not windows: {err}")
             return None
-        text = TextStage(graphs.text, self.plan)
+        text = TextStage(graphs.text, self.plan, alone_threads=_alone_threads(self.plan))
         decoder = make_decoder_engine(self.plan, graphs, self.window_plan)
         return PiperStages(text, AcousticStage(graphs.flow, decoder, self.plan), self.window_plan)
 

@@ -61,17 +61,31 @@ def scales(params: SynthParams) -> np.ndarray:
 class TextStage:
     """Encoder, duration predictor, alignment and both noise draws, on a whole sentence.
 
-    Cost grows as ids^1.85 (relative-position attention): thread CPU time on the dev VM, 1
-    thread, under load: 73 ms for 300 ids, 198 ms for 600, 1.8 s for 2000 (docs/streaming.md).
-    It is the floor of first audio for long sentences."""
+    Quadratic in ids (attention); the split runs its relative-position attention in band form
+    (``band.py``): 54 ms at 377 ids, 117 ms at 719 on one thread of the dev VM, against 70 and
+    175 ms for the exporter's graph (docs/streaming.md). It is the floor of first audio for long
+    sentences, so a second session with ``alone_threads`` intra-op threads runs it when nothing
+    else runs (a stream's first sentence): 39 and 78 ms with 2 threads."""
 
-    def __init__(self, graph: Path, plan: ExecutionPlan, session=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, graph: Path, plan: ExecutionPlan, session=None, alone_threads: int = 0) -> None:  # type: ignore[no-untyped-def]
         self.graph = Path(graph)
         self.plan = plan
+        self.alone_threads = alone_threads
+        self.alone = self._alone_session() if alone_threads > 1 and session is None else None
         self.session = session if session is not None else create_session(self.graph, plan)
 
-    def run(self, ids: np.ndarray, scales: Sequence[float] | np.ndarray, session=None) -> TextOutput:  # type: ignore[no-untyped-def]
-        """``ids`` (T,) int64; ``scales`` = (noise_scale, length_scale, noise_w)."""
+    def _alone_session(self):  # type: ignore[no-untyped-def]
+        """The same graph on ``alone_threads`` intra-op threads that do not spin when idle (the
+        windows that follow run on the other core)."""
+        from dataclasses import replace
+
+        plan = replace(self.plan, intra_op_threads=self.alone_threads)
+        return create_session(self.graph, plan, configure=lambda so: so.add_session_config_entry(
+            "session.intra_op.allow_spinning", "0"))  # fmt: skip
+
+    def run(self, ids: np.ndarray, scales: Sequence[float] | np.ndarray, alone: bool = False) -> TextOutput:
+        """``ids`` (T,) int64; ``scales`` = (noise_scale, length_scale, noise_w); ``alone``:
+        nothing else runs, so the multi-threaded session may take every core."""
         ids = np.asarray(ids, dtype=np.int64)
         feeds = {
             TEXT_INPUTS[0]: ids[np.newaxis, :],
@@ -79,13 +93,16 @@ class TextStage:
             TEXT_INPUTS[2]: np.asarray(scales, dtype=np.float32),
         }
         try:
-            z_p, frames = (session or self.session).run([Z_P, FRAMES_PER_ID], feeds)  # (1, C, F), (1, 1, T)
+            session = self.alone if alone and self.alone is not None else self.session
+            z_p, frames = session.run([Z_P, FRAMES_PER_ID], feeds)  # (1, C, F), (1, 1, T)
         except Exception as err:  # ORT raises its own exception types
             raise ModelError(f"the text stage failed on {ids.shape[0]} ids: {err}") from err
         return TextOutput(z_p[0], np.rint(frames.reshape(-1)).astype(np.int64))
 
     def reload(self) -> None:
-        """A new session: ORT seeds its random kernels when a session is created (``reseed``)."""
+        """New sessions: ORT seeds its random kernels when a session is created (``reseed``)."""
+        if self.alone is not None:
+            self.alone = self._alone_session()
         self.session = create_session(self.graph, self.plan)
 
 
@@ -186,8 +203,8 @@ class PiperStages:
         """(flow, decoder) receptive fields, frames each side."""
         return self.acoustic.flow_margins, self.acoustic.decoder_margins
 
-    def text_stage(self, ids: np.ndarray, params: SynthParams) -> TextOutput:
-        return self.text.run(ids, scales(params))
+    def text_stage(self, ids: np.ndarray, params: SynthParams, alone: bool = False) -> TextOutput:
+        return self.text.run(ids, scales(params), alone)
 
     def acoustic_stage(
         self, text: TextOutput, opening: bool, cancel: threading.Event | None = None
