@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from tts_accel.core.errors import ModelError
-from tts_accel.core.onnx_session import create_session
 from tts_accel.core.receptive import from_session
 from tts_accel.core.windows import Margins, WindowPlan
 
@@ -56,7 +55,9 @@ class OrtDecoderEngine:
 
     def __init__(self, graph: Path, plan: ExecutionPlan, session=None) -> None:  # type: ignore[no-untyped-def]
         self.graph = Path(graph)
-        self.session = session if session is not None else create_session(self.graph, plan)
+        from tts_accel.core.voices.piper.stages import stage_session
+
+        self.session = session if session is not None else stage_session(self.graph, plan)
         self.margins, self.hop = from_session(self.session, self.graph)
 
     def run(self, z_ctx: np.ndarray) -> np.ndarray:
