@@ -58,23 +58,29 @@ def _session(path: Path, so):  # type: ignore[no-untyped-def]
     return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
 
 
-def _cached_session(model_path: Path, plan: ExecutionPlan):  # type: ignore[no-untyped-def]
+def _cached_session(model_path: Path, plan: ExecutionPlan, configure=None):  # type: ignore[no-untyped-def]
     """Load ORT's saved optimization of the graph for this machine, or optimize and save it."""
     import onnxruntime as ort
+
+    def options():  # type: ignore[no-untyped-def]
+        so = session_options(plan)
+        if configure is not None:
+            configure(so)
+        return so
 
     try:
         cached = optimized_path(model_path, plan.graph_optimization)
     except OSError:
-        return _session(model_path, session_options(plan))
+        return _session(model_path, options())
     if cached.is_file():
-        so = session_options(plan)
+        so = options()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # done already
         try:
             return _session(cached, so)
         except Exception:  # corrupt or stale: forget it and optimize from the original
             with contextlib.suppress(OSError):
                 cached.unlink()
-    so = session_options(plan)
+    so = options()
     # ORT writes the optimized graph itself; it writes a temporary name that is renamed here,
     # so readers see the whole file or none.
     tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
@@ -89,13 +95,18 @@ def _cached_session(model_path: Path, plan: ExecutionPlan):  # type: ignore[no-u
     return session
 
 
-def create_session(model_path: Path, plan: ExecutionPlan, session_opts=None):  # type: ignore[no-untyped-def]
+def create_session(model_path: Path, plan: ExecutionPlan, session_opts=None, configure=None):  # type: ignore[no-untyped-def]
+    """A session for ``model_path`` with the plan's options (``configure(options)`` may add to
+    them), through the optimized-graph cache; ``session_opts`` replaces both and the cache."""
     try:
         if session_opts is not None:
             return _session(model_path, session_opts)
         if plan.graph_optimization == "disable" or os.environ.get(NO_CACHE_ENV) == "1":
-            return _session(model_path, session_options(plan))
-        return _cached_session(model_path, plan)
+            so = session_options(plan)
+            if configure is not None:
+                configure(so)
+            return _session(model_path, so)
+        return _cached_session(model_path, plan, configure)
     except ModelError:
         raise
     except Exception as err:  # ORT raises its own exception types

@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Protocol
 
-from tts_accel.core.errors import InputError, torch_missing
+from tts_accel.core.errors import InputError, ModeNotApplicable, torch_missing
 from tts_accel.core.hardware import format_cpu_list, parse_cpu_list
 from tts_accel.core.modes import AUTO, CLI_MODES, PRECISIONS, backend_of, spec
+from tts_accel.core.windows import OFF, parse_windows
 
 if TYPE_CHECKING:  # pragma: no cover
     from tts_accel.core.hardware import HardwareProfile
@@ -38,6 +39,9 @@ class ExecutionPlan:
     precision: str = "fp32"  # fp32 | int8 (ONNX); fp32 | fp16 | bf16 (torch)
     backend: str = ""  # onnx | torch; empty: the mode's own
     device: str = "cpu"
+    #: the pipelined mode's window schedule (``core/windows.py``: ``w200:32x128x512/512``), or
+    #: "" / "off": whole chunks. Only the pipelined mode streams windows; it gets the family's.
+    windows: str = ""
     #: where each field's value came from: flag | tuned | preset | heuristic | default
     sources: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
@@ -60,10 +64,21 @@ class ExecutionPlan:
             raise InputError("thread counts cannot be negative: use 0 for the runtime's default.")
         if self.ort_execution_mode not in ORT_EXECUTION_MODES:
             raise InputError(f"ort_execution_mode {self.ort_execution_mode!r}: use {' or '.join(ORT_EXECUTION_MODES)}.")
+        if parse_windows(self.windows) is not None and spec(self.mode).schedule != "pipelined":
+            raise InputError(
+                f"--windows streams the pipelined mode; --mode {self.mode} runs whole chunks: "
+                "drop --windows or use --mode pipelined."
+            )
         if self.graph_optimization not in GRAPH_OPTIMIZATIONS:
             raise InputError(
                 f"graph_optimization {self.graph_optimization!r}: use one of {', '.join(GRAPH_OPTIMIZATIONS)}."
             )
+
+    @property
+    def streams_windows(self) -> bool:
+        """The pipelined mode with a window schedule: text stage, then the acoustic stage window
+        by window (when the voice's graph splits; else whole chunks)."""
+        return parse_windows(self.windows) is not None
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -87,12 +102,17 @@ class Family(Protocol):
 
     def check(self, mode: str, precision: str | None = None) -> None: ...
 
+    # the family's default window schedule ("" when its graphs cannot be split) and its reasons:
+    # read with getattr, so a family record without them means "no windows"
+
 
 # --- resolution: flag > tuned profile > shipped preset > heuristic > default -------------
 
 #: Fields whose value was chosen for one mode: a profile's value is used only when the
 #: resolved mode is the profile's own (4 single-threaded workers make no sense sequentially).
-MODE_BOUND = ("workers", "intra_op_threads", "inter_op_threads", "batch_size", "affinity", "device", "precision")
+MODE_BOUND = (
+    "workers", "intra_op_threads", "inter_op_threads", "batch_size", "affinity", "device", "precision", "windows",
+)  # fmt: skip
 #: Upper bound on workers, threads and batch size: more is a typo, not a plan.
 MAX_COUNT = 1024
 
@@ -105,12 +125,18 @@ def resolve_plan(
     preset: PlanLayer | None,
     family: Family | None = None,
     torch_available: bool = False,
+    streaming: bool = False,
 ) -> ExecutionPlan:
     """The plan for this run. Each field comes from the first of: a command-line flag (None and
     mode "auto" mean not given), this machine's tuned profile, the shipped preset, a heuristic
     from the hardware, the dataclass default; ``plan.sources`` records which. A mode the family
     cannot run is a ModeNotApplicable error with the family's reason; a profile's mode the family
-    cannot run is passed over (the profile was made for another family or machine)."""
+    cannot run is passed over (the profile was made for another family or machine).
+
+    ``streaming``: the output is not a regular file (stdout, a FIFO, a device): a mode not given
+    as a flag becomes ``pipelined`` on the ONNX backend, which streams window by window. So does
+    a ``windows`` flag without a mode. The pipelined mode's window schedule is the family's
+    (``Family.windows``) unless a flag or profile gives one."""
     given = {k: v for k, v in flags.items() if v is not None and not (k == "mode" and v == AUTO)}
     unknown = sorted(set(given) - set(ExecutionPlan.field_names()))
     if unknown:
@@ -120,7 +146,8 @@ def resolve_plan(
         if profile is not None:
             layers.append((source, _concrete(profile.plan, hw, f"profile {profile.name!r}")))
 
-    mode, mode_source = _resolve_mode(layers, hw, torch_available, family)
+    wants_windows = parse_windows(str(given.get("windows", ""))) is not None
+    mode, mode_source = _resolve_mode(layers, hw, torch_available, family, streaming or wants_windows)
     backend = backend_of(mode)
     if given.get("backend", backend) != backend:
         raise InputError(f"--mode {mode} runs on the {backend} backend, not {given['backend']}: drop one.")
@@ -150,14 +177,46 @@ def resolve_plan(
         )
     if family is not None:
         family.check(mode, precision)
+    _resolve_windows(values, sources, mode, family)
     return ExecutionPlan(**values, sources=sources)  # type: ignore[arg-type]
 
 
+def _resolve_windows(values: dict[str, object], sources: dict[str, str], mode: str, family: Family | None) -> None:
+    """The pipelined mode streams with the family's window schedule unless a flag or profile
+    set one; a family whose graphs cannot be split has none: refused as a flag, dropped from a
+    profile."""
+    family_windows = str(getattr(family, "windows", "") or "")
+    given = str(values.get("windows", "") or "")
+    if sources["windows"] == "default" and spec(mode).schedule == "pipelined" and family_windows:
+        values["windows"], sources["windows"] = family_windows, "heuristic"
+    elif parse_windows(given) is not None and not family_windows:
+        if sources["windows"] == "flag":
+            reasons = getattr(family, "reasons", {}) or {}
+            raise ModeNotApplicable(
+                reasons.get("windows")
+                or f"{getattr(family, 'name', 'these')} voices cannot stream window by window (their graph has no "
+                "split into a text and a windowed acoustic stage): drop --windows; chunks stream whole."
+            )
+        values["windows"] = ""
+    elif given and spec(mode).schedule != "pipelined" and sources["windows"] != "flag":
+        values["windows"] = ""  # a profile's schedule for another mode
+
+
 def _resolve_mode(
-    layers: list[tuple[str, dict[str, object]]], hw: HardwareProfile, has_torch: bool, family: Family | None
+    layers: list[tuple[str, dict[str, object]]],
+    hw: HardwareProfile,
+    has_torch: bool,
+    family: Family | None,
+    streaming: bool = False,
 ) -> tuple[str, str]:
     flag = layers[0][1]
     wanted_backend = flag.get("backend")
+    if streaming and "mode" not in flag and wanted_backend in (None, "onnx"):
+        # a stream (stdout, FIFO, device) or --windows: window by window, whatever a profile says
+        for source, layer in layers:
+            if layer.get("mode") == "pipelined":
+                return "pipelined", source
+        return "pipelined", "heuristic"
     for source, layer in layers:
         mode = layer.get("mode")
         if mode is None:
@@ -261,6 +320,9 @@ def explain_rows(plan: ExecutionPlan) -> list[tuple[str, str, str]]:
             text = "none (the OS scheduler decides)"
         elif name in ("intra_op_threads", "inter_op_threads") and value == 0:
             text = "0 (runtime default)"
+        elif name == "windows":
+            windows = parse_windows(value)
+            text = windows.describe() if windows else f"{value or OFF} (whole chunks)"
         rows.append((name, text, plan.sources.get(name, "default")))
     return rows
 

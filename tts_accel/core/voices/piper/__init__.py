@@ -71,4 +71,12 @@ FAMILY = Family(
     from_path=from_path,
     path_suffixes=(".onnx",),
     layer_parity=layer_parity,
+    # The pipelined mode's windows (core/windows.py syntax): a stream's first sentence opens with
+    # 32 frames (372 ms of audio), then 128, then 512 at a time, so that each window costs less
+    # than the audio already out; later sentences start with audio buffered ahead of them and
+    # take 512 frames at a time (whole up to 523). No "whole up to 200" for the first sentence:
+    # a 200-frame window alone costs ~0.13 s, over the 0.10 s first-audio target, while the seam
+    # it saves costs ~25 ms once per stream. Measured in docs/streaming.md; `tts tune` may store
+    # another schedule in the tuned profile.
+    windows="32x128x512/512",
 )
