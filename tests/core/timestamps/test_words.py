@@ -34,3 +34,8 @@ def test_punctuation_only_text_has_no_words() -> None:
 def test_is_spoken() -> None:
     assert is_spoken("a") and is_spoken("42%") and is_spoken("é")
     assert not is_spoken("&") and not is_spoken("§§")
+
+
+def test_japanese_words_are_whitespace_runs_without_their_punctuation() -> None:
+    words = text_words("「今日は」 いい 天気 ですね。")
+    assert [w.word for w in words] == ["今日は", "いい", "天気", "ですね"]

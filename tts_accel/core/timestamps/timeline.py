@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tts_accel.core.audio import silence
 from tts_accel.core.timestamps.align import Span, align_words, sounds
 from tts_accel.core.timestamps.words import TextWord, text_words
 
 if TYPE_CHECKING:  # pragma: no cover
+    from tts_accel.core.scheduler import Piece
     from tts_accel.core.voices.base import Voice
 
 
@@ -148,7 +150,11 @@ class Timeline:
         self.words: list[Word] = []
         self.sentences: list[Sentence] = []
         self.chunks: list[ChunkSpan] = []
+        #: chunks whose backend reported no frames: their words are spread by id count instead
+        self.estimated = 0
         self._open = _Open()
+        self._frames: np.ndarray | None = None  # the current chunk's, from its first piece
+        self._samples = 0  # the current chunk's audio so far
 
     @classmethod
     def for_voice(cls, voice: Voice) -> Timeline:
@@ -184,6 +190,23 @@ class Timeline:
             first, last = min(span.first, len(frames)), min(span.last, len(frames))
             self._word(span.text, start + int(at[first]), start + int(at[last]))
         self._chunk(text, start, samples, pause, sentence_end)
+
+    def on_piece(self, piece: Piece) -> None:
+        """``Synthesizer.stream``'s ``on_piece`` hook: the first piece of a chunk brings its frames
+        per model position, every piece its samples; after the last one the chunk is added, with
+        the pause the engine yields after it (``audio.silence(chunk.pause_after)``, same rounding)."""
+        if piece.frames_per_id is not None:
+            self._frames = np.asarray(piece.frames_per_id, dtype=np.int64).reshape(-1)
+        self._samples += len(piece.audio)
+        if not piece.last:
+            return
+        chunk, frames, samples = piece.chunk, self._frames, self._samples
+        self._frames, self._samples = None, 0
+        if frames is None:  # a backend that cannot tell its durations: every id one share
+            self.estimated += 1
+            frames = np.ones(len(chunk.ids), dtype=np.int64)
+        pause = len(silence(chunk.pause_after, self.sample_rate)) if chunk.pause_after else 0
+        self.add(chunk.text, chunk.ids, frames, samples, pause, getattr(chunk, "sentence_end", True))
 
     def add_unspoken(self, text: str, pause: int = 0, sentence_end: bool = True) -> None:
         """A chunk with nothing to pronounce (no audio): its words get zero length where the

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_LEAD = "\"'([{<«‹¿¡“‘"
-_TRAIL = "\"')]}>»›,;:!?“”’…"
+_LEAD = "\"'([{<«‹¿¡“‘「『（"
+_TRAIL = "\"')]}>»›,;:!?“”’…。、，；：！？」』）"
 #: A token made only of these is not a word: it is said as a pause or not at all.
 _SILENT_TOKEN = re.compile(r"^[\s\-–—_*/\\|~`'\".,;:!?()\[\]{}<>«»…]*$")
 #: A period that belongs to the word (an abbreviation), not to the sentence.

@@ -74,7 +74,7 @@ def _fits(text: str, width: int, max_lines: int) -> bool:
     return all(len(line) <= width for line in wrap(text, width)) and len(wrap(text, width)) <= max_lines
 
 
-_CLAUSE_END = re.compile(r"""[,;:.!?…)"'\]]$""")
+_CLAUSE_END = re.compile(r"""[,;:.!?…)"'\]。、，；：！？」』）]$""")
 
 
 @dataclass(frozen=True)
