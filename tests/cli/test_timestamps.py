@@ -152,3 +152,12 @@ def test_kokoro_voice_timestamps(tmp_path: Path) -> None:
     assert [w["word"] for w in data["words"]] == [w.word for w in text_words(text)]
     assert all(w["end"] > w["start"] for w in data["words"])
     assert data["sentences"][-1]["end"] <= sf.info(out).duration
+
+
+def test_a_sentence_with_nothing_to_say_keeps_its_entry(tmp_path: Path) -> None:
+    ts = tmp_path / "t.json"
+    proc = run_cli("synth", "Hello there. ✓. Bye now.", "-o", str(tmp_path / "a.wav"), "--timestamps", str(ts))
+    assert proc.returncode == 0, proc.stderr
+    words = json.loads(ts.read_text(encoding="utf-8"))["words"]
+    assert [w["word"] for w in words] == ["Hello", "there", "✓", "Bye", "now"]
+    assert words[2]["start"] == words[2]["end"] and words[1]["end"] <= words[2]["start"] <= words[3]["start"]

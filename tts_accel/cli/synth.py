@@ -200,7 +200,8 @@ def synth_command(
 
     with sink, progress_for(total, enabled=not quiet and err_console.is_terminal) as advance:
         ctrl_c.check()  # a signal while the voice loaded: the temporary file goes
-        stats = synth.write(blocks, sink, params, on_chunk=on_chunk, on_piece=timeline.on_piece if timeline else None)
+        hooks = {"on_piece": timeline.on_piece, "on_skip": timeline.on_skip} if timeline else {}
+        stats = synth.write(blocks, sink, params, on_chunk=on_chunk, **hooks)
     if timeline is not None and timestamps is not None:  # the audio is complete and committed
         from tts_accel.core.timestamps import write_timestamps
 

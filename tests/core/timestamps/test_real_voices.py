@@ -122,3 +122,22 @@ def test_kokoro_positions_account_for_the_pads_of_each_run() -> None:
     gaps = [b[0] - a[0] for a, b in zip(owned, owned[1:], strict=False)]
     assert gaps.count(3) == 2 and set(gaps) == {1, 3}  # a run's end pad and the next run's start pad
     assert owned[0][0] == 1  # after the first run's start pad
+
+
+def test_a_chunk_with_nothing_to_say_keeps_its_words_in_order(joe) -> None:
+    """"✓." and "♪ ♫." phonemize to nothing, so the engine skips those chunks; their words still
+    get entries (zero length, where the output stands), in text order, in a concurrent mode too."""
+    from tts_accel.core.engine import Synthesizer
+
+    text = "First sentence here. ✓. Then more words. ♪ ♫."
+    for synth in (joe, Synthesizer(joe.voice, plan_for("pipelined", "piper-joe", workers=2, tuned=False))):
+        timeline = Timeline.for_voice(synth.voice)
+        p = replace(ZERO_NOISE, sentence_silence=0.1)
+        out = np.concatenate(list(synth.stream([text], p, on_piece=timeline.on_piece, on_skip=timeline.on_skip)))
+        timeline.finish()
+        assert [w.word for w in timeline.words] == ["First", "sentence", "here", "✓", "Then", "more", "words", "♪", "♫"]
+        check, first = timeline.words[3], timeline.chunks[0]
+        assert check.start == check.end == first.start + first.samples + first.pause
+        assert timeline.words[-1].start == timeline.words[-2].start == len(out)  # after everything
+        assert [s.text for s in timeline.sentences] == ["First sentence here.", "✓.", "Then more words.", "♪ ♫."]
+        assert timeline.position == len(out)

@@ -23,6 +23,7 @@ from tts_accel.core.timestamps.words import TextWord, text_words
 
 if TYPE_CHECKING:  # pragma: no cover
     from tts_accel.core.scheduler import Piece
+    from tts_accel.core.text import TextChunk
     from tts_accel.core.voices.base import Voice
 
 
@@ -155,6 +156,7 @@ class Timeline:
         self._open = _Open()
         self._frames: np.ndarray | None = None  # the current chunk's, from its first piece
         self._samples = 0  # the current chunk's audio so far
+        self._skipped: list[tuple[int, TextChunk]] = []  # (index of the chunk after it, chunk)
 
     @classmethod
     def for_voice(cls, voice: Voice) -> Timeline:
@@ -195,6 +197,7 @@ class Timeline:
         """``Synthesizer.stream``'s ``on_piece`` hook: the first piece of a chunk brings its frames
         per model position, every piece its samples; after the last one the chunk is added, with
         the pause the engine yields after it (``audio.silence(chunk.pause_after)``, same rounding)."""
+        self._flush_skipped(piece.chunk.index)
         if piece.frames_per_id is not None:
             self._frames = np.asarray(piece.frames_per_id, dtype=np.int64).reshape(-1)
         self._samples += len(piece.audio)
@@ -207,6 +210,17 @@ class Timeline:
             frames = np.ones(len(chunk.ids), dtype=np.int64)
         pause = len(silence(chunk.pause_after, self.sample_rate)) if chunk.pause_after else 0
         self.add(chunk.text, chunk.ids, frames, samples, pause, getattr(chunk, "sentence_end", True))
+
+    def on_skip(self, before: int, chunk: TextChunk) -> None:
+        """``Synthesizer.stream``'s ``on_skip`` hook: a chunk with nothing to pronounce, which the
+        engine drops before the chunk numbered ``before``. The front-end may run ahead of the
+        audio, so it waits here until every chunk before it has been added (or ``finish``)."""
+        self._skipped.append((before, chunk))
+
+    def _flush_skipped(self, upto: int | None) -> None:
+        while self._skipped and (upto is None or self._skipped[0][0] <= upto):
+            _, chunk = self._skipped.pop(0)
+            self.add_unspoken(chunk.text, 0, chunk.sentence_end)  # the engine yields no pause for it
 
     def add_unspoken(self, text: str, pause: int = 0, sentence_end: bool = True) -> None:
         """A chunk with nothing to pronounce (no audio): its words get zero length where the
@@ -240,7 +254,9 @@ class Timeline:
         self._open = _Open()
 
     def finish(self) -> Timeline:
-        """Close a sentence left open (text that ended without a sentence end). Idempotent."""
+        """Add the skipped chunks after the last one and close a sentence left open (text that
+        ended without a sentence end). Idempotent."""
+        self._flush_skipped(None)
         if self._open.texts:
             self._close(self.position)
         return self

@@ -119,7 +119,7 @@ def timed_render(
     synth = Synthesizer(voice, plan or plan_for("sequential", voice, tuned=False))
     timeline = Timeline.for_voice(synth.voice)
     params = replace(ZERO_NOISE, sentence_silence=SENTENCE_SILENCE, speed=speed)
-    pieces = list(synth.stream(list(sentences), params, on_piece=timeline.on_piece))
+    pieces = list(synth.stream(list(sentences), params, on_piece=timeline.on_piece, on_skip=timeline.on_skip))
     synth.backend.close()
     return np.concatenate(pieces), timeline.finish()
 
