@@ -35,6 +35,8 @@ EXAMPLES = """
 [cyan]tts synth -i book.txt -o book.mp3[/]   (the format follows the extension, or --format)
 
 [cyan]tts synth -i book.txt -o /dev/null -v[/]   (time synthesis alone)
+
+[cyan]tts synth -i talk.txt -o talk.wav --timestamps talk.srt[/]   (subtitles; .json has every word)
 """
 
 
@@ -157,6 +159,15 @@ def synth_command(
     ] = 0.2,
     volume: Annotated[float, typer.Option("--volume", help="Gain; loud peaks are clipped, never wrapped.")] = 1.0,
     seed: Annotated[int | None, typer.Option("--seed", help="Seed the noise for repeatable output.")] = None,
+    timestamps: Annotated[
+        str | None,
+        typer.Option(
+            "--timestamps",
+            help="Also write when each word and sentence is said: FILE.json (every word), .srt or .vtt "
+            "(subtitles). Written once the audio is complete; works with -o -.",
+            show_default=False,
+        ),
+    ] = None,
     explain: Annotated[
         bool, typer.Option("--explain", help="Print the execution plan and where each value came from, then exit.")
     ] = False,
@@ -187,8 +198,11 @@ def synth_command(
     if target is None:
         raise InputError("no output: add -o FILE.wav, or -o - to stream to stdout.")
     audio_format = format_for(target, fmt.value if fmt else None)  # refused before the voice loads
+    if timestamps is not None:
+        _check_timestamps(timestamps, target)  # also before the voice loads
     blocks, total = _text_source(text, inputs or [], ctrl_c)
     synth = Synthesizer(voice, plan, lang=lang)
+    timeline = _timeline_for(synth.voice) if timestamps is not None else None
     if verbose:
         err_console.print(explain_table(plan))
     sink = open_sink(target, synth.sample_rate, audio_format, guard=ctrl_c.blocking)
@@ -199,10 +213,17 @@ def synth_command(
 
     def on_piece(piece: Piece) -> None:
         ctrl_c.check()  # a long sentence streams in many windows: stop between them
+        if timeline is not None:
+            timeline.on_piece(piece)
 
     with sink, progress_for(total, enabled=not quiet and err_console.is_terminal) as advance:
         ctrl_c.check()  # a signal while the voice loaded: the temporary file goes
-        stats = synth.write(blocks, sink, params, on_chunk=on_chunk, on_piece=on_piece)
+        hooks = {"on_skip": timeline.on_skip} if timeline else {}
+        stats = synth.write(blocks, sink, params, on_chunk=on_chunk, on_piece=on_piece, **hooks)
+    if timeline is not None and timestamps is not None:  # the audio is complete and committed
+        from tts_accel.core.timestamps import write_timestamps
+
+        write_timestamps(timestamps, timeline, guard=ctrl_c.blocking)
     if not quiet:
         where = "stdout" if to_stdout else output
         pieces = f" in {stats.pieces} pieces" if stats.pieces > stats.chunks else ""
@@ -215,6 +236,39 @@ def synth_command(
     if verbose:
         for note in [*synth.voice.notes(), *synth.backend.notes()]:
             err_console.print(note, markup=False)
+    if timeline is not None and (verbose or (not quiet and (timeline.estimated or timeline.aligner.fallbacks))):
+        err_console.print(_timing_note(timeline, timestamps), markup=False, soft_wrap=True)
+
+
+def _check_timestamps(path: str, audio_target: str) -> None:
+    """--timestamps refused before synthesis: an unknown extension (exit 2), a path that cannot be
+    written (exit 4), or the audio's own file (exit 2)."""
+    import os
+
+    from tts_accel.core.timestamps import check_path, check_target
+
+    check_path(path)
+    if audio_target != "-" and os.path.realpath(path) == os.path.realpath(audio_target):
+        raise InputError(f"--timestamps {path} is the audio output too: give the timestamps their own file.")
+    check_target(path)
+
+
+def _timeline_for(voice):  # type: ignore[no-untyped-def]
+    from tts_accel.core.timestamps import Timeline
+
+    if not voice.hop:
+        raise InputError(f"voice {voice.name!r} cannot time its words (no durations in its graph): drop --timestamps.")
+    return Timeline.for_voice(voice)
+
+
+def _timing_note(timeline, path: str | None) -> str:  # type: ignore[no-untyped-def]
+    timeline.finish()
+    note = f"timestamps: {len(timeline.words)} words, {len(timeline.sentences)} sentences to {path}"
+    if timeline.aligner is not None and timeline.aligner.fallbacks:
+        note += f"; {timeline.aligner.fallbacks} chunks spread by phoneme count (ids not the text's)"
+    if timeline.estimated:
+        note += f"; {timeline.estimated} chunks estimated (the backend gave no durations)"
+    return note
 
 
 synth_command.__doc__ = (synth_command.__doc__ or "") + EXAMPLES

@@ -95,6 +95,19 @@ class Transcriber:
             )  # fmt: skip
             return " ".join(s.text.strip() for s in segments).strip()
 
+    def words(self, audio: np.ndarray, sample_rate: int) -> list[tuple[str, float, float]]:
+        """The words Whisper hears in ``audio``, each with its start and end in seconds
+        (``word_timestamps=True``: cross-attention alignment, itself noisy by about 0.06 s)."""
+        samples = resample(audio, sample_rate)
+        if samples.size == 0:
+            return []
+        with self._lock:
+            segments, _info = self.model.transcribe(
+                samples, language="en", beam_size=5, temperature=0.0,
+                condition_on_previous_text=False, vad_filter=False, word_timestamps=True,
+            )  # fmt: skip
+            return [(w.word.strip(), float(w.start), float(w.end)) for s in segments for w in (s.words or [])]
+
 
 @lru_cache(maxsize=1)
 def default_transcriber() -> Transcriber:

@@ -14,7 +14,7 @@ from tts_accel.core.metrics import RunStats, Stopwatch, peak_rss_mb
 from tts_accel.core.params import SynthParams
 from tts_accel.core.plan import ExecutionPlan
 from tts_accel.core.scheduler import Chunk, Piece
-from tts_accel.core.text import chunk_text, normalize
+from tts_accel.core.text import TextChunk, chunk_text, normalize
 from tts_accel.core.voices.base import Backend, Voice
 from tts_accel.core.voices.registry import DEFAULT_VOICE, resolve_voice
 
@@ -52,13 +52,18 @@ class Synthesizer:
         self.backend = backend or self.voice.create_backend(self.plan)
         self.sample_rate = self.voice.sample_rate
 
-    def chunks(self, blocks: Iterable[str], params: SynthParams) -> Iterator[Chunk]:
-        """Normalized, chunked, phonemized text, in order; unpronounceable chunks are skipped."""
+    def chunks(
+        self, blocks: Iterable[str], params: SynthParams, on_skip: Callable[[int, TextChunk], None] | None = None
+    ) -> Iterator[Chunk]:
+        """Normalized, chunked, phonemized text, in order; unpronounceable chunks are skipped
+        (``on_skip(index of the next chunk, text)`` hears of each: word timing keeps their words)."""
         index = 0
         for block in blocks:
             for piece in chunk_text(normalize(block), self.voice.chunk_budget, self.voice.measure):
                 ids = self.voice.encode(piece.text)
                 if ids.size == 0:
+                    if on_skip is not None:
+                        on_skip(index, piece)
                     continue
                 pause = params.sentence_silence if piece.sentence_end else 0.0
                 yield Chunk(index, piece.text, ids, pause, piece.sentence_end)
@@ -71,6 +76,7 @@ class Synthesizer:
         stats: RunStats | None = None,
         on_chunk: Callable[[Chunk], None] | None = None,
         on_piece: Callable[[Piece], None] | None = None,
+        on_skip: Callable[[int, TextChunk], None] | None = None,
     ) -> Iterator[np.ndarray]:
         """float32 audio in text order, as it is ready: each piece the scheduler yields (a whole
         chunk, or a window of one when the plan streams windows), then the chunk's pause after
@@ -82,7 +88,7 @@ class Synthesizer:
         if params.seed is not None:
             self.backend.reseed(params.seed)
         clock = Stopwatch()
-        pieces = scheduler.run(self.chunks(blocks, params), self.backend, params, self.plan)
+        pieces = scheduler.run(self.chunks(blocks, params, on_skip), self.backend, params, self.plan)
         for piece in pieces:
             chunk = piece.chunk
             if stats.ttfa_s is None:
@@ -117,13 +123,14 @@ class Synthesizer:
         params: SynthParams | None = None,
         on_chunk: Callable[[Chunk], None] | None = None,
         on_piece: Callable[[Piece], None] | None = None,
+        on_skip: Callable[[int, TextChunk], None] | None = None,
     ) -> RunStats:
         """Stream ``blocks`` into ``sink`` as 16-bit PCM, piece by piece as the scheduler yields
         them; the sink commits only on success."""
         params = params or SynthParams()
         stats = RunStats()
         with sink:
-            for audio in self.stream(blocks, params, stats, on_chunk, on_piece):
+            for audio in self.stream(blocks, params, stats, on_chunk, on_piece, on_skip):
                 sink.write(to_pcm16(audio, params.volume))
         return stats
 

@@ -1,4 +1,5 @@
-"""Tier 3: the Harvard sentences through each mode, then Whisper tiny.en, then WER."""
+"""Tier 3: the Harvard sentences through each mode, then Whisper tiny.en, then WER; and the word
+timestamps of the sequential mode against Whisper's own (``verify.timing``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 from tts_accel.core.errors import EvalUnavailable, ModeNotApplicable, TierUnavailable, TTSError
 from tts_accel.core.verify.data import REFERENCE, Renders
 from tts_accel.core.verify.report import FAIL, INFO, Row, check, skip
+from tts_accel.core.verify.timing import tier3_timestamps
 from tts_accel.core.voices.registry import DEFAULT_VOICE, family_of
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -104,4 +106,4 @@ def tier3(renders: Renders) -> list[Row]:
             Row(TIER, mode, "duration ratio vs seq", audio.size / ref_audio.size, "", INFO),
             Row(TIER, mode, "loudness dB vs seq", dbfs(audio) - ref_level, "", INFO),
         ]
-    return rows
+    return rows + tier3_timestamps(renders.voice, renders.sentences, transcriber)

@@ -3,6 +3,8 @@
 * ``Voice``: one loaded voice, a text front-end (text -> ids) plus a backend factory.
 * ``Backend``: turns id sequences into float32 audio; never phonemizes, never writes files.
 * ``VoiceEntry``: one registered voice, known whether or not its package is installed.
+* ``SymbolPositions``: what word timing needs from a front-end (which model positions each
+  phoneme symbol became); ``Voice.symbols``, ``Voice.symbol_positions`` and ``Voice.hop`` give it.
 * ``Family``: what every voice of a family can do (modes, batching, precisions, a torch port,
   its tier-3 WER ceiling), as data that the planner, bench, tune and verify read. Nothing
   outside a family's own package asks which family a voice is.
@@ -115,6 +117,16 @@ class Backend(ABC):
         """Release sessions, graphs and device memory."""
 
 
+@dataclass(frozen=True)
+class SymbolPositions:
+    """What a voice's front-end makes of a string of phoneme symbols (``Voice.symbols``): the ids,
+    and for every character of the string the half-open range of model positions (entries of the
+    model's frames per position) it produced; None for a character the voice does not know."""
+
+    ids: np.ndarray  # (T,) int64: what ``encode`` gives for the same text
+    ranges: list[tuple[int, int] | None]  # one per character of the symbol string
+
+
 class Voice(ABC):
     """One loaded voice. ``encode`` runs on one thread only (espeak is not thread-safe)."""
 
@@ -124,7 +136,8 @@ class Voice(ABC):
     sample_rate: int
     #: Longest id sequence one chunk may have; the chunker splits text to stay under it.
     chunk_budget: int
-    #: Output samples per latent frame: the unit of ``Piece.frames_per_id`` (Piper 256, Kokoro 600).
+    #: Output samples per latent frame: the unit of ``Piece.frames_per_id`` (Piper 256, Kokoro 600);
+    #: 0 for a voice whose durations are unknown (``tts synth --timestamps`` refuses it).
     hop: int = 0
 
     @abstractmethod
@@ -147,6 +160,15 @@ class Voice(ABC):
             return self
         choices = ", ".join(self.languages or (self.language,))
         raise InputError(f"voice {self.name!r} cannot read --lang {lang!r}: use one of {choices}.")
+
+    def symbols(self, text: str) -> str:
+        """The phoneme symbols ``encode`` turns into ids for ``text`` (one word or a whole chunk):
+        what word timing aligns. Only voices with a ``hop`` need it."""
+        raise NotImplementedError(f"{type(self).__name__} cannot time words")
+
+    def symbol_positions(self, symbols: str) -> SymbolPositions:
+        """The ids of ``symbols`` and the model positions each character became."""
+        raise NotImplementedError(f"{type(self).__name__} cannot time words")
 
     def notes(self) -> list[str]:
         """One-line remarks on what the front-end did so far (symbols dropped...), for --verbose."""

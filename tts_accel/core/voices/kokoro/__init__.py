@@ -18,6 +18,12 @@ BATCH_UNSUPPORTED = (
     "returns one unpadded audio with no lengths, and picks one style row per sequence length; "
     "use --mode parallel or pipelined instead."
 )
+#: Why Kokoro voices cannot stream window by window (measured: docs/kokoro.md, "Two stages").
+WINDOWS_UNSUPPORTED = (
+    "Kokoro voices cannot stream within a sentence: their decoder normalises over the whole sentence "
+    "(instance norm, per-tensor int8 ranges), so windows would not join into the same audio; they stream "
+    "sentence by sentence: drop --windows."
+)
 #: `tts verify` tier 3: the five Japanese voices reading English measured 3.8-10.1 % WER on
 #: harvard.txt; broken pipelines measured 35.8 % and 80.5 % (docs/kokoro.md).
 WER_MAX = 15.0
@@ -84,5 +90,7 @@ FAMILY = Family(
         "batched": BATCH_UNSUPPORTED,
         "int8": "--precision int8 is for Piper voices: Kokoro's model ships as int8 already.",
         "torch": "the torch modes are for Piper voices: Kokoro runs on ONNX Runtime only (no torch port).",
+        # read by the plan resolver for a windows flag (stream branch): the one line a user gets
+        "windows": WINDOWS_UNSUPPORTED,
     },
 )

@@ -15,9 +15,9 @@ import numpy as np
 from tts_accel.core.errors import InputError, VoiceError
 from tts_accel.core.phonemize import phonemize
 from tts_accel.core.plan import ExecutionPlan
-from tts_accel.core.voices.base import Backend, Voice
+from tts_accel.core.voices.base import Backend, SymbolPositions, Voice
 from tts_accel.core.voices.kokoro import FAMILY
-from tts_accel.core.voices.kokoro.backend import HOP, MAX_TOKENS, SAMPLE_RATE, KokoroOnnxBackend
+from tts_accel.core.voices.kokoro.backend import HOP, MAX_TOKENS, SAMPLE_RATE, KokoroOnnxBackend, split_ids
 from tts_accel.core.voices.kokoro.english import to_ids, to_kokoro
 
 log = logging.getLogger("tts_accel.kokoro")
@@ -72,6 +72,30 @@ class KokoroVoice(Voice):
             out = self.assets.japanese()(text)
             return str(out[0] if isinstance(out, tuple) else out)
         return to_kokoro(phonemize(text, self.language))
+
+    def symbols(self, text: str) -> str:
+        """Kokoro's symbols for ``text``, one token each where the vocabulary knows them."""
+        return self.phonemes(text)
+
+    def symbol_positions(self, symbols: str) -> SymbolPositions:
+        """One token per known symbol; every model run is ``0 tokens 0`` (the backend splits a
+        chunk over the context with ``split_ids``, each run with its own pads), so the frames per
+        model position hold two more entries per run than there are ids."""
+        ids: list[int] = []
+        owner: list[int | None] = []  # per character, its index in ids
+        for ch in symbols:
+            token = self.assets.vocab.get(ch)
+            owner.append(None if token is None else len(ids))
+            if token is not None:
+                ids.append(token)
+        arr = np.asarray(ids, dtype=np.int64)
+        position: list[int] = []  # id k -> its model position, after the pads of earlier runs
+        offset = 0
+        for run in split_ids(arr):
+            position.extend(range(offset + 1, offset + 1 + len(run)))
+            offset += len(run) + 2
+        ranges: list[tuple[int, int] | None] = [None if k is None else (position[k], position[k] + 1) for k in owner]
+        return SymbolPositions(arr, ranges)
 
     def measure(self, text: str) -> int:
         return len(_encode_cached(self, text)[0]) // 8

@@ -14,7 +14,7 @@ from tts_accel.core.params import SynthParams
 from tts_accel.core.phonemize import phonemize
 from tts_accel.core.plan import ExecutionPlan
 from tts_accel.core.texts import PACKAGED
-from tts_accel.core.voices.base import Backend, Voice
+from tts_accel.core.voices.base import Backend, SymbolPositions, Voice
 from tts_accel.core.voices.piper.config import PiperConfig
 
 PAD, BOS, EOS = "_", "^", "$"
@@ -55,18 +55,32 @@ class PiperVoice(Voice):
 
     def ids_for_phonemes(self, phonemes: str) -> np.ndarray:
         """``^ _ p1 _ p2 _ … pn _ $``; symbols the voice does not know are skipped."""
-        pad = self.id_map[PAD]
-        ids = [*self.id_map[BOS], *pad]
-        for ch in unicodedata.normalize("NFD", phonemes):
-            mapped = self.id_map.get(ch)
-            if mapped is not None:
-                ids.extend(mapped)
-                ids.extend(pad)
-        ids.extend(self.id_map[EOS])
-        arr = np.asarray(ids, dtype=np.int64)
+        arr = self.symbol_positions(unicodedata.normalize("NFD", phonemes)).ids
         if not any(int(i) not in self._silent_ids for i in arr):
             return np.zeros(0, dtype=np.int64)
         return arr
+
+    def symbols(self, text: str) -> str:
+        """The NFD phoneme string whose characters map one by one onto ids (word timing)."""
+        return unicodedata.normalize("NFD", self.phonemes(text))
+
+    def symbol_positions(self, symbols: str) -> SymbolPositions:
+        """Ids ``^ _ p1 _ … pn _ $`` (one duration per id); a character owns its id(s) and the
+        pad after them."""
+        pad = self.id_map[PAD]
+        ids = [*self.id_map[BOS], *pad]
+        ranges: list[tuple[int, int] | None] = []
+        for ch in symbols:
+            mapped = self.id_map.get(ch)
+            if mapped is None:
+                ranges.append(None)
+                continue
+            first = len(ids)
+            ids.extend(mapped)
+            ids.extend(pad)
+            ranges.append((first, len(ids)))
+        ids.extend(self.id_map[EOS])
+        return SymbolPositions(np.asarray(ids, dtype=np.int64), ranges)
 
     def resolve(self, params: SynthParams) -> SynthParams:
         return replace(
