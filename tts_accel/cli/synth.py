@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from tts_accel.cli.common import CtrlC, err_console, error_boundary
-from tts_accel.cli.render import explain_table, progress_for
+from tts_accel.cli.render import compile_notice, explain_table, progress_for
 from tts_accel.core.errors import InputError
 from tts_accel.core.params import SynthParams
 from tts_accel.core.scheduler import Chunk
@@ -35,6 +35,8 @@ EXAMPLES = """
 [cyan]tts synth -i book.txt -o book.mp3[/]   (the format follows the extension, or --format)
 
 [cyan]tts synth -i book.txt -o /dev/null -v[/]   (time synthesis alone)
+
+[cyan]tts synth -i book.txt -o book.wav --explain[/]   (the plan for this input, and why its acoustic engine)
 """
 
 
@@ -130,6 +132,15 @@ def synth_command(
     precision: Annotated[
         str | None, typer.Option("--precision", help="fp32, or int8 (a quantized copy of the graph, cached).")
     ] = None,
+    acoustic: Annotated[
+        str | None,
+        typer.Option(
+            "--acoustic",
+            help="Acoustic-stage engine of the two-stage modes: auto (cost-aware: bf16 for long inputs where "
+            "the CPU has bf16 and `tts tune` compiled it), ort-fp32, torch-bf16, torch-bf16-eager, torch-fp32, "
+            "ort-int8. See docs/acoustic.md.",
+        ),
+    ] = None,
     workers: Annotated[
         int | None, typer.Option("--workers", help="Model runs in flight at once (parallel, pipelined, batched).")
     ] = None,
@@ -165,16 +176,30 @@ def synth_command(
         speed=speed, noise_scale=noise_scale, noise_w=noise_w,
         sentence_silence=sentence_silence, volume=volume, seed=seed,
     )  # fmt: skip
-    plan = plan_for(mode, voice, precision, workers=workers, intra_op_threads=threads, batch_size=batch_size)
+
+    def plan_of(total: int | None):  # type: ignore[no-untyped-def]
+        # The input's length sizes the run: the acoustic engine is chosen from the expected work.
+        return plan_for(
+            mode, voice, precision, workers=workers, intra_op_threads=threads, batch_size=batch_size,
+            acoustic=acoustic, text_chars=total, speed=speed,
+        )  # fmt: skip
+
     if explain:
-        err_console.print(explain_table(plan))
+        given = inputs or (text is not None and text != "-")
+        err_console.print(explain_table(plan_of(_text_source(text, inputs or [], ctrl_c)[1] if given else None)))
         return
+    plan_of(None)  # a bad --mode, --precision or --acoustic is refused before any input is read
     to_stdout = output == "-" or (output is None and not sys.stdout.isatty())
     if output is None and not to_stdout:
         raise InputError("no output: add -o FILE.wav, or -o - to stream to stdout.")
     target = "-" if to_stdout else str(output)
     audio_format = format_for(target, fmt.value if fmt else None)  # refused before the voice loads
     blocks, total = _text_source(text, inputs or [], ctrl_c)
+    plan = plan_of(total)
+    if not quiet:
+        notice = compile_notice(plan, voice)
+        if notice:
+            err_console.print(notice, markup=False, soft_wrap=True)
     synth = Synthesizer(voice, plan, lang=lang)
     if verbose:
         err_console.print(explain_table(plan))

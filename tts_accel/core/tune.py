@@ -20,14 +20,18 @@ from tts_accel.core.errors import InputError, ModeNotApplicable
 from tts_accel.core.gpu import torch_available
 from tts_accel.core.hardware import HardwareProfile, cpu_count
 from tts_accel.core.measure import load_case, measure_once
-from tts_accel.core.modes import spec
+from tts_accel.core.modes import STAGED_MODES, spec
 from tts_accel.core.params import ZERO_NOISE
 from tts_accel.core.plan import ExecutionPlan, resolve_plan
 from tts_accel.core.voices.registry import DEFAULT_VOICE, family_of
 
 LEADERS = 3  # candidates re-timed with the budget left after the first pass
 #: A candidate says every plan field: what it does not set is ExecutionPlan's default (ORT's own).
-_DEFAULTS = {f.name: f.default for f in fields(ExecutionPlan) if f.name not in ("sources", "backend")}
+#: The acoustic engine is not searched: it depends on each run's length (the planner chooses it
+#: from the costs `tts tune --acoustic` measures), so a saved profile leaves it to ``auto``.
+_DEFAULTS = {
+    f.name: f.default for f in fields(ExecutionPlan) if f.name not in ("sources", "reasons", "backend", "acoustic")
+}
 
 
 def describe(plan: ExecutionPlan) -> str:
@@ -147,6 +151,8 @@ def save(result: TuneResult, hw: HardwareProfile | None = None, voice: str = DEF
 
     plan = result.winner.plan
     fields = {name: getattr(plan, name) for name in ExecutionPlan.field_names()}
+    if plan.mode in STAGED_MODES:
+        fields["acoustic"] = "auto"  # chosen per run, from the input's length and the measured costs
     speedup = result.speedup(result.winner)
     description = f"tts tune: {result.winner.label}, {speedup:.2f}x the ORT-default sequential plan"
     profile = Profile(name="", kind="tuned", description=description, plan=fields, measured=result.measured())
