@@ -38,6 +38,7 @@ from tts_accel.core.modes import acoustic_spec
 from tts_accel.core.versions import ort_version
 
 if TYPE_CHECKING:  # pragma: no cover
+    from tts_accel.core.plan import ExecutionPlan
     from tts_accel.core.voices.piper.voice import PiperVoice
 
 #: The decoder's input in Piper's graph (feeds /dec/conv_pre/Conv) and the graph's audio output.
@@ -219,6 +220,37 @@ def make_engine(
     )  # fmt: skip
 
 
+def engine_for_plan(
+    plan: ExecutionPlan,
+    model_path: Path,
+    *,
+    margins: Margins | Any = MARGINS,
+    calibration: Callable[[], Sequence[np.ndarray]] | None = None,
+    on_compile: Callable[[Any], None] | None = None,
+) -> Any:
+    """The ``DecoderEngine`` a plan asks for (the two-stage path's factory calls this for any
+    engine but ort-fp32). A compiled engine the cost-aware choice picked (source "heuristic") may
+    not compile: it was chosen because its shapes are on disk; if one turns out unusable the run
+    falls back to ONNX Runtime fp32 rather than fail or compile (``plan.reasons`` says so). An
+    engine asked for by flag or profile compiles what is missing (the CLI says so first)."""
+    name = plan.acoustic
+    chosen_by_costs = plan.sources.get("acoustic") == "heuristic"
+    try:
+        engine = make_engine(
+            name, model_path, margins=margins, runners=max(1, plan.workers), allow_compile=not chosen_by_costs,
+            on_compile=on_compile, calibration=calibration,
+        )  # fmt: skip
+        load = getattr(engine, "load", None)
+        if load is not None:
+            load()  # every compiled shape now: a broken or missing file shows here, not mid-run
+        return engine
+    except (ModelError, RuntimeError, OSError) as err:
+        if not chosen_by_costs:
+            raise
+        plan.reasons["acoustic"] = f"{plan.reasons.get('acoustic', name)}; fell back to ONNX Runtime fp32: {err}"
+        return OrtDecoderEngine(decoder_graph(model_path), margins)
+
+
 # -- the lab: bench, tune and verify run engines over real latents --------------------------------
 @dataclass
 class Utterance:
@@ -264,6 +296,13 @@ class AcousticLab:
     def engine(self, name: str, **kw: Any) -> Any:
         return make_engine(name, self.model_path, calibration=self.voice.calibration_ids, **kw)
 
+    def stream(self, engine: Any, z: np.ndarray, opening: bool = True) -> tuple[np.ndarray, list[int]]:
+        """One latent's audio through ``engine``, window by window, and the sample index of every
+        join between windows (for the join check)."""
+        schedule = OPENING if opening else STEADY
+        joins = [k1 * self.hop for _, _, _, k1 in windows(z.shape[1], schedule)[:-1]]
+        return run_windowed(engine.run, z, schedule, self.hop), joins
+
     def render(self, engine: Any, utterances: Sequence[Utterance]) -> tuple[list[np.ndarray], float]:
         """Each utterance's audio through ``engine``, windowed as a stream is (the first with the
         opening schedule), and the CPU seconds the engine took (this thread's)."""
@@ -273,3 +312,45 @@ class AcousticLab:
             out.append(run_windowed(engine.run, utt.z, OPENING if i == 0 else STEADY, self.hop))
             cpu += time.thread_time() - t0
         return out, cpu
+
+
+# -- what an engine adds to a process before its first window (measured in a fresh process) -------
+_PROBE = """
+import json, resource, sys, time
+import numpy, onnxruntime  # every run pays these, whichever acoustic engine it uses
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+c0, w0 = cpu(), time.perf_counter()
+from pathlib import Path
+from tts_accel.core.voices.piper.engines import make_engine, SHAPES
+import numpy as np
+engine = make_engine(sys.argv[1], Path(sys.argv[2]), allow_compile=False)
+getattr(engine, "load", lambda: None)()
+for frames in (engine.shapes or (43, 534)):  # every shape a book meets, called once
+    engine.run(np.zeros((192, frames), np.float32))
+print("READY " + json.dumps({"cpu_s": cpu() - c0, "wall_s": time.perf_counter() - w0}))
+"""
+
+
+def ready_cost(name: str, model_path: Path, repeats: int = 3) -> tuple[float, float]:
+    """(CPU s, wall s) an engine adds to a fresh process before its first steady window: imports
+    (torch for torch engines; onnxruntime is every run's), loading, first calls of every shape.
+    Medians of ``repeats`` fresh processes; a compiled engine must be built first."""
+    import json
+    import subprocess
+    import sys
+
+    cpus, walls = [], []
+    for _ in range(repeats):
+        done = subprocess.run(
+            [sys.executable, "-c", _PROBE, name, str(model_path)], capture_output=True, text=True, check=False
+        )
+        lines = [ln for ln in done.stdout.splitlines() if ln.startswith("READY ")]
+        if done.returncode != 0 or not lines:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise ModelError(f"measuring {name}'s start-up failed: {tail[0]}")
+        got = json.loads(lines[-1][6:])
+        cpus.append(got["cpu_s"])
+        walls.append(got["wall_s"])
+    return float(np.median(cpus)), float(np.median(walls))

@@ -8,7 +8,7 @@ the caller cuts the core out as it does for ONNX Runtime. An eager engine takes 
 
 Compiled packages are built once per (model sha256, torch version, shape, precision, threads,
 ISA class, CPU flags, net version) and cached (``aoti.AotiStore``); a run that finds them on
-disk only loads them (``prepare``: load, then one warm-up call per shape, because the first call
+disk only loads them (``load``; ``prepare`` also calls each shape once, because the first call
 after loading sets up oneDNN's kernels and costs about 10x a steady one). ``allow_compile=False``
 refuses to compile (a ``ModelError`` naming `tts tune`), which is how `tts synth` keeps its
 promise of never compiling unless asked.
@@ -72,7 +72,6 @@ class TorchDecoderEngine:
         self.store = AotiStore(cache_root, runners) if compiled else None
         self._net = net  # built from the ONNX weights only when needed: a package holds its own
         self._fns: dict[int, Callable[..., Any]] = {}
-        self._warm: set[int] = set()
         self._lock = threading.Lock()
         self._keys: dict[int, ArtifactKey] = {}
         if compiled:
@@ -95,10 +94,22 @@ class TorchDecoderEngine:
         """The package files this engine uses (compiled engines), whether or not they exist yet."""
         return [self.store.path(k) for k in self._keys.values()] if self.store is not None else []
 
-    def prepare(self) -> TorchDecoderEngine:
-        """Load (or build, where allowed) every shape and call each once, so no window pays for it."""
+    def load(self) -> TorchDecoderEngine:
+        """Load (or build, where allowed) every compiled shape now (0.006 CPU-s each through the C++
+        loader); a shape's first call then sets up oneDNN's kernels (about 10x a steady call).
+        Eager: builds the net from the ONNX weights."""
+        if not self.compiled:
+            _ = self.net
         for length in self.shapes or ():
-            self._warmed(length)
+            self._callable(length)
+        return self
+
+    def prepare(self) -> TorchDecoderEngine:
+        """Load every shape and call each once, so that no window pays for a first call."""
+        self.load()
+        with torch.no_grad():
+            for length in self.shapes or ():
+                self._callable(length)(*_example(length))
         return self
 
     def run(self, z_ctx: np.ndarray) -> np.ndarray:
@@ -111,7 +122,7 @@ class TorchDecoderEngine:
         x = torch.zeros((1, CHANNELS, length), dtype=torch.float32)  # (1, 192, L): right-padded
         x[0, :, :frames] = torch.from_numpy(z)
         valid = torch.tensor([frames], dtype=torch.int64)
-        fn = self._warmed(length) if self.compiled else self.net
+        fn = self._callable(length) if self.compiled else self.net
         with torch.no_grad():
             audio = fn(x, valid)  # (1, L * hop)
         hop = int(audio.shape[-1]) // length
@@ -131,17 +142,13 @@ class TorchDecoderEngine:
             "the schedule and the compiled shapes disagree"
         )
 
-    def _warmed(self, length: int) -> Callable[..., Any]:
+    def _callable(self, length: int) -> Callable[..., Any]:
         fn = self._fns.get(length)
-        if fn is not None and length in self._warm:
+        if fn is not None:
             return fn
         with self._lock:
             if length not in self._fns:
                 self._fns[length] = self._load_or_build(length)
-            if length not in self._warm:
-                with torch.no_grad():
-                    self._fns[length](*_example(length))
-                self._warm.add(length)
             return self._fns[length]
 
     def _load_or_build(self, length: int) -> Callable[..., Any]:
