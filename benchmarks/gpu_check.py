@@ -172,7 +172,8 @@ def main() -> int:
         lines += [f"### {title}", "", "```", f"tts {shlex.join(cli)}   # exit {code}", text[-4000:], "```", ""]
     lines += ["### the decoder at the fixed window shapes (ms per window, synchronised, median)", "",
               f"```\npython benchmarks/gpu_check.py --repeats {args.repeats}\n```", "",
-              "| precision | frames | variant | ms p50 | ms min | SNR dB vs fp32 |", "|---|---|---|---|---|---|"]  # fmt: skip
+              "| precision | frames | variant | ms p50 | ms min | SNR dB vs fp32 |",
+              "|---|---|---|---|---|---|"]  # fmt: skip
     for row in window_figures(args.repeats):
         if "error" in row:
             lines.append(f"| {row['precision']} | {row['frames']} | {row['variant']} | failed: {row['error']} | | |")
