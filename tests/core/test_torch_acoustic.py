@@ -187,3 +187,58 @@ def test_keys_separate_everything_that_changes_a_package() -> None:
     assert len({base.stem(), *(k.stem() for k in others)}) == 5
     assert base.torch_version.replace("+", "_") in base.stem() and base.isa in base.stem()
     assert base.net in base.stem() and " " not in base.stem()
+
+
+class _Fake:
+    def __init__(self, value: float, hop: int = 256) -> None:
+        self.value, self.hop, self.margins, self.shapes = value, hop, None, None
+
+    def run(self, z):  # type: ignore[no-untyped-def]
+        return np.full(z.shape[1] * self.hop, self.value, np.float32)
+
+
+def test_handoff_runs_onnx_runtime_until_the_engine_is_ready_then_hands_over() -> None:
+    from tts_accel.core.voices.piper.engines import HandoffEngine
+
+    ready = threading.Event()
+
+    def load():  # type: ignore[no-untyped-def]
+        ready.wait(10)
+        return _Fake(2.0)
+
+    engine = HandoffEngine(_Fake(1.0), load)
+    z = np.zeros((192, 4), np.float32)
+    assert engine.run(z)[0] == 1.0 and engine.handed_over_at is None  # first audio never waits for torch
+    ready.set()
+    assert engine.wait() is not None
+    assert engine.run(z)[0] == 2.0 and engine.handed_over_at == 1
+
+
+def test_handoff_stays_on_onnx_runtime_when_loading_fails_unless_the_engine_was_asked_for() -> None:
+    from tts_accel.core.voices.piper.engines import HandoffEngine
+
+    def broken():  # type: ignore[no-untyped-def]
+        raise ModelError("not compiled")
+
+    told: list[str] = []
+    quiet = HandoffEngine(_Fake(1.0), broken, on_error=lambda err: told.append(str(err)))
+    quiet.wait()
+    assert quiet.run(np.zeros((192, 2), np.float32))[0] == 1.0 and told == ["not compiled"]
+    loud = HandoffEngine(_Fake(1.0), broken, raise_errors=True)
+    loud.wait()
+    with pytest.raises(ModelError, match="not compiled"):
+        loud.run(np.zeros((192, 2), np.float32))
+
+
+def test_a_plan_that_chose_bf16_on_costs_never_compiles_and_says_it_stayed_on_ort(model, tmp_path, monkeypatch) -> None:
+    from tts_accel.core.plan import ExecutionPlan
+    from tts_accel.core.voices.piper.engines import engine_for_plan
+
+    monkeypatch.setenv("TTS_ACCEL_CACHE_DIR", str(tmp_path))  # no compiled shapes here
+    plan = ExecutionPlan(mode="pipelined", acoustic="torch-bf16", sources={"acoustic": "heuristic"},
+                         reasons={"acoustic": "bf16 acoustic stage"})  # fmt: skip
+    engine = engine_for_plan(plan, model)
+    assert engine.wait() is None  # refused to compile
+    assert "stayed on ONNX Runtime fp32" in plan.reasons["acoustic"] and "run `tts tune`" in plan.reasons["acoustic"]
+    assert engine.run(np.zeros((192, 20), np.float32)).shape == (20 * 256,)
+    assert not list(tmp_path.glob("torch/aoti/*.pt2"))

@@ -229,26 +229,83 @@ def engine_for_plan(
     on_compile: Callable[[Any], None] | None = None,
 ) -> Any:
     """The ``DecoderEngine`` a plan asks for (the two-stage path's factory calls this for any
-    engine but ort-fp32). A compiled engine the cost-aware choice picked (source "heuristic") may
-    not compile: it was chosen because its shapes are on disk; if one turns out unusable the run
-    falls back to ONNX Runtime fp32 rather than fail or compile (``plan.reasons`` says so). An
-    engine asked for by flag or profile compiles what is missing (the CLI says so first)."""
+    engine but ort-fp32).
+
+    A compiled engine starts as a ``HandoffEngine``: ONNX Runtime fp32 runs the first windows
+    while a thread imports torch and loads (or, when asked, compiles) the shapes, then every later
+    window runs compiled: first audio stays ORT's, torch's start-up overlaps synthesis. One the
+    cost-aware choice picked (source "heuristic") may not compile: it was chosen because its
+    shapes are on disk; if one turns out unusable the run stays on ORT fp32 (``plan.reasons`` says
+    so) rather than compile or fail. Asked for by flag or profile, it compiles what is missing."""
     name = plan.acoustic
+    spec = acoustic_spec(name)
     chosen_by_costs = plan.sources.get("acoustic") == "heuristic"
-    try:
+
+    def torch_engine() -> Any:
         engine = make_engine(
             name, model_path, margins=margins, runners=max(1, plan.workers), allow_compile=not chosen_by_costs,
             on_compile=on_compile, calibration=calibration,
         )  # fmt: skip
-        load = getattr(engine, "load", None)
-        if load is not None:
-            load()  # every compiled shape now: a broken or missing file shows here, not mid-run
-        return engine
-    except (ModelError, RuntimeError, OSError) as err:
-        if not chosen_by_costs:
-            raise
-        plan.reasons["acoustic"] = f"{plan.reasons.get('acoustic', name)}; fell back to ONNX Runtime fp32: {err}"
-        return OrtDecoderEngine(decoder_graph(model_path), margins)
+        return engine.prepare() if spec.compiled else engine
+
+    if spec.runtime == "torch" and spec.compiled:
+
+        def failed(err: BaseException) -> None:
+            plan.reasons["acoustic"] = f"{plan.reasons.get('acoustic', name)}; stayed on ONNX Runtime fp32: {err}"
+
+        first = OrtDecoderEngine(decoder_graph(model_path), margins)
+        return HandoffEngine(first, torch_engine, on_error=failed, raise_errors=not chosen_by_costs)
+    return torch_engine() if spec.runtime == "torch" else make_engine(name, model_path, margins=margins,
+                                                                       calibration=calibration)  # fmt: skip
+
+
+class HandoffEngine:
+    """ONNX Runtime fp32 until the faster engine is ready, then that engine, window by window.
+
+    ``load()`` runs on a thread (not a daemon: a process exiting mid-import of torch can abort);
+    ``run`` never waits for it. Both engines are the same voice (the gate), and a join between an
+    fp32 window and a bf16 one is no different from a join between two bf16 windows. An error
+    while loading keeps ORT (``on_error`` is told); with ``raise_errors`` the next ``run`` raises
+    it instead (an engine the user asked for must not silently be another)."""
+
+    def __init__(self, first: Any, load: Callable[[], Any], *, on_error: Callable[[BaseException], None] | None = None,
+                 raise_errors: bool = False) -> None:  # fmt: skip
+        import threading
+
+        self.first, self.hop, self.margins = first, first.hop, first.margins
+        self.shapes: tuple[int, ...] | None = SHAPES  # the windows must fit the engine handed over to
+        self.handed_over_at: int | None = None  # windows run before the handoff (None: not yet)
+        self._next: Any = None
+        self._error: BaseException | None = None
+        self._raise = raise_errors
+        self._on_error = on_error
+        self._windows = 0
+        self._thread = threading.Thread(target=self._load, args=(load,), name="tts-acoustic-load")
+        self._thread.start()
+
+    def _load(self, load: Callable[[], Any]) -> None:
+        try:
+            self._next = load()
+        except BaseException as err:  # reported on the thread that runs windows
+            self._error = err
+            if self._on_error is not None:
+                self._on_error(err)
+
+    def run(self, z_ctx: np.ndarray) -> np.ndarray:
+        if self._error is not None and self._raise:
+            raise self._error
+        engine = self._next
+        if engine is None:
+            self._windows += 1
+            return self.first.run(z_ctx)  # type: ignore[no-any-return]
+        if self.handed_over_at is None:
+            self.handed_over_at = self._windows
+        return engine.run(z_ctx)  # type: ignore[no-any-return]
+
+    def wait(self) -> Any:
+        """Block until the loading is done; the engine handed over to (None if it failed)."""
+        self._thread.join()
+        return self._next
 
 
 # -- the lab: bench, tune and verify run engines over real latents --------------------------------
