@@ -41,3 +41,55 @@ def config_home(monkeypatch, tmp_path):
     """XDG_CONFIG_HOME of this test alone: tuned profiles written here vanish with it."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     return tmp_path / "config"
+
+
+# --- two-stage Piper (the split graphs of the real joe voice) ---------------------------------------
+
+
+@pytest.fixture(scope="session")
+def piper_voice():
+    """The real joe voice (front-end and files), without a backend."""
+    from tts_accel.core.voices.registry import resolve_voice
+
+    return resolve_voice("piper-joe")
+
+
+@pytest.fixture(scope="session")
+def split_graphs(piper_voice, tmp_path_factory):
+    """joe split into text, flow and decoder graphs once per test session."""
+    from tts_accel.core.voices.piper.split import split_graph
+
+    return split_graph(piper_voice.model_path, tmp_path_factory.mktemp("split"))
+
+
+@pytest.fixture(scope="session")
+def stages(split_graphs):
+    """The split stages on ONNX Runtime, one thread, with the Piper family's window plan."""
+    from tts_accel.core.plan import ExecutionPlan
+    from tts_accel.core.voices.piper import FAMILY
+    from tts_accel.core.voices.piper.acoustic import OrtDecoderEngine
+    from tts_accel.core.voices.piper.stages import AcousticStage, PiperStages, TextStage
+    from tts_accel.core.windows import WindowPlan
+
+    plan = ExecutionPlan(intra_op_threads=1)
+    decoder = OrtDecoderEngine(split_graphs.decoder, plan)
+    acoustic = AcousticStage(split_graphs.flow, decoder, plan)
+    return PiperStages(TextStage(split_graphs.text, plan), acoustic, WindowPlan.parse(FAMILY.windows))
+
+
+@pytest.fixture(scope="session")
+def monolithic(piper_voice):
+    """The user's own graph, untouched, as a function (ids, scales) -> samples."""
+    import numpy as np
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    session = ort.InferenceSession(str(piper_voice.model_path), so, providers=["CPUExecutionProvider"])
+
+    def run(ids, scales=(0.0, 1.0, 0.0)):  # type: ignore[no-untyped-def]
+        feeds = {"input": ids[np.newaxis], "input_lengths": np.array([len(ids)], dtype=np.int64),
+                 "scales": np.array(scales, dtype=np.float32)}  # fmt: skip
+        return session.run(None, feeds)[0].reshape(-1)
+
+    return run

@@ -55,9 +55,12 @@ def test_quick_tier2_prints_each_figure_beside_its_threshold_and_writes_json(tmp
     assert "tier 2: model parity" in result.output and "<= 1e-06" in result.output
     data = json.loads(out.read_text())
     assert data["exit_code"] == 0 and data["tiers"] == [2] and data["quick"] is True
-    modes = [r for r in data["rows"] if r["metric"] == "max abs diff"]
+    modes = [r for r in data["rows"] if r["metric"] == "max abs diff" and not r["item"].startswith("windows")]
     assert len(modes) == 2 and all(r["status"] == "pass" and 0 <= r["value"] < 1e-3 for r in modes)
     assert next(r for r in modes if r["item"] == "parallel")["value"] == 0  # identical samples
+    # the two-stage split: windows against one whole run of the stage, and against the voice's graph
+    windows = [r for r in data["rows"] if r["item"].startswith("windows")]
+    assert len(windows) == 3 and all(r["status"] == "pass" and r["value"] <= 1e-4 for r in windows)
 
 
 def test_a_failing_check_exits_1_and_says_fail(monkeypatch, tmp_path):

@@ -46,7 +46,7 @@ def test_the_scheduler_never_runs_an_unknown_mode_sequentially():
         list(scheduler.run(fake_chunks(3), DelayBackend(0.0), ZERO_NOISE, plan))
     torch_plan = ExecutionPlan(mode="torch")  # torch modes schedule one chunk after another
     out = list(scheduler.run(fake_chunks(5), DelayBackend(0.0), ZERO_NOISE, torch_plan))
-    assert [c.index for c, _ in out] == list(range(5))
+    assert [p.chunk.index for p in out] == list(range(5))
 
 
 def test_the_library_gets_its_plan_from_the_resolver():

@@ -29,8 +29,9 @@ PLANS = {
 def test_output_keeps_text_order_under_random_delays(name: str) -> None:
     backend = DelayBackend(max_delay=0.01, seed=7)
     out = list(scheduler.run(fake_chunks(23), backend, PARAMS, PLANS[name]))
-    assert [c.index for c, _ in out] == list(range(23))
-    assert all(audio[0] == chunk.index and len(audio) == len(chunk.ids) for chunk, audio in out)
+    assert [p.chunk.index for p in out] == list(range(23))
+    assert all(p.audio[0] == p.chunk.index and len(p.audio) == len(p.chunk.ids) for p in out)
+    assert all(p.last for p in out)  # whole chunks: one piece each
 
 
 def test_concurrent_modes_really_overlap_and_sequential_does_not() -> None:
@@ -78,7 +79,7 @@ def test_parallel_phonemizes_everything_before_the_first_audio() -> None:
             yield chunk
 
     first = next(iter(scheduler.run(chunks(), DelayBackend(0.0), PARAMS, PLANS["parallel"])))
-    assert first[0].index == 0 and pulled == 10
+    assert first.chunk.index == 0 and pulled == 10
 
 
 def test_a_failing_chunk_surfaces_its_error() -> None:

@@ -15,8 +15,8 @@ from tts_accel.cli.common import CtrlC, err_console, error_boundary
 from tts_accel.cli.render import compile_notice, explain_table, progress_for
 from tts_accel.core.errors import InputError
 from tts_accel.core.params import SynthParams
-from tts_accel.core.scheduler import Chunk
-from tts_accel.core.sinks import format_for, open_sink
+from tts_accel.core.scheduler import Chunk, Piece
+from tts_accel.core.sinks import classify, format_for, open_sink
 from tts_accel.core.text import iter_blocks
 from tts_accel.core.voices.registry import DEFAULT_VOICE
 
@@ -148,6 +148,14 @@ def synth_command(
         int | None, typer.Option("--threads", help="ONNX Runtime intra-op threads per run (0: its default).")
     ] = None,
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Chunks per model run (batched).")] = None,
+    windows: Annotated[
+        str | None,
+        typer.Option(
+            "--windows",
+            help="Pipelined mode: stream each sentence window by window on this schedule of latent frames "
+            "(e.g. w200:32x128x512/512, see docs/streaming.md), or off for whole sentences. Default: the voice's.",
+        ),
+    ] = None,
     speed: Annotated[float, typer.Option("--speed", help="Speaking rate, 1.0 is the voice's own.")] = 1.0,
     noise_scale: Annotated[
         float | None, typer.Option("--noise-scale", help="Voice variation (default: the voice's).")
@@ -176,23 +184,25 @@ def synth_command(
         speed=speed, noise_scale=noise_scale, noise_w=noise_w,
         sentence_silence=sentence_silence, volume=volume, seed=seed,
     )  # fmt: skip
+    to_stdout = output == "-" or (output is None and not sys.stdout.isatty())
+    target = "-" if to_stdout else None if output is None else str(output)
+    # stdout, a FIFO or a device: the plan streams window by window unless a mode is given
+    streaming = target is not None and classify(target).kind != "file"
 
     def plan_of(total: int | None):  # type: ignore[no-untyped-def]
         # The input's length sizes the run: the acoustic engine is chosen from the expected work.
         return plan_for(
-            mode, voice, precision, workers=workers, intra_op_threads=threads, batch_size=batch_size,
-            acoustic=acoustic, text_chars=total, speed=speed,
+            mode, voice, precision, workers=workers, intra_op_threads=threads, batch_size=batch_size, windows=windows,
+            streaming=streaming, acoustic=acoustic, text_chars=total, speed=speed,
         )  # fmt: skip
 
     if explain:
         given = inputs or (text is not None and text != "-")
         err_console.print(explain_table(plan_of(_text_source(text, inputs or [], ctrl_c)[1] if given else None)))
         return
-    plan_of(None)  # a bad --mode, --precision or --acoustic is refused before any input is read
-    to_stdout = output == "-" or (output is None and not sys.stdout.isatty())
-    if output is None and not to_stdout:
+    plan_of(None)  # a bad --mode, --precision, --windows or --acoustic is refused before any input is read
+    if target is None:
         raise InputError("no output: add -o FILE.wav, or -o - to stream to stdout.")
-    target = "-" if to_stdout else str(output)
     audio_format = format_for(target, fmt.value if fmt else None)  # refused before the voice loads
     blocks, total = _text_source(text, inputs or [], ctrl_c)
     plan = plan_of(total)
@@ -209,19 +219,23 @@ def synth_command(
         advance(len(chunk.text) + 1)
         ctrl_c.check()
 
+    def on_piece(piece: Piece) -> None:
+        ctrl_c.check()  # a long sentence streams in many windows: stop between them
+
     with sink, progress_for(total, enabled=not quiet and err_console.is_terminal) as advance:
         ctrl_c.check()  # a signal while the voice loaded: the temporary file goes
-        stats = synth.write(blocks, sink, params, on_chunk=on_chunk)
+        stats = synth.write(blocks, sink, params, on_chunk=on_chunk, on_piece=on_piece)
     if not quiet:
         where = "stdout" if to_stdout else output
+        pieces = f" in {stats.pieces} pieces" if stats.pieces > stats.chunks else ""
         err_console.print(
             f"{stats.audio_s:.2f} s of audio to {where} in {stats.wall_s:.2f} s "
-            f"(RTF {stats.rtf:.3f}, first audio after {stats.ttfa_s or 0:.2f} s, {stats.chunks} chunks)",
+            f"(RTF {stats.rtf:.3f}, first audio after {stats.ttfa_s or 0:.2f} s, {stats.chunks} chunks{pieces})",
             soft_wrap=True,  # one line, whatever the path's length
             markup=False,  # a path such as take[1].wav prints as written
         )
     if verbose:
-        for note in synth.voice.notes():
+        for note in [*synth.voice.notes(), *synth.backend.notes()]:
             err_console.print(note, markup=False)
 
 

@@ -30,6 +30,7 @@ from tts_accel.core.plan import ExecutionPlan
 from tts_accel.core.planner import plan_for
 from tts_accel.core.texts import TEXT_NAMES, TEXTS_ENV, load_texts, texts_dir
 from tts_accel.core.versions import versions_label
+from tts_accel.core.voices.registry import DEFAULT_VOICE, family_of
 
 __all__ = ["TEXTS_ENV", "TEXT_NAMES", "BenchCase", "BenchRow", "load_texts", "parse_modes", "run_bench",
            "texts_dir", "write_csv", "write_json", "plot"]  # fmt: skip
@@ -51,6 +52,9 @@ class BenchRow:
     peak_rss_mb: float
     speedup: float | None  # sequential's median wall / this mode's, same text, same run
     load_s: float  # this mode's model load (session creation), measured once
+    #: the plan's window schedule: the pipelined mode streams each sentence window by window
+    #: (TTFA is then the first window's); "off" for whole chunks (``pipelined@off`` compares)
+    windows: str
     vram_mb: float | None  # torch modes on a CUDA GPU: peak torch.cuda.max_memory_allocated
     machine: str
     versions: str
@@ -66,22 +70,30 @@ class BenchCase:
 
 
 def parse_modes(spec: str | None, voice: str = "") -> list[BenchCase]:
-    """``sequential,parallel,batched+int8``: modes of the vocabulary, each optionally
-    ``+PRECISION``. A mode the voice's family cannot run becomes a case skipped with its reason;
-    a mode that needs torch without torch installed is refused with the install command."""
+    """``sequential,parallel,batched+int8,pipelined@off``: modes of the vocabulary, each
+    optionally ``+PRECISION`` and, for the pipelined mode, ``@WINDOWS`` (a window schedule, or
+    ``off`` for whole sentences: the streamed run's reference). A mode the voice's family cannot
+    run becomes a case skipped with its reason; a mode that needs torch without torch installed
+    is refused with the install command. The default list adds ``pipelined@off`` after
+    ``pipelined`` where the voice streams windows, so that whole-sentence and streamed runs of
+    the same mode sit side by side."""
     names = [m.strip() for m in spec.split(",") if m.strip()] if spec else default_modes()
+    if not spec and "pipelined" in names and family_of(voice or DEFAULT_VOICE).windows:
+        names.insert(names.index("pipelined") + 1, "pipelined@off")
     cases = []
     for name in names:
-        mode, _, precision = name.partition("+")
+        head, _, windows = name.partition("@")
+        mode, _, precision = head.partition("+")
         known = mode in SPECS and (not precision or precision in PRECISIONS[SPECS[mode].backend])
-        if not known:
+        if not known or (windows and SPECS[mode].schedule != "pipelined"):
             raise InputError(
                 f"cannot bench {name!r}: use {', '.join(ONNX_MODES)} (optionally +int8) or {', '.join(TORCH_MODES)} "
-                "(optionally +fp16 or +bf16)."
+                "(optionally +fp16 or +bf16); pipelined@off (or @SCHEDULE) sets its windows."
             )
         try:
             # Each mode as defined, on this machine's preset and heuristics: a tuned profile is left out.
-            cases.append(BenchCase(name, plan_for(mode, voice, precision or None, tuned=False)))
+            plan = plan_for(mode, voice, precision or None, tuned=False, windows=windows or None)
+            cases.append(BenchCase(name, plan))
         except TorchMissing:
             raise
         except ModeNotApplicable as err:
@@ -180,7 +192,7 @@ def run_bench(
                 ttfa_s=float(np.median([s.ttfa_s or 0.0 for s in stats_list])),
                 audio_s=stats_list[0].audio_s, cpu_util=cpu / cpus, peak_rss_mb=peaks[case.name],
                 speedup=(base_wall / wall) if base_wall else None, load_s=loaded[case.name][1],
-                vram_mb=vram.get(case.name),
+                windows=str(case.plan.windows or "off") if case.plan else "off", vram_mb=vram.get(case.name),
                 machine=machine, versions=versions, timestamp=stamp,
             ))  # fmt: skip
     for synth, _ in loaded.values():

@@ -13,7 +13,7 @@ from tts_accel.core.errors import InputError
 from tts_accel.core.metrics import RunStats, Stopwatch, peak_rss_mb
 from tts_accel.core.params import SynthParams
 from tts_accel.core.plan import ExecutionPlan
-from tts_accel.core.scheduler import Chunk
+from tts_accel.core.scheduler import Chunk, Piece
 from tts_accel.core.text import chunk_text, normalize
 from tts_accel.core.voices.base import Backend, Voice
 from tts_accel.core.voices.registry import DEFAULT_VOICE, resolve_voice
@@ -61,7 +61,7 @@ class Synthesizer:
                 if ids.size == 0:
                     continue
                 pause = params.sentence_silence if piece.sentence_end else 0.0
-                yield Chunk(index, piece.text, ids, pause)
+                yield Chunk(index, piece.text, ids, pause, piece.sentence_end)
                 index += 1
 
     def stream(
@@ -70,20 +70,32 @@ class Synthesizer:
         params: SynthParams | None = None,
         stats: RunStats | None = None,
         on_chunk: Callable[[Chunk], None] | None = None,
+        on_piece: Callable[[Piece], None] | None = None,
     ) -> Iterator[np.ndarray]:
-        """float32 audio pieces (speech, then its pause) in text order, as they are ready."""
+        """float32 audio in text order, as it is ready: each piece the scheduler yields (a whole
+        chunk, or a window of one when the plan streams windows), then the chunk's pause after
+        its last piece. ``on_piece(piece)`` is called for every piece just before its audio is
+        yielded (``Piece.frames_per_id`` on a chunk's first piece: what word timing needs);
+        ``on_chunk(chunk)`` after a chunk's pause."""
         params = self.voice.resolve(params or SynthParams())
         stats = stats if stats is not None else RunStats()
         if params.seed is not None:
             self.backend.reseed(params.seed)
         clock = Stopwatch()
         pieces = scheduler.run(self.chunks(blocks, params), self.backend, params, self.plan)
-        for chunk, audio in pieces:
+        for piece in pieces:
+            chunk = piece.chunk
             if stats.ttfa_s is None:
                 stats.ttfa_s = clock.elapsed()
+            stats.audio_s += len(piece.audio) / self.sample_rate
+            stats.pieces += 1
+            if on_piece is not None:
+                on_piece(piece)
+            yield piece.audio
+            if not piece.last:
+                continue
             stats.chunks += 1
-            stats.audio_s += (len(audio) / self.sample_rate) + chunk.pause_after
-            yield audio
+            stats.audio_s += chunk.pause_after
             if chunk.pause_after:
                 yield silence(chunk.pause_after, self.sample_rate)
             if on_chunk is not None:
@@ -104,12 +116,14 @@ class Synthesizer:
         sink: Sink,
         params: SynthParams | None = None,
         on_chunk: Callable[[Chunk], None] | None = None,
+        on_piece: Callable[[Piece], None] | None = None,
     ) -> RunStats:
-        """Stream ``blocks`` into ``sink`` as 16-bit PCM; the sink commits only on success."""
+        """Stream ``blocks`` into ``sink`` as 16-bit PCM, piece by piece as the scheduler yields
+        them; the sink commits only on success."""
         params = params or SynthParams()
         stats = RunStats()
         with sink:
-            for audio in self.stream(blocks, params, stats, on_chunk):
+            for audio in self.stream(blocks, params, stats, on_chunk, on_piece):
                 sink.write(to_pcm16(audio, params.volume))
         return stats
 

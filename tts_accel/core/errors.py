@@ -42,6 +42,16 @@ class TorchMissing(ModeNotApplicable):
     """PyTorch (the ``torch`` extra) is needed and not installed."""
 
 
+class GraphSplitError(ModeNotApplicable):
+    """A voice's graph cannot be split into a text stage and a windowed acoustic stage (not a
+    Piper VITS graph, or an acoustic part that looks across time). Without ``--windows`` the run
+    falls back to whole chunks with a ``--verbose`` note; with it, this is the error."""
+
+
+class NonLocalError(GraphSplitError):
+    """A node of an acoustic-stage graph looks along time in a way windows cannot reproduce."""
+
+
 class VoiceError(TTSError):
     """The voice is unknown, not installed, or its files are broken."""
 

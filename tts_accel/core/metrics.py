@@ -26,6 +26,7 @@ class RunStats:
     ttfa_s: float | None = None  # time to first audio
     cpu_s: float = 0.0
     chunks: int = 0
+    pieces: int = 0  # audio pieces out (a whole chunk each, or its windows when streaming)
     peak_rss_mb: float = 0.0
 
     @property

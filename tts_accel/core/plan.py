@@ -25,6 +25,7 @@ from tts_accel.core.modes import (
     backend_of,
     spec,
 )
+from tts_accel.core.windows import OFF, parse_windows
 
 if TYPE_CHECKING:  # pragma: no cover
     from tts_accel.core.hardware import HardwareProfile
@@ -48,6 +49,9 @@ class ExecutionPlan:
     precision: str = "fp32"  # fp32 | int8 (ONNX); fp32 | fp16 | bf16 (torch)
     backend: str = ""  # onnx | torch; empty: the mode's own
     device: str = "cpu"
+    #: the pipelined mode's window schedule (``core/windows.py``: ``w200:32x128x512/512``), or
+    #: "" / "off": whole chunks. Only the pipelined mode streams windows; it gets the family's.
+    windows: str = ""
     #: the acoustic stage's engine in the two-stage modes (``modes.STAGED_MODES``): ort-fp32 |
     #: ort-int8 | torch-fp32 | torch-bf16-eager | torch-bf16; "none" where the mode runs the voice's
     #: whole graph (sequential, batched, the torch modes) or the family has no separate stage.
@@ -64,11 +68,11 @@ class ExecutionPlan:
             object.__setattr__(self, "backend", mode_backend)
         elif self.backend != mode_backend:
             raise InputError(f"--mode {self.mode} runs on the {mode_backend} backend, not {self.backend}: drop one.")
+        staged = self.mode in STAGED_MODES and parse_windows(self.windows) is not None
         if not self.acoustic:
-            staged = self.mode in STAGED_MODES
             own = ("ort-int8" if self.precision == "int8" else "ort-fp32") if staged else NO_ACOUSTIC
             object.__setattr__(self, "acoustic", own)
-        _check_acoustic(self.mode, self.backend, self.precision, self.acoustic)
+        _check_acoustic(self.mode, self.backend, self.precision, self.acoustic, staged)
         if self.precision not in PRECISIONS[self.backend]:
             raise InputError(
                 f"precision {self.precision!r} is not available on the {self.backend} backend: "
@@ -82,10 +86,21 @@ class ExecutionPlan:
             raise InputError("thread counts cannot be negative: use 0 for the runtime's default.")
         if self.ort_execution_mode not in ORT_EXECUTION_MODES:
             raise InputError(f"ort_execution_mode {self.ort_execution_mode!r}: use {' or '.join(ORT_EXECUTION_MODES)}.")
+        if parse_windows(self.windows) is not None and spec(self.mode).schedule != "pipelined":
+            raise InputError(
+                f"--windows streams the pipelined mode; --mode {self.mode} runs whole chunks: "
+                "drop --windows or use --mode pipelined."
+            )
         if self.graph_optimization not in GRAPH_OPTIMIZATIONS:
             raise InputError(
                 f"graph_optimization {self.graph_optimization!r}: use one of {', '.join(GRAPH_OPTIMIZATIONS)}."
             )
+
+    @property
+    def streams_windows(self) -> bool:
+        """The pipelined mode with a window schedule: text stage, then the acoustic stage window
+        by window (when the voice's graph splits; else whole chunks)."""
+        return parse_windows(self.windows) is not None
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -96,9 +111,9 @@ class ExecutionPlan:
 NO_ACOUSTIC = "none"
 
 
-def _check_acoustic(mode: str, backend: str, precision: str, acoustic: str) -> None:
-    """An acoustic engine agrees with the mode and the precision (the resolver says where a
-    value came from before this runs; this is the plan's own consistency)."""
+def _check_acoustic(mode: str, backend: str, precision: str, acoustic: str, staged: bool) -> None:
+    """An acoustic engine agrees with the mode, its windows and the precision (the resolver says
+    where a value came from before this runs; this is the plan's own consistency)."""
     if acoustic == NO_ACOUSTIC:
         return
     engine = acoustic_spec(acoustic)
@@ -106,6 +121,11 @@ def _check_acoustic(mode: str, backend: str, precision: str, acoustic: str) -> N
         raise InputError(
             f"--acoustic {acoustic} applies to the two-stage modes ({', '.join(STAGED_MODES)}): --mode {mode} runs "
             "the voice's whole graph; use --mode auto or pipelined, or drop --acoustic."
+        )
+    if not staged:
+        raise InputError(
+            f"--acoustic {acoustic} runs the acoustic stage window by window: --windows off runs whole chunks; "
+            "drop one of them."
         )
     if backend != "onnx":  # pragma: no cover - the staged modes are ONNX modes
         raise InputError(f"--acoustic {acoustic} runs beside the ONNX text stage, not on the {backend} backend.")
@@ -136,12 +156,17 @@ class Family(Protocol):
 
     def check(self, mode: str, precision: str | None = None) -> None: ...
 
+    # the family's default window schedule ("" when its graphs cannot be split) and its reasons:
+    # read with getattr, so a family record without them means "no windows"
+
 
 # --- resolution: flag > tuned profile > shipped preset > heuristic > default -------------
 
 #: Fields whose value was chosen for one mode: a profile's value is used only when the
 #: resolved mode is the profile's own (4 single-threaded workers make no sense sequentially).
-MODE_BOUND = ("workers", "intra_op_threads", "inter_op_threads", "batch_size", "affinity", "device", "precision")
+MODE_BOUND = (
+    "workers", "intra_op_threads", "inter_op_threads", "batch_size", "affinity", "device", "precision", "windows",
+)  # fmt: skip
 #: Upper bound on workers, threads and batch size: more is a typo, not a plan.
 MAX_COUNT = 1024
 
@@ -155,6 +180,7 @@ def resolve_plan(
     family: Family | None = None,
     torch_available: bool = False,
     acoustic: costs.Facts | None = None,
+    streaming: bool = False,
 ) -> ExecutionPlan:
     """The plan for this run. Each field comes from the first of: a command-line flag (None and
     mode "auto" mean not given), this machine's tuned profile, the shipped preset, a heuristic
@@ -164,7 +190,12 @@ def resolve_plan(
 
     ``acoustic`` holds what the cost-aware choice of the acoustic engine needs (expected audio,
     a warm compile cache, this machine's costs; gathered without importing torch): without it an
-    unset engine stays ONNX Runtime fp32."""
+    unset engine stays ONNX Runtime fp32.
+
+    ``streaming``: the output is not a regular file (stdout, a FIFO, a device): a mode not given
+    as a flag becomes ``pipelined`` on the ONNX backend, which streams window by window. So does
+    a ``windows`` flag without a mode. The pipelined mode's window schedule is the family's
+    (``Family.windows``) unless a flag or profile gives one."""
     given = {k: v for k, v in flags.items() if v is not None and not (k in ("mode", "acoustic") and v == AUTO)}
     unknown = sorted(set(given) - set(ExecutionPlan.field_names()))
     if unknown:
@@ -174,7 +205,8 @@ def resolve_plan(
         if profile is not None:
             layers.append((source, _concrete(profile.plan, hw, f"profile {profile.name!r}")))
 
-    mode, mode_source = _resolve_mode(layers, hw, torch_available, family)
+    wants_windows = parse_windows(str(given.get("windows", ""))) is not None
+    mode, mode_source = _resolve_mode(layers, hw, torch_available, family, streaming or wants_windows)
     backend = backend_of(mode)
     if given.get("backend", backend) != backend:
         raise InputError(f"--mode {mode} runs on the {backend} backend, not {given['backend']}: drop one.")
@@ -204,9 +236,11 @@ def resolve_plan(
         )
     if family is not None:
         family.check(mode, precision)
+    _resolve_windows(values, sources, mode, family)
     reasons: dict[str, str] = {}
     values["acoustic"], sources["acoustic"], reason = _resolve_acoustic(
-        layers, mode, precision, sources["precision"], hw, family, torch_available, acoustic
+        layers, mode, precision, sources["precision"], hw, family, torch_available, acoustic,
+        staged=parse_windows(str(values.get("windows", "") or "")) is not None,
     )
     if reason:
         reasons["acoustic"] = reason
@@ -226,11 +260,15 @@ def _resolve_acoustic(
     family: Family | None,
     has_torch: bool,
     facts: costs.Facts | None,
+    *,
+    staged: bool,
 ) -> tuple[str, str, str]:
     """(engine, source, reason) for the acoustic stage: a flag, else a profile's value, else the
-    precision's engine (int8), else the cost-aware choice between ONNX Runtime fp32 and bf16."""
+    precision's engine (int8), else the cost-aware choice between ONNX Runtime fp32 and bf16.
+    ``staged``: the plan streams windows (the pipelined mode with a window schedule)."""
     engines = ACOUSTIC_ENGINES if family is None else family.acoustic_engines
-    staged = mode in STAGED_MODES and bool(engines)
+    windowed = staged
+    staged = mode in STAGED_MODES and windowed and bool(engines)
     chosen: tuple[str, str] | None = None
     for source, layer in layers:
         value = layer.get("acoustic")
@@ -244,12 +282,12 @@ def _resolve_acoustic(
     if not staged:
         if chosen is not None and chosen[1] == "flag" and chosen[0] != NO_ACOUSTIC:
             acoustic_spec(chosen[0], "the command line")  # an unknown name is named as such first
-            if mode in STAGED_MODES:
+            if mode in STAGED_MODES and not engines:
                 raise ModeNotApplicable(f"--acoustic {chosen[0]}: these voices have no separate acoustic stage.")
-            _check_acoustic(mode, backend_of(mode), precision, chosen[0])
+            _check_acoustic(mode, backend_of(mode), precision, chosen[0], windowed)
         where = f"--mode {mode} runs the voice's whole graph"
         if mode in STAGED_MODES:
-            where = "the voice's family has no separate acoustic stage"
+            where = "whole chunks (--windows off)" if engines else "the voice's family has no separate acoustic stage"
         source = chosen[1] if chosen is not None and chosen[0] == NO_ACOUSTIC else "default"
         return NO_ACOUSTIC, source, where
     if chosen is None and precision == "int8":
@@ -276,11 +314,42 @@ def _resolve_acoustic(
     return name, source, ""
 
 
+def _resolve_windows(values: dict[str, object], sources: dict[str, str], mode: str, family: Family | None) -> None:
+    """The pipelined mode streams with the family's window schedule unless a flag or profile
+    set one; a family whose graphs cannot be split has none: refused as a flag, dropped from a
+    profile."""
+    family_windows = str(getattr(family, "windows", "") or "")
+    given = str(values.get("windows", "") or "")
+    if sources["windows"] == "default" and spec(mode).schedule == "pipelined" and family_windows:
+        values["windows"], sources["windows"] = family_windows, "heuristic"
+    elif parse_windows(given) is not None and not family_windows:
+        if sources["windows"] == "flag":
+            reasons = getattr(family, "reasons", {}) or {}
+            raise ModeNotApplicable(
+                reasons.get("windows")
+                or f"{getattr(family, 'name', 'these')} voices cannot stream window by window (their graph has no "
+                "split into a text and a windowed acoustic stage): drop --windows; chunks stream whole."
+            )
+        values["windows"] = ""
+    elif given and spec(mode).schedule != "pipelined" and sources["windows"] != "flag":
+        values["windows"] = ""  # a profile's schedule for another mode
+
+
 def _resolve_mode(
-    layers: list[tuple[str, dict[str, object]]], hw: HardwareProfile, has_torch: bool, family: Family | None
+    layers: list[tuple[str, dict[str, object]]],
+    hw: HardwareProfile,
+    has_torch: bool,
+    family: Family | None,
+    streaming: bool = False,
 ) -> tuple[str, str]:
     flag = layers[0][1]
     wanted_backend = flag.get("backend")
+    if streaming and "mode" not in flag and wanted_backend in (None, "onnx"):
+        # a stream (stdout, FIFO, device) or --windows: window by window, whatever a profile says
+        for source, layer in layers:
+            if layer.get("mode") == "pipelined":
+                return "pipelined", source
+        return "pipelined", "heuristic"
     for source, layer in layers:
         mode = layer.get("mode")
         if mode is None:
@@ -389,6 +458,9 @@ def explain_rows(plan: ExecutionPlan) -> list[tuple[str, str, str]]:
             text = "none (the OS scheduler decides)"
         elif name in ("intra_op_threads", "inter_op_threads") and value == 0:
             text = "0 (runtime default)"
+        elif name == "windows":
+            windows = parse_windows(value)
+            text = windows.describe() if windows else f"{value or OFF} (whole chunks)"
         rows.append((name, text, plan.sources.get(name, "default")))
     return rows
 

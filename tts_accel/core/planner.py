@@ -34,11 +34,14 @@ def resolve_for_machine(
     voice: str = DEFAULT_VOICE,
     text_chars: int | None = None,
     speed: float = 1.0,
+    streaming: bool = False,
 ) -> ExecutionPlan:
     """resolve_plan on this machine for voices of ``family`` (the default voice's when None).
     ``use_tuned=False`` leaves the tuned profile out (bench and verify measure each mode as
     defined, not as tuned). A tuned profile that cannot be read is an InputError naming it.
-    ``text_chars`` (None: unknown, e.g. stdin) and ``speed`` size the run for the acoustic engine."""
+    ``text_chars`` (None: unknown, e.g. stdin) and ``speed`` size the run for the acoustic engine.
+    ``streaming``: the output is a stream (stdout, FIFO, device), so a mode not given as a flag
+    streams window by window (``plan.resolve_plan``)."""
     family = family or family_of(voice)
     machine = hw or HardwareProfile.detect()
     has_torch = torch_available()
@@ -46,7 +49,7 @@ def resolve_for_machine(
     facts = acoustic_facts(family, voice, machine, tuned, has_torch, text_chars, speed)
     return resolve_plan(
         flags, machine, tuned=tuned, preset=pick_preset(machine, torch_available=has_torch), family=family,
-        torch_available=has_torch, acoustic=facts,
+        torch_available=has_torch, acoustic=facts, streaming=streaming,
     )  # fmt: skip
 
 
@@ -87,15 +90,18 @@ def plan_for(
     tuned: bool = True,
     text_chars: int | None = None,
     speed: float = 1.0,
+    streaming: bool = False,
     **settings: object,
 ) -> ExecutionPlan:
     """The plan for ``mode`` and ``voice`` on this machine. ``settings`` are further command-line
-    flags (``workers``, ``intra_op_threads``, ``batch_size``, ``acoustic``; None means not given).
-    ``tuned=False`` leaves this machine's tuned profile out: `tts bench` and `tts verify` measure
-    each mode as it is defined, not as `tts tune` left it. ``text_chars`` is the input's length
-    when known (the acoustic engine is chosen from the expected work)."""
+    flags (``workers``, ``intra_op_threads``, ``batch_size``, ``windows``, ``acoustic``; None means
+    not given). ``tuned=False`` leaves this machine's tuned profile out: `tts bench` and `tts verify`
+    measure each mode as it is defined, not as `tts tune` left it. ``text_chars`` is the input's
+    length when known (the acoustic engine is chosen from the expected work); ``streaming``: the
+    output is not a regular file."""
     flags = {"mode": mode, "precision": precision, **settings}
     voice = voice or DEFAULT_VOICE
     return resolve_for_machine(
-        flags, family=family_of(voice), use_tuned=tuned, voice=voice, text_chars=text_chars, speed=speed
-    )
+        flags, family=family_of(voice), use_tuned=tuned, voice=voice, text_chars=text_chars, speed=speed,
+        streaming=streaming,
+    )  # fmt: skip

@@ -1,11 +1,19 @@
-"""How chunks reach the backend: sequential, parallel, pipelined, batched.
+"""How chunks and acoustic windows reach the backend: sequential, parallel, pipelined, batched.
 
 Phonemization stays on the calling thread, in text order (espeak-ng is not thread-safe);
 only model runs go concurrent, over one shared backend. Output is always in text order.
+
+``run`` yields :class:`Piece` objects: a whole chunk's audio in one piece, or (the pipelined
+mode with windows, ``run_streaming``) a chunk's audio window by window, each window the moment
+it is computed. The first piece of a chunk carries the chunk's frames per id when the backend
+can report them (every real backend does).
 """
 
 from __future__ import annotations
 
+import queue
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -27,9 +35,22 @@ class Chunk:
     text: str
     ids: np.ndarray  # (T,) int64
     pause_after: float  # seconds of silence after this chunk's audio
+    sentence_end: bool = True  # this chunk ends a sentence (its pause is the sentence silence)
 
 
-Runner = Callable[[Iterable[Chunk], Backend, SynthParams, ExecutionPlan], Iterator[tuple[Chunk, np.ndarray]]]
+@dataclass
+class Piece:
+    """What ``run`` yields, in text order: some or all of one chunk's audio."""
+
+    chunk: Chunk
+    audio: np.ndarray  # (N,) float32 samples of this piece (a window, or a whole chunk)
+    last: bool  # the chunk's last piece: its pause follows
+    #: (T,) int64 latent frames of each id, on the chunk's FIRST piece (None on later pieces, or
+    #: when the backend cannot tell); sums to the chunk's frames (``Voice.hop`` samples each)
+    frames_per_id: np.ndarray | None = None
+
+
+Runner = Callable[[Iterable[Chunk], Backend, SynthParams, ExecutionPlan], Iterator[Piece]]
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -58,29 +79,134 @@ def in_order(items: Iterable[T], work: Callable[[T], R], workers: int) -> Iterat
                 future.cancel()
 
 
+def whole(chunk: Chunk, voiced: tuple[np.ndarray, np.ndarray | None]) -> Piece:
+    """A chunk's whole audio as its one piece."""
+    audio, frames_per_id = voiced
+    return Piece(chunk, audio, True, frames_per_id)
+
+
 def run_sequential(
     chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
-) -> Iterator[tuple[Chunk, np.ndarray]]:
+) -> Iterator[Piece]:
     for chunk in chunks:
-        yield chunk, backend.infer(chunk.ids, params)
+        yield whole(chunk, backend.infer_with_frames(chunk.ids, params))
 
 
 def run_concurrent(
     chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
-) -> Iterator[tuple[Chunk, np.ndarray]]:
-    """Pipelined: each chunk's model run goes to a worker as soon as the chunk is phonemized, and
-    its audio is yielded as soon as it and every chunk before it are done. One shared session:
-    ORT's ``run`` is thread-safe."""
-    yield from in_order(chunks, lambda chunk: backend.infer(chunk.ids, params), max(1, plan.workers))
+) -> Iterator[Piece]:
+    """Whole chunks, pipelined: each chunk's model run goes to a worker as soon as the chunk is
+    phonemized, and its audio is yielded as soon as it and every chunk before it are done. One
+    shared session: ORT's ``run`` is thread-safe."""
+    work = lambda chunk: backend.infer_with_frames(chunk.ids, params)  # noqa: E731
+    for chunk, voiced in in_order(chunks, work, max(1, plan.workers)):
+        yield whole(chunk, voiced)
 
 
 def run_parallel(
     chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
-) -> Iterator[tuple[Chunk, np.ndarray]]:
+) -> Iterator[Piece]:
     """Parallel (KittenTTS PR #147): phonemize the whole text first, then fan the model runs out
     over the workers. Same samples and throughput as pipelined, but the first audio waits for
     the whole front-end; kept as the throughput baseline the pipelined mode is judged against."""
     yield from run_concurrent(list(chunks), backend, params, plan)
+
+
+class _Stream:
+    """One chunk on a worker: its text stage, then its acoustic windows, each piece put on a
+    queue the consumer reads as it comes."""
+
+    def __init__(self, chunk: Chunk, opening: bool):
+        self.chunk = chunk
+        self.opening = opening  # nothing buffered ahead of it: the small-first-window schedule
+        self.pieces: queue.SimpleQueue[Piece | BaseException] = queue.SimpleQueue()
+        self.started = False  # the consumer has its first piece
+        self.cancel = threading.Event()
+
+    def run(self, backend: Backend, params: SynthParams) -> None:
+        try:
+            if self.cancel.is_set():
+                return
+            stages = backend.two_stage()
+            if stages is None:  # the graph could not be split: the whole chunk, one piece
+                audio, frames = backend.infer_with_frames(self.chunk.ids, params)
+                self.pieces.put(Piece(self.chunk, audio, True, frames))
+                return
+            text = stages.text_stage(self.chunk.ids, params)
+            frames: np.ndarray | None = text.frames_per_id
+            for audio, last in stages.acoustic_stage(text, self.opening, self.cancel):
+                self.pieces.put(Piece(self.chunk, audio, last, frames))
+                frames = None
+        except BaseException as err:  # handed to the consumer, raised there in text order
+            self.pieces.put(err)
+
+
+def run_streaming(
+    chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
+) -> Iterator[Piece]:
+    """The pipelined mode with windows: each chunk runs on a worker (text stage, then its
+    acoustic windows), and every window is yielded the moment it and all audio before it are
+    out, so a sentence's first audio waits for its text stage and one small window, not for
+    the sentence.
+
+    Order and concurrency, on ``plan.workers`` threads:
+
+    * a chunk that starts with nothing buffered ahead of it (the text's first, or the first after
+      the output ran dry: a listener playing in real time would have heard all audio out so far)
+      runs alone until its first piece is out, on the ``opening`` schedule (a small first
+      window); the chunks after it are phonemized and started only then, so nothing competes
+      with the first audio;
+    * later chunks run on the ``steady`` schedule (large windows), one per worker: the text stage
+      of the next sentence overlaps the windows of this one, and whole workers stay busy;
+    * at most ``2 * workers`` chunks are in flight; a chunk not yet at the head keeps its pieces
+      (at most one chunk's audio, under the voice's id budget): memory stays flat.
+    """
+    workers = max(1, plan.workers)
+    pending: deque[_Stream] = deque()
+    source = iter(chunks)
+    more = True
+    rate = backend.sample_rate
+    first_out: float | None = None  # when the first piece went out
+    out_s = 0.0  # seconds of audio out so far, pauses included
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tts-stage") as pool:
+        try:
+            while True:
+                while more and len(pending) < 2 * workers and (not pending or pending[0].started):
+                    chunk = next(source, None)  # phonemizes, on this thread
+                    if chunk is None:
+                        more = False
+                        break
+                    # Dry: a listener playing in real time has heard everything out so far.
+                    dry = first_out is None or time.perf_counter() - first_out >= out_s
+                    job = _Stream(chunk, opening=not pending and dry)
+                    pending.append(job)
+                    pool.submit(job.run, backend, params)
+                if not pending:
+                    return
+                head = pending[0]
+                item = head.pieces.get()
+                if isinstance(item, BaseException):
+                    raise item
+                head.started = True
+                if first_out is None:
+                    first_out = time.perf_counter()
+                out_s += item.audio.size / rate + (item.chunk.pause_after if item.last else 0.0)
+                yield item
+                if item.last:
+                    pending.popleft()
+        finally:
+            for job in pending:
+                job.cancel.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def run_pipelined(
+    chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
+) -> Iterator[Piece]:
+    """Window by window when the plan has windows (``run_streaming``), else whole chunks
+    (``run_concurrent``)."""
+    runner = run_streaming if plan.streams_windows else run_concurrent
+    yield from runner(chunks, backend, params, plan)
 
 
 def batches(chunks: Iterable[Chunk], size: int) -> Iterator[list[Chunk]]:
@@ -90,36 +216,34 @@ def batches(chunks: Iterable[Chunk], size: int) -> Iterator[list[Chunk]]:
         yield group
 
 
-def run_batched(
-    chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
-) -> Iterator[tuple[Chunk, np.ndarray]]:
+def run_batched(chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan) -> Iterator[Piece]:
     """``plan.batch_size`` consecutive chunks padded into one model run; with ``workers`` > 1
     several batches run at once. Each chunk's audio is cut out of the batch by its frame count."""
 
-    def work(group: list[Chunk]) -> list[np.ndarray]:
-        return backend.infer_batch([c.ids for c in group], params)
+    def work(group: list[Chunk]) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        return backend.infer_batch_with_frames([c.ids for c in group], params)
 
     groups = batches(chunks, max(1, plan.batch_size))
+    Done = Iterator[tuple[list[Chunk], list[tuple[np.ndarray, np.ndarray | None]]]]
     if plan.workers <= 1:
-        done: Iterator[tuple[list[Chunk], list[np.ndarray]]] = ((g, work(g)) for g in groups)
+        done: Done = ((g, work(g)) for g in groups)
     else:
         done = in_order(groups, work, plan.workers)
-    for group, audios in done:
-        yield from zip(group, audios, strict=True)
+    for group, voiced in done:
+        for chunk, one in zip(group, voiced, strict=True):
+            yield whole(chunk, one)
 
 
 #: One runner per schedule of the mode vocabulary (``modes.ModeSpec.schedule``).
 RUNNERS: dict[Schedule, Runner] = {
     "sequential": run_sequential,
     "parallel": run_parallel,
-    "pipelined": run_concurrent,
+    "pipelined": run_pipelined,
     "batched": run_batched,
 }
 
 
-def run(
-    chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
-) -> Iterator[tuple[Chunk, np.ndarray]]:
+def run(chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan) -> Iterator[Piece]:
     """The plan's mode decides the runner through its schedule (the torch modes run one chunk
     after another); an unknown mode is an UnknownMode error, never a silent sequential run."""
     return RUNNERS[spec(plan.mode).schedule](chunks, backend, params, plan)

@@ -13,6 +13,7 @@ from tts_accel.core.modes import ONNX_MODES
 from tts_accel.core.params import ZERO_NOISE
 from tts_accel.core.plan import ExecutionPlan
 from tts_accel.core.planner import plan_for
+from tts_accel.core.scheduler import Piece
 from tts_accel.core.texts import harvard_sentences
 from tts_accel.core.voices.registry import family_of
 
@@ -78,12 +79,20 @@ class Renders:
             synth = Synthesizer(self.voice, plan)
             self.sample_rate = synth.sample_rate
             counts = [sum(1 for _ in synth.chunks([s], SPEECH_ONLY)) for s in self.sentences]
-            pieces = list(synth.stream(self.sentences, SPEECH_ONLY))
-            if len(pieces) != sum(counts):
-                raise ModelError(f"mode {mode}: {len(pieces)} audio pieces for {sum(counts)} chunks")
+            chunks: list[list[np.ndarray]] = []  # audio pieces per chunk (one, or a window each)
+
+            def collect(piece: Piece) -> None:  # chunks come in text order, indexed from 0
+                if piece.chunk.index == len(chunks):
+                    chunks.append([])
+                chunks[piece.chunk.index].append(piece.audio)
+
+            for _ in synth.stream(self.sentences, SPEECH_ONLY, on_piece=collect):
+                pass
+            if len(chunks) != sum(counts):
+                raise ModelError(f"mode {mode}: audio for {len(chunks)} chunks, {sum(counts)} expected")
             out, start = [], 0
             for n in counts:
-                part = pieces[start : start + n]
+                part = [np.concatenate(c) for c in chunks[start : start + n]]
                 out.append(np.concatenate(part) if part else np.zeros(0, dtype=np.float32))
                 start += n
             self._audio[mode] = out

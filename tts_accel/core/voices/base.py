@@ -11,11 +11,12 @@
 from __future__ import annotations
 
 import importlib.util
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -25,6 +26,39 @@ from tts_accel.core.params import SynthParams
 
 if TYPE_CHECKING:  # pragma: no cover
     from tts_accel.core.plan import ExecutionPlan
+
+
+class TextResult(Protocol):
+    """What a text stage gives back: opaque to the scheduler except for its durations."""
+
+    frames_per_id: np.ndarray  # (T,) int64 latent frames per id
+
+
+class TwoStage(Protocol):
+    """A backend's two stages, for window-by-window streaming (``Backend.two_stage``): a text
+    stage over the whole chunk, then an acoustic stage over windows of its latent frames whose
+    samples join into exactly the whole chunk's. Both are thread-safe: the scheduler runs one
+    chunk's text stage while another's windows run."""
+
+    hop: int  # samples per latent frame
+
+    def text_stage(self, ids: np.ndarray, params: SynthParams) -> TextResult: ...
+
+    def acoustic_stage(
+        self, text: TextResult, opening: bool, cancel: threading.Event | None = None
+    ) -> Iterator[tuple[np.ndarray, bool]]:
+        """(samples, last) per window, in order; ``opening``: the stream's first sentence (or
+        the first after the output ran dry) gets the small-first-window schedule."""
+        ...
+
+    def acoustic_whole(self, text: TextResult) -> np.ndarray:
+        """The acoustic stage in one run over the whole latent: what the windows must join into
+        (``tts verify`` tier 2)."""
+        ...
+
+    def whole(self, ids: np.ndarray, params: SynthParams) -> tuple[np.ndarray, np.ndarray]:
+        """(audio, frames per id) of one chunk through both stages, windows joined."""
+        ...
 
 
 class Backend(ABC):
@@ -46,6 +80,28 @@ class Backend(ABC):
         """Several sequences; the default runs them one by one."""
         return [self.infer(ids, params) for ids in batch]
 
+    def infer_with_frames(self, ids: np.ndarray, params: SynthParams) -> tuple[np.ndarray, np.ndarray | None]:
+        """(audio, frames per id): the model's own durations, (T',) int64 latent frames of
+        ``Voice.hop`` samples each, summing to the audio's frames; None when this backend cannot
+        tell (the default). What the scheduler calls, so that every mode reports durations."""
+        return self.infer(ids, params), None
+
+    def infer_batch_with_frames(
+        self, batch: list[np.ndarray], params: SynthParams
+    ) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """``infer_batch`` with each item's frames per id (None when unknown)."""
+        return [(audio, None) for audio in self.infer_batch(batch, params)]
+
+    def two_stage(self) -> TwoStage | None:
+        """The split stages when this backend streams window by window (the plan asked for
+        windows and the graph could be split); None: whole chunks (the default). May wait for
+        the backend to finish loading."""
+        return None
+
+    def notes(self) -> list[str]:
+        """One-line remarks on how the backend runs (a fallback taken...), for --verbose."""
+        return []
+
     def reseed(self, seed: int) -> None:
         """Seed the model's noise so that runs with noise repeat exactly."""
 
@@ -65,6 +121,8 @@ class Voice(ABC):
     sample_rate: int
     #: Longest id sequence one chunk may have; the chunker splits text to stay under it.
     chunk_budget: int
+    #: Output samples per latent frame: the unit of ``Piece.frames_per_id`` (Piper 256, Kokoro 600).
+    hop: int = 0
 
     @abstractmethod
     def encode(self, text: str) -> np.ndarray:
@@ -166,6 +224,9 @@ class Family:
     layer_parity: LayerParity | None = None
     #: a text stage and an acoustic stage run apart, with a choice of acoustic engines
     acoustic: AcousticSupport | None = None
+    #: the window schedule its voices stream with in the pipelined mode (``core/windows.py``
+    #: syntax, e.g. ``w200:32x128x512/512``); "" when its graphs cannot be split into stages
+    windows: str = ""
 
     @property
     def torch_port(self) -> bool:

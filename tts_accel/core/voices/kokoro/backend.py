@@ -1,4 +1,10 @@
-"""ONNX Runtime backend for Kokoro-82M: tokens (1, N+2), style (1, 256) at row N, speed (1,)."""
+"""ONNX Runtime backend for Kokoro-82M: tokens (1, N+2), style (1, 256) at row N, speed (1,).
+
+The session runs a cached copy of the graph that also outputs the duration predictor's frames
+per token (``/encoder/Clip_output_0`` as ``frames_per_id``: one per token, both pads included,
+in frames of ``HOP`` = 600 samples; they sum to the audio's length exactly, measured), so
+every mode reports durations. A graph without that tensor runs as it is, without durations.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tts_accel.core.errors import InputError, ModelError
+from tts_accel.core.errors import InputError, ModelError, OutputError
 from tts_accel.core.onnx_session import create_session
 from tts_accel.core.params import SynthParams
 from tts_accel.core.plan import ExecutionPlan
@@ -14,12 +20,28 @@ from tts_accel.core.voices.base import Backend
 from tts_accel.core.voices.kokoro import BATCH_UNSUPPORTED
 
 SAMPLE_RATE = 24000
+#: Output samples per duration frame (sum of durations x 600 == samples, measured on every text).
+HOP = 600
+#: The duration predictor's rounded, clipped frames per token: (1, N + 2) float32.
+DURATIONS_TENSOR = "/encoder/Clip_output_0"
+FRAMES_OUTPUT = "frames_per_id"
 #: Tokens one model run takes between its two pads: the graph's 512 positions less 2.
 MAX_TOKENS = 510
 #: Ids a long run is preferably split after: space and the punctuation marks in vocab.json.
 _BREAK_IDS = frozenset({16, 1, 2, 3, 4, 5, 6, 9, 10})
 
-__all__ = ["BATCH_UNSUPPORTED", "MAX_TOKENS", "SAMPLE_RATE", "KokoroOnnxBackend", "split_ids"]
+__all__ = ["BATCH_UNSUPPORTED", "HOP", "MAX_TOKENS", "SAMPLE_RATE", "KokoroOnnxBackend", "split_ids"]
+
+
+def _with_durations(model_path: Path) -> Path:
+    """The cached copy of the model with a ``frames_per_id`` output; the model itself when its
+    graph has no durations tensor (another export) or the copy cannot be cached."""
+    from tts_accel.core.onnx_graphs import with_outputs
+
+    try:
+        return with_outputs(model_path, {DURATIONS_TENSOR: FRAMES_OUTPUT}, "durations", "Kokoro's durations")
+    except (ModelError, OutputError):
+        return model_path
 
 
 def split_ids(ids: np.ndarray, limit: int = MAX_TOKENS) -> list[np.ndarray]:
@@ -51,30 +73,44 @@ class KokoroOnnxBackend(Backend):
         self.model_path = Path(model_path)
         self.styles = np.asarray(styles, dtype=np.float32).reshape(len(styles), -1)  # (510, 256)
         self.plan = plan
-        self.session = session if session is not None else create_session(self.model_path, plan)
+        self.session = session if session is not None else create_session(_with_durations(self.model_path), plan)
+        outputs = getattr(self.session, "get_outputs", None)  # an injected stand-in may have none
+        names = [o.name for o in outputs()] if outputs else []
+        self._frames_output = names.index(FRAMES_OUTPUT) if FRAMES_OUTPUT in names else None
 
     def style_for(self, n_tokens: int) -> np.ndarray:
         """The style row for a sequence of ``n_tokens`` tokens (Kokoro's convention: row N)."""
         row = min(max(n_tokens, 0), len(self.styles) - 1)  # row 510 does not exist: the last one
         return self.styles[row][np.newaxis, :]  # (1, 256)
 
-    def _run(self, ids: np.ndarray, speed: float) -> np.ndarray:
+    def _run(self, ids: np.ndarray, speed: float) -> tuple[np.ndarray, np.ndarray | None]:
         feeds = {
             "tokens": np.concatenate(([0], ids, [0])).astype(np.int64)[np.newaxis, :],  # (1, N + 2)
             "style": self.style_for(len(ids)),
             "speed": np.array([speed], dtype=np.float32),
         }
         try:
-            audio = self.session.run(None, feeds)[0]  # (samples,)
+            out = self.session.run(None, feeds)  # (samples,), [(1, N + 2)]
         except Exception as err:  # ORT raises its own exception types
             raise ModelError(f"the Kokoro model failed on a chunk of {len(ids)} tokens: {err}") from err
-        return np.asarray(audio, dtype=np.float32).reshape(-1)
+        audio = np.asarray(out[0], dtype=np.float32).reshape(-1)
+        if self._frames_output is None:
+            return audio, None
+        return audio, np.rint(out[self._frames_output].reshape(-1)).astype(np.int64)
 
     def infer(self, ids: np.ndarray, params: SynthParams) -> np.ndarray:
-        pieces = [self._run(p, params.speed) for p in split_ids(np.asarray(ids, dtype=np.int64)) if len(p)]
-        if not pieces:
-            return np.zeros(0, dtype=np.float32)
-        return np.ascontiguousarray(np.concatenate(pieces), dtype=np.float32)
+        return self.infer_with_frames(ids, params)[0]
+
+    def infer_with_frames(self, ids: np.ndarray, params: SynthParams) -> tuple[np.ndarray, np.ndarray | None]:
+        """Audio and frames per token: (N + 2,) per model run (a pad each side), runs concatenated."""
+        runs = [self._run(p, params.speed) for p in split_ids(np.asarray(ids, dtype=np.int64)) if len(p)]
+        if not runs:
+            return np.zeros(0, dtype=np.float32), None
+        audio = np.ascontiguousarray(np.concatenate([a for a, _ in runs]), dtype=np.float32)
+        frames = [f for _, f in runs]
+        if any(f is None for f in frames):
+            return audio, None
+        return audio, np.concatenate(frames)  # type: ignore[arg-type]
 
     def infer_batch(self, batch: list[np.ndarray], params: SynthParams) -> list[np.ndarray]:
         if len(batch) > 1:

@@ -17,7 +17,7 @@ from tts_accel.core.phonemize import phonemize
 from tts_accel.core.plan import ExecutionPlan
 from tts_accel.core.voices.base import Backend, Voice
 from tts_accel.core.voices.kokoro import FAMILY
-from tts_accel.core.voices.kokoro.backend import MAX_TOKENS, SAMPLE_RATE, KokoroOnnxBackend
+from tts_accel.core.voices.kokoro.backend import HOP, MAX_TOKENS, SAMPLE_RATE, KokoroOnnxBackend
 from tts_accel.core.voices.kokoro.english import to_ids, to_kokoro
 
 log = logging.getLogger("tts_accel.kokoro")
@@ -45,6 +45,7 @@ class KokoroAssets:
 class KokoroVoice(Voice):
     family = "kokoro"
     sample_rate = SAMPLE_RATE
+    hop = HOP  # samples per frame of the duration predictor
     chunk_budget = MAX_TOKENS
     languages = LANGUAGES
 

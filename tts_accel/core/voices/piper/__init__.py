@@ -108,4 +108,10 @@ FAMILY = Family(
     path_suffixes=(".onnx",),
     layer_parity=layer_parity,
     acoustic=AcousticSupport(ACOUSTIC_ENGINES, SECONDS_PER_CHAR, compiled=_compiled, lab=_lab),
+    # The pipelined mode's windows (core/windows.py syntax): a stream's first sentence runs one
+    # window up to 200 frames (2.3 s), else 32 frames first (372 ms of audio), then 128, then 512
+    # at a time, so that each window costs less than the audio already out; later sentences
+    # start with audio buffered ahead of them and take 512 frames at a time (whole up to 523).
+    # Measured in docs/streaming.md; `tts tune` may store another in the tuned profile.
+    windows="w200:32x128x512/512",
 )

@@ -227,9 +227,13 @@ def engine_for_plan(
     margins: Margins | Any = MARGINS,
     calibration: Callable[[], Sequence[np.ndarray]] | None = None,
     on_compile: Callable[[Any], None] | None = None,
+    first: Any = None,
+    longest: int | None = None,
 ) -> Any:
     """The ``DecoderEngine`` a plan asks for (the two-stage path's factory calls this for any
-    engine but ort-fp32).
+    engine but ort-fp32). ``first``: the ORT fp32 engine the stage already made (else one is made
+    here); ``longest``: the longest window context the schedule will send (a compiled engine
+    refuses a schedule whose windows exceed its largest shape, or stays on ORT when chosen on costs).
 
     A compiled engine starts as a ``HandoffEngine``: ONNX Runtime fp32 runs the first windows
     while a thread imports torch and loads (or, when asked, compiles) the shapes, then every later
@@ -253,7 +257,16 @@ def engine_for_plan(
         def failed(err: BaseException) -> None:
             plan.reasons["acoustic"] = f"{plan.reasons.get('acoustic', name)}; stayed on ONNX Runtime fp32: {err}"
 
-        first = OrtDecoderEngine(decoder_graph(model_path), margins)
+        first = first if first is not None else OrtDecoderEngine(decoder_graph(model_path), margins)
+        if longest is not None and longest > SHAPES[-1]:
+            too_long = ModelError(
+                f"--acoustic {name}: the window schedule sends contexts of up to {longest} frames, longer than the "
+                f"largest compiled shape ({SHAPES[-1]}): use steps of at most {SHAPES[-1] - 22} frames in --windows"
+            )
+            if not chosen_by_costs:
+                raise too_long
+            failed(too_long)
+            return first
         return HandoffEngine(first, torch_engine, on_error=failed, raise_errors=not chosen_by_costs)
     return torch_engine() if spec.runtime == "torch" else make_engine(name, model_path, margins=margins,
                                                                        calibration=calibration)  # fmt: skip

@@ -1,13 +1,16 @@
 """Derived Piper graphs, built once and kept in ``cache_dir()/graphs`` (``tts_accel.core.cache``):
 
 * a copy of a voice's graph that also outputs each item's frame count (``lengths``), so the
-  batched mode can cut every chunk's audio out of a padded batch exactly;
+  batched mode can cut every chunk's audio out of a padded batch exactly, and each id's frame
+  count (``frames_per_id``, the graph's one ``Ceil``), which every mode reports for word timing;
+  the copy computes exactly the original's samples (an Identity per output, nothing else);
 * an int8 copy of that graph (static QDQ quantization of the decoder's convolutions,
   calibrated on the voice's own ids), keyed by the model's sha256 and the ONNX Runtime version.
 
-(ORT's optimized copy of any graph is ``tts_accel.core.onnx_session``'s.) Every file is written
-to a temporary name and renamed into place, so a crash never leaves a half-written graph under
-the final name. A cache that cannot be written is an OutputError naming the path.
+(ORT's optimized copy of any graph is ``tts_accel.core.onnx_session``'s; the two-stage split is
+``split.py``'s.) Every file is written to a temporary name and renamed into place, so a crash
+never leaves a half-written graph under the final name. A cache that cannot be written is an
+OutputError naming the path.
 """
 
 from __future__ import annotations
@@ -20,42 +23,42 @@ from pathlib import Path
 
 import numpy as np
 
-from tts_accel.core.cache import cache_dir, model_digest
 from tts_accel.core.errors import ModelError, output_error
-from tts_accel.core.fsio import write_atomic
 from tts_accel.core.modes import PRECISIONS as MODE_PRECISIONS
-from tts_accel.core.versions import ort_version
+from tts_accel.core.onnx_graphs import add_outputs, derived_path, needs_onnx, produced, save
 
 #: The Piper graph's clamped sum of ceil(durations): frames per item, shape (B,) float32.
 PIPER_LENGTHS_TENSOR = "/Clip_output_0"
 LENGTHS_OUTPUT = "lengths"
+#: ceil(exp(logw) * x_mask * length_scale): frames per id, (B, 1, T) float32 holding integers.
+FRAMES_OUTPUT = "frames_per_id"
 PRECISIONS = MODE_PRECISIONS["onnx"]
 
 
-def _needs_onnx(what: str):  # type: ignore[no-untyped-def]
-    try:
-        import onnx
-    except ImportError:
-        raise ModelError(f"{what} needs the onnx package: pip install onnx") from None
-    return onnx
+def frames_tensor(model) -> str | None:  # type: ignore[no-untyped-def]
+    """The tensor holding each id's frame count: the output of the graph's one ``Ceil``."""
+    ceils = [node for node in model.graph.node if node.op_type == "Ceil"]
+    return ceils[0].output[0] if len(ceils) == 1 else None
 
 
-def _with_lengths(src: Path, dst: Path) -> None:
-    onnx = _needs_onnx("the batched mode")
+def _with_outputs(src: Path, dst: Path, lengths: bool) -> bool:
+    """Write ``src`` with its ``lengths`` and ``frames_per_id`` outputs to ``dst``. False (and
+    nothing written) when the graph has neither tensor and ``lengths`` is not required."""
+    onnx = needs_onnx("the batched mode" if lengths else "frames per id")
     model = onnx.load(str(src))
-    graph = model.graph
-    if not any(PIPER_LENGTHS_TENSOR in node.output for node in graph.node):
-        raise ModelError(
-            f"{src.name} has no {PIPER_LENGTHS_TENSOR} tensor: batching needs a Piper VITS graph."
-        )
-    # An Identity gives the tensor a stable public name; the graph is otherwise untouched.
-    graph.node.append(onnx.helper.make_node("Identity", [PIPER_LENGTHS_TENSOR], [LENGTHS_OUTPUT]))
-    graph.output.append(onnx.helper.make_tensor_value_info(LENGTHS_OUTPUT, onnx.TensorProto.FLOAT, ["batch"]))
-    try:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(dst, model.SerializeToString())
-    except OSError as err:
-        raise output_error(dst, err, "cache the derived graph in") from None
+    outputs = {}
+    if PIPER_LENGTHS_TENSOR in produced(model):
+        outputs[PIPER_LENGTHS_TENSOR] = LENGTHS_OUTPUT
+    elif lengths:
+        raise ModelError(f"{src.name} has no {PIPER_LENGTHS_TENSOR} tensor: batching needs a Piper VITS graph.")
+    frames = frames_tensor(model)
+    if frames is not None:
+        outputs[frames] = FRAMES_OUTPUT
+    if not outputs:
+        return False
+    add_outputs(model, outputs)
+    save(model, dst)
+    return True
 
 
 #: Conv layers left in float: the decoder's first and last (its input from the flow and the
@@ -83,7 +86,7 @@ def _quantize_int8(src: Path, dst: Path, calibration: Calibration) -> None:
     """Static (calibrated) QDQ int8: ORT fuses each quantized Conv into QLinearConv, which has
     int8 kernels (VNNI where the CPU has it). Dynamic quantization makes ConvInteger instead,
     0.39x the speed of fp32 here, so it was dropped."""
-    onnx = _needs_onnx("--precision int8")
+    onnx = needs_onnx("--precision int8")
     import logging
 
     from onnxruntime.quantization import (
@@ -145,20 +148,21 @@ def _quantize_int8(src: Path, dst: Path, calibration: Calibration) -> None:
 def derived_model(
     model_path: Path, precision: str = "fp32", lengths: bool = False, calibration: Calibration | None = None
 ) -> Path:
-    """The graph to load: the original, or a cached copy with a lengths output and/or int8
-    convolutions. ``calibration`` gives id sequences of real text (the voice phonemizes them; it
-    is called only when the int8 copy must be built)."""
+    """The graph to load: a cached copy with ``lengths`` and ``frames_per_id`` outputs (fp32),
+    with int8 decoder convolutions too for ``precision="int8"``; the original when the graph has
+    neither tensor (not a Piper VITS graph) and ``lengths`` (the batched mode) is not required.
+    ``calibration`` gives id sequences of real text (the voice phonemizes them; it is called only
+    when the int8 copy must be built)."""
     if precision not in PRECISIONS:
         raise ModelError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}.")
-    if precision == "fp32" and not lengths:
-        return model_path
-    base = f"{model_digest(model_path)[:20]}-ort{ort_version()}"
-    with_len = cache_dir() / "graphs" / f"{base}-fp32-len.onnx"
-    if not with_len.is_file():
-        _with_lengths(model_path, with_len)
+    with_len = derived_path(model_path, "fp32-len-fpi")
+    if not with_len.is_file() and not _with_outputs(model_path, with_len, lengths):
+        if precision == "fp32":
+            return model_path
+        raise ModelError(f"{model_path.name} is not a Piper VITS graph: --precision int8 needs one.")
     if precision == "fp32":
         return with_len
-    int8 = cache_dir() / "graphs" / f"{base}-int8dec-len.onnx"
+    int8 = derived_path(model_path, "int8dec-len-fpi")
     if not int8.is_file():
         if calibration is None:
             raise ModelError("--precision int8 needs calibration ids: load the voice through its Voice class.")

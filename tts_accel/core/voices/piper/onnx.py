@@ -1,4 +1,15 @@
-"""ONNX Runtime backend for Piper VITS voices. One session per voice, created once (on a thread)."""
+"""ONNX Runtime backend for Piper VITS voices: the whole graph, or its two stages for streaming.
+
+Sessions are created once, on a loading thread, while the front-end starts on the caller's:
+
+* whole chunks (every mode but a windowed pipelined plan): one session over a cached copy of the
+  voice's graph that also outputs frame counts (``graph_cache.py``);
+* windows (``plan.windows`` set, the pipelined mode): the voice's graph split at first use into
+  text, flow and decoder graphs (``split.py``, cached by the model's sha256), three sessions, and
+  the window-by-window stream of ``stages.py``. A graph that cannot be split falls back to whole
+  chunks with a ``--verbose`` note, unless the windows were asked for by flag: then the
+  ``GraphSplitError`` is the run's error, naming the fix.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
-from tts_accel.core.errors import ModelError
+from tts_accel.core.errors import GraphSplitError, ModelError, TTSError
 from tts_accel.core.modes import spec
 from tts_accel.core.onnx_session import create_session, optimized_path
 from tts_accel.core.params import SynthParams
 from tts_accel.core.plan import ExecutionPlan
-from tts_accel.core.voices.base import Backend
+from tts_accel.core.voices.base import Backend, TwoStage
+from tts_accel.core.voices.piper.graph_cache import FRAMES_OUTPUT, LENGTHS_OUTPUT, derived_model
+from tts_accel.core.voices.piper.stages import PiperStages
+from tts_accel.core.windows import parse_windows
 
 #: Piper's decoder upsamples each frame to 256 samples (8 * 8 * 2 * 2).
 HOP = 256
@@ -23,9 +37,11 @@ PAD_ID = 0  # "_" in every Piper phoneme_id_map
 class PiperOnnxBackend(Backend):
     """Piper graph: input (B,T) int64, input_lengths (B,), scales [noise, length, noise_w].
 
-    With ``plan.precision == "int8"`` or a batched plan, the session runs a cached copy of the
-    graph that also outputs each item's frame count, so padded audio is cut back exactly. The
-    int8 copy is calibrated on ``calibration()``: id sequences the voice made from real text.
+    The whole-chunk session runs a cached copy of the graph that also outputs each item's frame
+    count (``lengths``: padded batches are cut back exactly) and each id's frame count
+    (``frames_per_id``: every mode reports durations); with ``plan.precision == "int8"`` its
+    decoder convolutions are int8, calibrated on ``calibration()``: id sequences the voice made
+    from real text. A windowed plan loads the split stages instead (module docstring).
     """
 
     def __init__(self, model_path: Path, sample_rate: int, plan: ExecutionPlan, session=None, calibration=None):  # type: ignore[no-untyped-def]
@@ -33,19 +49,26 @@ class PiperOnnxBackend(Backend):
         self.sample_rate = sample_rate
         self.plan = plan
         self._session = session
+        self._stages: PiperStages | None = None
+        self._notes: list[str] = []
         self._loaded = threading.Event()
         self._load_error: BaseException | None = None
+        self._supports_batch = False
+        self._frames_output: int | None = None  # set from the session's outputs once it is loaded
+        windows = parse_windows(plan.windows) if spec(plan.mode).schedule == "pipelined" else None
+        self.window_plan = windows if plan.precision == "fp32" else None
         if session is not None:
             self._loaded.set()
-            self.graph_path = self.model_path
-            self.supports_batch = any(o.name == "lengths" for o in session.get_outputs())
+            self.graph_path: Path | None = self.model_path
+            self._outputs(session)
             return
-        from tts_accel.core.voices.piper.graph_cache import derived_model
-
-        wants_lengths = spec(plan.mode).batches or plan.batch_size > 1 or plan.precision != "fp32"
-        self.graph_path = derived_model(self.model_path, plan.precision, lengths=wants_lengths, calibration=calibration)
-        self.supports_batch = self.graph_path != self.model_path  # derived graphs output lengths
-        # Create the session on a thread: ORT releases the GIL while it loads and optimizes, so
+        self._wants_lengths = spec(plan.mode).batches or plan.batch_size > 1 or plan.precision != "fp32"
+        self.graph_path = None
+        if plan.precision != "fp32":  # the int8 copy is calibrated on phonemized text: this thread
+            self.graph_path = derived_model(
+                self.model_path, plan.precision, lengths=self._wants_lengths, calibration=calibration
+            )
+        # Create the sessions on a thread: ORT releases the GIL while it loads and optimizes, so
         # the front-end (phonemizer import, espeak start, first chunk) runs meanwhile on another
         # core. Whole-process time on the dev VM: see docs/benchmarks.md (start-up).
         # Everything the loading thread needs is imported here, on the caller's thread: a Ctrl-C
@@ -53,31 +76,94 @@ class PiperOnnxBackend(Backend):
         # that module's import lock held, and the process hangs at exit (seen 1 run in 6).
         import onnxruntime  # noqa: F401
 
+        from tts_accel.core.voices.piper import acoustic, split  # noqa: F401
+
         with contextlib.suppress(OSError):
-            optimized_path(self.graph_path, plan.graph_optimization)  # platformdirs, digest, machine key
+            optimized_path(self.model_path, plan.graph_optimization)  # platformdirs, digest, machine key
         # Not a daemon: exiting while ORT is mid-load aborts the process ("terminate called ...").
         threading.Thread(target=self._load, name="tts-onnx-load").start()
 
+    # -- loading ----------------------------------------------------------------------------------
+    def _outputs(self, session) -> None:  # type: ignore[no-untyped-def]
+        names = [o.name for o in session.get_outputs()]
+        self._supports_batch = LENGTHS_OUTPUT in names
+        self._frames_output = names.index(FRAMES_OUTPUT) if FRAMES_OUTPUT in names else None
+
+    def _derive(self) -> Path:
+        """The graph copy with frames outputs (built on first use, on the loading thread)."""
+        try:
+            return derived_model(self.model_path, "fp32", lengths=self._wants_lengths)
+        except TTSError:
+            raise
+        except Exception as err:  # onnx's parser raises its own types on a broken file
+            raise ModelError(f"could not load {self.model_path}: {err}. Reinstall the voice package.") from err
+
+    def _load_stages(self) -> PiperStages | None:
+        """The split stages, or None (and a note) when the graph cannot be split and the
+        windows were not asked for by flag."""
+        from tts_accel.core.voices.piper.acoustic import make_decoder_engine
+        from tts_accel.core.voices.piper.split import split_graph
+        from tts_accel.core.voices.piper.stages import AcousticStage, TextStage
+
+        assert self.window_plan is not None
+        try:
+            graphs = split_graph(self.model_path)
+        except GraphSplitError as err:
+            if self.plan.sources.get("windows", "flag") == "flag":
+                raise
+            self._notes.append(f"{self.model_path.name}: whole chunks, not windows: {err}")
+            return None
+        text = TextStage(graphs.text, self.plan)
+        decoder = make_decoder_engine(self.plan, graphs, self.window_plan, self.model_path)
+        return PiperStages(text, AcousticStage(graphs.flow, decoder, self.plan), self.window_plan)
+
     def _load(self) -> None:
         try:
-            self._session = create_session(self.graph_path, self.plan)
+            if self.window_plan is not None:
+                self._stages = self._load_stages()
+                if self._stages is not None:
+                    return
+            if self.graph_path is None:
+                self.graph_path = self._derive()
+            session = create_session(self.graph_path, self.plan)
+            self._outputs(session)
+            self._session = session
         except BaseException as err:  # re-raised on the thread that first needs the session
             self._load_error = err
         finally:
             self._loaded.set()
 
-    @property
-    def session(self):  # type: ignore[no-untyped-def]
+    def _wait(self) -> None:
         self._loaded.wait()  # an Event, not Thread.join: Ctrl-C while waiting stays clean
         if self._load_error is not None:
             raise self._load_error
+
+    @property
+    def session(self):  # type: ignore[no-untyped-def]
+        """The whole-graph session (None when the plan streams the split stages)."""
+        self._wait()
         return self._session
 
     @session.setter
     def session(self, value) -> None:  # type: ignore[no-untyped-def]
-        self.session  # noqa: B018 - let a load in progress finish first
+        self._wait()  # let a load in progress finish first
+        self._outputs(value)
         self._session = value
 
+    @property
+    def supports_batch(self) -> bool:  # type: ignore[override]
+        """True when the graph outputs each item's frame count (known once the session loaded)."""
+        self._wait()
+        return self._supports_batch
+
+    def two_stage(self) -> TwoStage | None:
+        self._wait()
+        return self._stages
+
+    def notes(self) -> list[str]:
+        return list(self._notes)
+
+    # -- running ----------------------------------------------------------------------------------
     @staticmethod
     def _scales(params: SynthParams) -> np.ndarray:
         assert params.noise_scale is not None and params.noise_w is not None, "resolve params first"
@@ -91,18 +177,38 @@ class PiperOnnxBackend(Backend):
             raise ModelError(f"the model failed on {ids.shape[0]} chunk(s) of {ids.shape[1]} ids: {err}") from err
 
     def infer(self, ids: np.ndarray, params: SynthParams) -> np.ndarray:
-        audio = self._run(ids[np.newaxis, :], np.array([ids.shape[0]], dtype=np.int64), params)[0]  # (1,1,1,N)
-        return np.ascontiguousarray(audio.reshape(-1), dtype=np.float32)
+        return self.infer_with_frames(ids, params)[0]
+
+    def infer_with_frames(self, ids: np.ndarray, params: SynthParams) -> tuple[np.ndarray, np.ndarray | None]:
+        stages = self.two_stage()
+        if stages is not None:  # the windows of one chunk, joined
+            return stages.whole(ids, params)
+        out = self._run(ids[np.newaxis, :], np.array([ids.shape[0]], dtype=np.int64), params)
+        audio = np.ascontiguousarray(out[0].reshape(-1), dtype=np.float32)  # (1,1,1,N) -> (N,)
+        return audio, self._frames(out, 0, ids.shape[0])
+
+    def _frames(self, out: list[np.ndarray], row: int, n_ids: int) -> np.ndarray | None:
+        """Row ``row``'s frames per id, (n_ids,) int64, from the ``frames_per_id`` output (B, 1, T)."""
+        if self._frames_output is None:
+            return None
+        frames = out[self._frames_output].reshape(out[self._frames_output].shape[0], -1)[row, :n_ids]
+        return np.rint(frames).astype(np.int64)
 
     def infer_batch(self, batch: list[np.ndarray], params: SynthParams) -> list[np.ndarray]:
+        return [audio for audio, _ in self.infer_batch_with_frames(batch, params)]
+
+    def infer_batch_with_frames(
+        self, batch: list[np.ndarray], params: SynthParams
+    ) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """Pad ``batch`` into one (B, T) run and cut each item's audio back out by its frame count."""
-        if len(batch) == 1 or not self.supports_batch:
-            return [self.infer(ids, params) for ids in batch]
+        if len(batch) == 1 or not self.supports_batch:  # (waits for the session)
+            return [self.infer_with_frames(ids, params) for ids in batch]
         lengths = np.array([len(ids) for ids in batch], dtype=np.int64)
         padded = np.full((len(batch), int(lengths.max())), PAD_ID, dtype=np.int64)  # (B, T)
         for row, ids in enumerate(batch):
             padded[row, : len(ids)] = ids
-        audio, frames = self._run(padded, lengths, params)[:2]  # (B,1,1,N), (B,)
+        out = self._run(padded, lengths, params)
+        audio, frames = out[0], out[1]  # (B,1,1,N), (B,)
         audio = audio.reshape(len(batch), -1)
         samples = np.rint(frames).astype(np.int64) * HOP
         if int(samples.max()) != audio.shape[1]:
@@ -110,14 +216,21 @@ class PiperOnnxBackend(Backend):
                 f"{self.model_path.name}: {audio.shape[1]} samples for {int(samples.max() // HOP)} frames; "
                 f"the batched mode needs a Piper graph with a hop of {HOP}: use --mode sequential."
             )
-        return [np.ascontiguousarray(audio[row, : samples[row]], dtype=np.float32) for row in range(len(batch))]
+        cut = [np.ascontiguousarray(audio[row, : samples[row]], dtype=np.float32) for row in range(len(batch))]
+        return [(cut[row], self._frames(out, row, len(batch[row]))) for row in range(len(batch))]
 
     def reseed(self, seed: int) -> None:
         import onnxruntime as ort
 
         # ORT seeds each random kernel when the session is created, so a repeatable run
         # needs a session made after set_seed (measured: same seed, same session -> new noise).
+        # Both noise draws are in the text stage when the plan streams the split stages.
         ort.set_seed(seed)
+        self._wait()  # the graph path is known once the first load is done
+        if self._stages is not None:
+            self._stages.text.reload()
+            return
+        assert self.graph_path is not None
         self.session = create_session(self.graph_path, self.plan)
 
     def warmup(self) -> None:

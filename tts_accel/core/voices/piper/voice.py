@@ -26,6 +26,7 @@ _SILENT = set(" !\"'(),-.:;?" + PAD + BOS + EOS + "ˈˌː")
 
 class PiperVoice(Voice):
     family = "piper"
+    hop = 256  # samples per latent frame: the decoder upsamples 8 x 8 x 4 (onnx.HOP)
 
     def __init__(self, model_path: Path, config_path: Path | None = None, name: str | None = None):
         self.model_path = Path(model_path)

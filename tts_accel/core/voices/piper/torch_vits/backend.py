@@ -89,7 +89,16 @@ class TorchVitsBackend(Backend):
     def infer(self, ids: np.ndarray, params: SynthParams) -> np.ndarray:
         return self.infer_batch([ids], params)[0]
 
+    def infer_with_frames(self, ids: np.ndarray, params: SynthParams) -> tuple[np.ndarray, np.ndarray | None]:
+        return self.infer_batch_with_frames([ids], params)[0]
+
     def infer_batch(self, batch: list[np.ndarray], params: SynthParams) -> list[np.ndarray]:
+        return [audio for audio, _ in self.infer_batch_with_frames(batch, params)]
+
+    def infer_batch_with_frames(
+        self, batch: list[np.ndarray], params: SynthParams
+    ) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """Audio and frames per id (the text stage's w_ceil; None from a CUDA-graph runner)."""
         if not batch:
             return []
         for ids in batch:
@@ -97,27 +106,33 @@ class TorchVitsBackend(Backend):
                 raise InputError(f"each id sequence must be a non-empty 1-D array, got shape {ids.shape}.")
         ns, ls, nw = self._scales(params)
         gen = self._generator(params)
+        frames: list = []
         try:
             if self.runner is not None:
                 return [
-                    self.runner.infer(torch.from_numpy(np.asarray(ids, dtype=np.int64)), ns, ls, nw, gen).numpy()
+                    (self.runner.infer(torch.from_numpy(np.asarray(ids, dtype=np.int64)), ns, ls, nw, gen).numpy(),
+                     None)
                     for ids in batch
-                ]
+                ]  # fmt: skip
             lengths = torch.tensor([len(ids) for ids in batch])
             padded = torch.zeros((len(batch), int(lengths.max())), dtype=torch.long)
             for i, ids in enumerate(batch):
                 padded[i, : len(ids)] = torch.from_numpy(np.asarray(ids, dtype=np.int64))
             if self.mode == "compile":
                 with self._lock:
-                    audio, audio_lengths = self.model.infer(padded, lengths, ns, ls, nw, generator=gen)
+                    audio, audio_lengths = self.model.infer(padded, lengths, ns, ls, nw, generator=gen, frames=frames)
             else:
-                audio, audio_lengths = self.model.infer(padded, lengths, ns, ls, nw, generator=gen)
+                audio, audio_lengths = self.model.infer(padded, lengths, ns, ls, nw, generator=gen, frames=frames)
         except (InputError, ModelError):
             raise
         except Exception as err:
             raise ModelError(f"the torch model ({self.mode} mode) failed: {err}") from err
         audio = audio.float().cpu().numpy()
-        return [np.ascontiguousarray(audio[i, : int(n)]) for i, n in enumerate(audio_lengths.cpu())]
+        w_ceil = frames[0].float().cpu().numpy()[:, 0]  # (B, T)
+        return [
+            (np.ascontiguousarray(audio[i, : int(n)]), np.rint(w_ceil[i, : len(batch[i])]).astype(np.int64))
+            for i, n in enumerate(audio_lengths.cpu())
+        ]
 
     def reseed(self, seed: int) -> None:
         self._base_seed = seed

@@ -114,17 +114,21 @@ class PiperVits(nn.Module):
     @torch.inference_mode()
     def infer(self, ids: torch.Tensor, lengths: torch.Tensor, noise_scale: float = 0.667,
               length_scale: float = 1.0, noise_w: float = 0.8, generator: torch.Generator | None = None,
-              capture: dict | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+              capture: dict | None = None,
+              frames: list | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
         """ids (B, T) long, lengths (B,) -> audio (B, N) float, audio_lengths (B,) in samples.
 
         Items shorter than N are zero past their length. ``capture``, when a dict, receives the
-        tensors named in CAPTURE_POINTS.
+        tensors named in CAPTURE_POINTS; ``frames``, when a list, receives the frames per id
+        (B, 1, T) (without passing anything into a compiled stage).
         """
         dev, dtype = self.enc_p.emb.weight.device, self.enc_p.emb.weight.dtype
         ids, lengths = ids.to(dev), lengths.to(dev)
         b, t = ids.shape
         dp_noise = _noise((b, 2, t), noise_w, generator, dev, dtype)
         text = self._text_fn(ids, lengths, dp_noise, length_scale)
+        if frames is not None:
+            frames.append(text.w_ceil)
         frames = int(text.w_ceil.sum(dim=(1, 2)).clamp_min(1).max().item())
         prior_noise = _noise((b, self.cfg.hidden, frames), noise_scale, generator, dev, dtype)
         audio, y_lengths = self._audio_fn(text, prior_noise, masked_decoder=b > 1, capture=capture)

@@ -1,0 +1,209 @@
+"""The two stages of a split Piper voice, and the exact windowed acoustic stream.
+
+    ids --TextStage.run--> z_p (C, F), frames_per_id (T,)
+    z_p --AcousticStage.stream(schedule)--> audio pieces, in order, that concatenate to the
+          samples of a whole-sentence run (max |diff| <= 1e-4 required; <= 4e-5 measured, float
+          rounding) with exactly the same length
+
+The acoustic stage runs two graphs over two window sequences: the flow (32 frames of context
+each side for joe), on ONNX Runtime fp32, fills ``z`` just ahead of the decoder (11 each side),
+which runs on a ``DecoderEngine`` (``acoustic.py``). Keeping them apart pays the flow's wide
+field at the flow's price (0.12 ms per frame against the decoder's 0.65, 1 thread on the dev
+VM): ~34 decoder-frame equivalents of overlap per seam instead of ~100 with one flow+decoder
+graph, which measured 1.20x a whole run against 1.06x (docs/streaming.md).
+
+Neither stage phonemizes or writes files; ``run`` of every session is thread-safe, so the text
+stage of one sentence and the windows of another may run at once on two threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tts_accel.core.errors import ModelError
+from tts_accel.core.onnx_session import create_session
+from tts_accel.core.params import SynthParams
+from tts_accel.core.receptive import from_session
+from tts_accel.core.windows import Margins, Schedule, Window, WindowPlan, windows
+
+if TYPE_CHECKING:  # pragma: no cover
+    from tts_accel.core.plan import ExecutionPlan
+    from tts_accel.core.voices.piper.acoustic import DecoderEngine
+
+#: Tensor names of the split graphs (``split.py``).
+TEXT_INPUTS = ("input", "input_lengths", "scales")
+Z_P, Z, FRAMES_PER_ID = "z_p", "z", "frames_per_id"
+
+
+@dataclass(frozen=True)
+class TextOutput:
+    """What the text stage gives the acoustic stage (and word timing)."""
+
+    z_p: np.ndarray  # (C, F) float32: prior latent, both noise draws included
+    frames_per_id: np.ndarray  # (T,) int64: latent frames of each id; sums to F
+
+    @property
+    def frames(self) -> int:
+        return int(self.z_p.shape[1])
+
+
+def scales(params: SynthParams) -> np.ndarray:
+    assert params.noise_scale is not None and params.noise_w is not None, "resolve params first"
+    return np.array([params.noise_scale, params.length_scale, params.noise_w], dtype=np.float32)
+
+
+class TextStage:
+    """Encoder, duration predictor, alignment and both noise draws, on a whole sentence.
+
+    Cost grows as ids^1.85 (relative-position attention): thread CPU time on the dev VM, 1
+    thread, under load: 73 ms for 300 ids, 198 ms for 600, 1.8 s for 2000 (docs/streaming.md).
+    It is the floor of first audio for long sentences."""
+
+    def __init__(self, graph: Path, plan: ExecutionPlan, session=None) -> None:  # type: ignore[no-untyped-def]
+        self.graph = Path(graph)
+        self.plan = plan
+        self.session = session if session is not None else create_session(self.graph, plan)
+
+    def run(self, ids: np.ndarray, scales: Sequence[float] | np.ndarray, session=None) -> TextOutput:  # type: ignore[no-untyped-def]
+        """``ids`` (T,) int64; ``scales`` = (noise_scale, length_scale, noise_w)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        feeds = {
+            TEXT_INPUTS[0]: ids[np.newaxis, :],
+            TEXT_INPUTS[1]: np.array([ids.shape[0]], dtype=np.int64),
+            TEXT_INPUTS[2]: np.asarray(scales, dtype=np.float32),
+        }
+        try:
+            z_p, frames = (session or self.session).run([Z_P, FRAMES_PER_ID], feeds)  # (1, C, F), (1, 1, T)
+        except Exception as err:  # ORT raises its own exception types
+            raise ModelError(f"the text stage failed on {ids.shape[0]} ids: {err}") from err
+        return TextOutput(z_p[0], np.rint(frames.reshape(-1)).astype(np.int64))
+
+    def reload(self) -> None:
+        """A new session: ORT seeds its random kernels when a session is created (``reseed``)."""
+        self.session = create_session(self.graph, self.plan)
+
+
+class AcousticStage:
+    """Flow (ORT fp32) and decoder (a DecoderEngine) over windows of latent frames."""
+
+    def __init__(self, flow: Path, decoder: DecoderEngine, plan: ExecutionPlan, session=None) -> None:  # type: ignore[no-untyped-def]
+        self.flow = session if session is not None else create_session(Path(flow), plan)
+        self.flow_margins, _ = from_session(self.flow, flow)
+        self.decoder = decoder
+        self.decoder_margins = decoder.margins
+        self.hop = decoder.hop
+        #: fixed-shape engines get windows from the schedule's fixed set of context lengths
+        self.fixed = decoder.shapes is not None
+
+    def schedule(self, first: int, step: int, ramp: tuple[int, ...] = (), whole_up_to: int = 0,
+                 bucket: int = 0) -> Schedule:  # fmt: skip
+        """A decoder schedule with the derived margins."""
+        return Schedule(first, step, self.decoder_margins, ramp, whole_up_to, bucket)
+
+    def schedules(self, plan: WindowPlan) -> tuple[Schedule, Schedule]:
+        """(opening, steady) of ``plan`` with this stage's margins (and bucket, when fixed)."""
+        return plan.schedules(self.decoder_margins, self.fixed)
+
+    def flow_schedule(self, schedule: Schedule, flow_step: int | None = None) -> Schedule:
+        """Flow windows that stay ahead of ``schedule``'s: the first flow core ends where the
+        first decoder context ends; later flow windows take ``flow_step`` frames (default: the
+        decoder's step and ramp), computed when the decoder first needs one of their frames."""
+        right = schedule.margins.right
+        whole = schedule.whole_up_to + right if schedule.whole_up_to else 0
+        flow = Schedule(schedule.first + right, schedule.step, self.flow_margins, schedule.ramp, whole)
+        return flow if flow_step is None else Schedule(flow.first, flow_step, flow.margins, (), whole)
+
+    # -- one window -------------------------------------------------------------------------------
+    def flow_window(self, z_p: np.ndarray, window: Window) -> np.ndarray:
+        """z (C, core) for ``window``'s core frames, from z_p (C, F)."""
+        ctx = np.ascontiguousarray(z_p[np.newaxis, :, window.ctx_start : window.ctx_stop])  # (1, C, W)
+        try:
+            z = self.flow.run([Z], {Z_P: ctx})[0]  # (1, C, W)
+        except Exception as err:  # ORT raises its own exception types
+            raise ModelError(f"the flow failed on a window of {ctx.shape[-1]} frames: {err}") from err
+        return z[0, :, window.skip : window.skip + window.core]
+
+    def run_window(self, z: np.ndarray, window: Window) -> np.ndarray:
+        """Samples (core * hop,) of ``window``'s core frames, from the decoder latent z (C, F)."""
+        audio = self.decoder.run(z[:, window.ctx_start : window.ctx_stop])  # (W * hop,)
+        return audio[window.skip * self.hop : (window.skip + window.core) * self.hop]
+
+    # -- a sentence -------------------------------------------------------------------------------
+    def run_whole(self, z_p: np.ndarray) -> np.ndarray:
+        """The reference: flow and decoder each in one run over the whole sentence."""
+        whole = Window(0, z_p.shape[1], 0, z_p.shape[1])
+        return self.run_window(self.flow_window(z_p, whole), whole)
+
+    def windows(self, n_frames: int, schedule: Schedule) -> list[Window]:
+        return windows(n_frames, schedule, self.fixed)
+
+    def stream(
+        self,
+        z_p: np.ndarray,
+        schedule: Schedule,
+        flow_step: int | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[np.ndarray]:
+        """Audio of z_p (C, F), window by window; the pieces concatenate to ``run_whole(z_p)``
+        (float rounding). Stops early when ``cancel`` is set. ``schedule.margins`` inside the
+        derived receptive field would not be exact: refused."""
+        field = self.decoder_margins
+        if schedule.margins.left < field.left or schedule.margins.right < field.right:
+            raise ValueError(f"margins {schedule.margins} are inside the decoder's field {field}")
+        n = z_p.shape[1]
+        z = np.empty_like(z_p)  # (C, F): filled by the flow just ahead of the decoder
+        flow_windows = iter(windows(n, self.flow_schedule(schedule, flow_step), fixed=False))
+        ready = 0
+        for window in self.windows(n, schedule):
+            if cancel is not None and cancel.is_set():
+                return
+            while ready < window.ctx_stop:
+                fw = next(flow_windows)
+                z[:, fw.core_start : fw.core_stop] = self.flow_window(z_p, fw)
+                ready = fw.core_stop
+            yield self.run_window(z, window)
+
+
+class PiperStages:
+    """Both stages of one split voice with its window plan: what the scheduler streams through
+    (``voices.base.TwoStage``). Thread-safe: one session per graph, shared."""
+
+    def __init__(self, text: TextStage, acoustic: AcousticStage, plan: WindowPlan) -> None:
+        self.text = text
+        self.acoustic = acoustic
+        self.window_plan = plan
+        self.opening, self.steady = acoustic.schedules(plan)
+        self.hop = acoustic.hop
+
+    @property
+    def margins(self) -> tuple[Margins, Margins]:
+        """(flow, decoder) receptive fields, frames each side."""
+        return self.acoustic.flow_margins, self.acoustic.decoder_margins
+
+    def text_stage(self, ids: np.ndarray, params: SynthParams) -> TextOutput:
+        return self.text.run(ids, scales(params))
+
+    def acoustic_stage(
+        self, text: TextOutput, opening: bool, cancel: threading.Event | None = None
+    ) -> Iterator[tuple[np.ndarray, bool]]:
+        """(samples, last) per window of ``text``'s latent, in order: the ``opening`` schedule
+        for a stream's first sentence (small first window), else the steady one."""
+        schedule = self.opening if opening else self.steady
+        count = len(self.acoustic.windows(text.frames, schedule))
+        for k, audio in enumerate(self.acoustic.stream(text.z_p, schedule, cancel=cancel)):
+            yield audio, k == count - 1
+
+    def acoustic_whole(self, text: TextOutput) -> np.ndarray:
+        return self.acoustic.run_whole(text.z_p)
+
+    def whole(self, ids: np.ndarray, params: SynthParams) -> tuple[np.ndarray, np.ndarray]:
+        """(audio, frames per id) of one chunk, windows joined (what ``Backend.infer`` gives)."""
+        text = self.text_stage(ids, params)
+        audio = [a for a, _ in self.acoustic_stage(text, opening=False)]
+        return np.concatenate(audio) if audio else np.zeros(0, np.float32), text.frames_per_id
