@@ -235,8 +235,8 @@ def test_a_plan_that_chose_bf16_on_costs_never_compiles_and_says_it_stayed_on_or
     from tts_accel.core.voices.piper.engines import engine_for_plan
 
     monkeypatch.setenv("TTS_ACCEL_CACHE_DIR", str(tmp_path))  # no compiled shapes here
-    plan = ExecutionPlan(mode="pipelined", windows="w200:32x128x512/512", acoustic="torch-bf16", sources={"acoustic": "heuristic"},
-                         reasons={"acoustic": "bf16 acoustic stage"})  # fmt: skip
+    plan = ExecutionPlan(mode="pipelined", windows="w200:32x128x512/512", acoustic="torch-bf16",
+                         sources={"acoustic": "heuristic"}, reasons={"acoustic": "bf16 acoustic stage"})  # fmt: skip
     engine = engine_for_plan(plan, model)
     assert engine.wait() is None  # refused to compile
     assert "stayed on ONNX Runtime fp32" in plan.reasons["acoustic"] and "run `tts tune`" in plan.reasons["acoustic"]

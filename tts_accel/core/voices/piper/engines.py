@@ -39,7 +39,7 @@ from tts_accel.core.versions import ort_version
 
 if TYPE_CHECKING:  # pragma: no cover
     from tts_accel.core.plan import ExecutionPlan
-    from tts_accel.core.voices.piper.voice import PiperVoice
+    from tts_accel.core.voices.base import Voice
 
 #: The decoder's input in Piper's graph (feeds /dec/conv_pre/Conv) and the graph's audio output.
 DECODER_INPUT = "/Mul_7_output_0"
@@ -334,9 +334,9 @@ class AcousticLab:
     """Real latents of texts through the voice's own graph (zero noise), and the engines run over
     them window by window: what bench, tune and verify measure, apart from the text stage."""
 
-    def __init__(self, voice: PiperVoice) -> None:
-        self.voice = voice
-        self.model_path = Path(voice.model_path)
+    def __init__(self, voice: Voice) -> None:  # a PiperVoice (model_path, calibration_ids)
+        self.voice: Any = voice
+        self.model_path = Path(self.voice.model_path)
         self.sample_rate = voice.sample_rate
         self.hop = HOP
         self._session: Any = None
