@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
 
-.PHONY: demo test test-base test-extras lint bench verify clean
+.PHONY: demo test test-base test-extras lint bench verify gpu-check clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -42,6 +42,13 @@ bench: $(BIN)/python
 verify: $(BIN)/python
 	$(PIP) -e '.[eval]'
 	$(BIN)/tts verify --tier all
+
+# Everything that needs a CUDA GPU (graph/hybrid modes, the decoder's fixed window shapes under
+# CUDA graphs, the Triton kernels, VRAM, tiers 1-3), written into docs/benchmarks.md with the
+# device's name. Says so and exits 0 where there is no GPU.
+gpu-check: $(BIN)/python
+	$(PIP) -e '.[torch,eval]'
+	$(BIN)/python benchmarks/gpu_check.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info hello.wav

@@ -118,8 +118,10 @@ def test_toml_writer_round_trips_through_tomllib():
         "measured": {"rtf": 1e-9, "inf": float("inf")},
     }  # fmt: skip
     assert toml_io.loads(toml_io.dumps(data, header="two\nlines")) == data
+    nested = {"acoustic": {"isa": "amx", "costs": {"ort-fp32": {"fixed_s": 0.3}, "torch-bf16": {"x": 1}}}}
+    assert toml_io.loads(toml_io.dumps(nested)) == nested  # [acoustic.costs.torch-bf16]
     with pytest.raises(TypeError):
-        toml_io.dumps({"t": {"nested": {"x": 1}}})
+        toml_io.dumps({"t": {"x": {1, 2}}})
 
 
 _scalars = st.one_of(

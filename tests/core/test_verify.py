@@ -193,3 +193,30 @@ def test_tier2_the_eager_torch_mode_passes_against_onnx_on_real_sentences():
     renders.plans = {REFERENCE: renders.plans[REFERENCE], "torch": plan_for("torch", tuned=False)}
     (row,) = [r for r in verify_parity.tier2(renders) if r.item == "torch"]
     assert row.status == PASS and 0 < row.value <= 1e-3, row
+
+
+@pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="the bf16 engine needs torch")
+def test_tier2_acoustic_rows_gate_bf16_show_int8_and_check_joins(monkeypatch):
+    from tts_accel.core.verify import acoustic
+    from tts_accel.core.verify.report import INFO
+
+    monkeypatch.setattr(acoustic, "harvard_sentences", lambda limit=None: harvard_sentences(3))
+    renders = acoustic.AcousticRenders("piper-joe", quick=False)
+    import dataclasses
+
+    renders.support = dataclasses.replace(renders.support, compiled=lambda voice, engine: False)  # never tuned here
+    rows = acoustic.tier2_rows(renders)
+    by_item = {}
+    for r in rows:
+        by_item.setdefault(r.item, []).append(r)
+    assert {r.status for r in by_item["acoustic torch-bf16-eager vs fp32"]} == {PASS}
+    assert {r.status for r in by_item["acoustic torch-fp32 vs fp32"]} == {PASS}
+    assert {r.status for r in by_item["acoustic ort-int8 vs fp32"]} == {INFO}  # shown, never gated
+    (compiled,) = by_item["acoustic torch-bf16 vs fp32"]
+    assert compiled.status == SKIP and "`tts tune` builds them" in compiled.reason
+    (joins,) = [r for r in rows if r.item.startswith("acoustic bf16 joins")]
+    assert joins.status == PASS and joins.value is not None and joins.value < 1.5
+    assert acoustic.AcousticRenders("piper-joe", quick=True).engines() == ["torch-bf16-eager"] or (
+        acoustic.AcousticRenders("piper-joe", quick=True).engines() == ["torch-bf16"]
+    )
+    assert acoustic.tier2_rows(acoustic.AcousticRenders("kokoro-jf_alpha", quick=True)) == []

@@ -20,6 +20,8 @@ EXAMPLES = """
 [cyan]tts bench --modes sequential,pipelined --repeats 5 --json bench.json[/]
 
 [cyan]tts bench -i chapter1.txt --modes sequential,parallel+int8 --csv bench.csv --plot bench.png[/]
+
+[cyan]tts bench --acoustic all --texts paragraph,long[/]   (the acoustic stage's engines, speed beside quality)
 """
 
 
@@ -46,6 +48,14 @@ def bench_command(
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Write the rows as CSV.")] = None,
     plot_out: Annotated[Path | None, typer.Option("--plot", help="Draw RTF per mode (needs matplotlib).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No tables, only the files asked for.")] = False,
+    acoustic: Annotated[
+        str | None,
+        typer.Option(
+            "--acoustic",
+            help="Bench the acoustic stage's engines instead of modes: all, or a list such as "
+            "ort-fp32,torch-bf16,ort-int8 (each a row with its quality against fp32).",
+        ),
+    ] = None,
 ) -> None:
     """Measure execution modes: RTF (median, p20-p80), wall time, first audio, CPU, memory, speedup."""
     from rich import box
@@ -53,8 +63,16 @@ def bench_command(
 
     from tts_accel.core import bench
 
-    cases = bench.parse_modes(modes, voice)
     names = [t.strip() for t in texts.split(",") if t.strip()]
+    if acoustic is not None:
+        if modes is not None:
+            raise InputError("--acoustic benches the acoustic stage's engines, --modes whole runs: give one of them.")
+        if plot_out is not None:
+            raise InputError("--plot draws modes: drop it with --acoustic.")
+        text_map = bench.load_texts(names, inputs or [])
+        _acoustic(acoustic, text_map, repeats, voice, json_out, csv_out, quiet)
+        return
+    cases = bench.parse_modes(modes, voice)
     text_map = bench.load_texts(names, inputs or [])
     if repeats < 1:
         raise InputError("--repeats must be at least 1.")
@@ -104,6 +122,54 @@ def bench_command(
         bench.write_csv(rows, csv_out)
     if plot_out:
         bench.plot(rows, plot_out)
+
+
+def _acoustic(
+    spec: str, text_map: dict[str, str], repeats: int, voice: str, json_out: Path | None, csv_out: Path | None,
+    quiet: bool,
+) -> None:  # fmt: skip
+    """`tts bench --acoustic`: one table per text, an engine per row."""
+    from rich import box
+    from rich.table import Table
+
+    from tts_accel.core import acoustic_bench, bench
+
+    if repeats < 1:
+        raise InputError("--repeats must be at least 1.")
+    engines = acoustic_bench.parse_engines(spec, voice)
+    with err_console.status("benching", spinner="dots") as status:
+        rows = acoustic_bench.run_acoustic_bench(
+            engines, text_map, repeats, voice,
+            on_step=lambda s: status.update(f"benching {s}") if not quiet else None,
+            on_skip=lambda name, reason: err_console.print(f"skipped {name}: {reason}", markup=False),
+        )  # fmt: skip
+    if not quiet:
+        from rich.console import Console
+
+        out = err_console if err_console.is_terminal else Console(stderr=True, width=150, highlight=False)
+        for text_name in text_map:
+            sel = [r for r in rows if r.text == text_name]
+            table = Table(
+                title=f"{text_name}: acoustic stage over {sel[0].audio_s:.1f} s of audio, 1 thread, "
+                f"{repeats} run{'s' if repeats != 1 else ''} each (CPU s: the engine's own; quality vs fp32)",
+                title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+            )  # fmt: skip
+            cols = ("engine", "CPU s", "wall s", "RTF", "speedup", "load s", "compile s", "SNR dB", "MCD16 dB",
+                    "PESQ-WB", "same voice")  # fmt: skip
+            for col in cols:
+                table.add_column(col, justify="left" if col in ("engine", "same voice") else "right", no_wrap=True)
+            for r in sel:
+                table.add_row(
+                    r.engine, f"{r.cpu_s:.3f}", f"{r.wall_s:.3f}", f"{r.rtf:.4f}", _fmt(r.speedup, ".2f", "x"),
+                    f"{r.load_s:.2f}", f"{r.compile_s:.0f}", f"{r.snr_db:.1f}", f"{r.mcd16_db:.2f}",
+                    _fmt(r.pesq_wb, ".2f"), "yes" if r.same_voice else "no",
+                )  # fmt: skip
+            out.print(table)
+        err_console.print(f"[dim]{rows[0].machine}; {rows[0].versions}[/]")
+    if json_out:
+        bench.write_json(rows, json_out)
+    if csv_out:
+        bench.write_csv(rows, csv_out)
 
 
 bench_command.__doc__ = (bench_command.__doc__ or "") + EXAMPLES

@@ -9,18 +9,38 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tts_accel.cli.common import err_console
-from tts_accel.core.plan import ExecutionPlan, explain_rows
+from tts_accel.core.plan import ExecutionPlan, explain_notes, explain_rows
 
 
 def explain_table(plan: ExecutionPlan) -> Table:
-    """The plan, field by field, with where each value came from (flag, tuned, preset, ...)."""
-    table = Table(title="Execution plan", title_justify="left")
+    """The plan, field by field, with where each value came from (flag, tuned, preset, ...), and
+    below it why a rule chose a value (the acoustic engine: expected work against costs)."""
+    notes = explain_notes(plan)
+    table = Table(
+        title="Execution plan", title_justify="left", caption="\n".join(notes) or None, caption_justify="left"
+    )
     table.add_column("field")
     table.add_column("value")
     table.add_column("from")
     for row in explain_rows(plan):
         table.add_row(*row)
     return table
+
+
+def compile_notice(plan: ExecutionPlan, voice: str) -> str | None:
+    """The line `tts synth` prints before a run that will compile the acoustic stage (only ever a
+    run that asked for a compiled engine: the cost-aware choice never picks an uncompiled one)."""
+    from tts_accel.core.modes import ACOUSTIC_SPECS
+    from tts_accel.core.voices.registry import family_of
+
+    engine = ACOUSTIC_SPECS.get(plan.acoustic)
+    support = family_of(voice).acoustic
+    if engine is None or not engine.compiled or support is None or support.compiled(voice, plan.acoustic):
+        return None
+    return (
+        f"compiling the {plan.acoustic} acoustic stage's window shapes once for this machine (minutes; about "
+        "21 CPU-s per shape on the dev VM); later runs load them. `tts tune` builds them ahead of time."
+    )
 
 
 @contextlib.contextmanager

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from tts_accel.cli.common import CtrlC, err_console, error_boundary
-from tts_accel.cli.render import explain_table, progress_for
+from tts_accel.cli.render import compile_notice, explain_table, progress_for
 from tts_accel.core.errors import InputError
 from tts_accel.core.params import SynthParams
 from tts_accel.core.scheduler import Chunk, Piece
@@ -37,6 +37,7 @@ EXAMPLES = """
 [cyan]tts synth -i book.txt -o /dev/null -v[/]   (time synthesis alone)
 
 [cyan]tts synth -i talk.txt -o talk.wav --timestamps talk.srt[/]   (subtitles; .json has every word)
+[cyan]tts synth -i book.txt -o book.wav --explain[/]   (the plan for this input, and why its acoustic engine)
 """
 
 
@@ -132,6 +133,15 @@ def synth_command(
     precision: Annotated[
         str | None, typer.Option("--precision", help="fp32, or int8 (a quantized copy of the graph, cached).")
     ] = None,
+    acoustic: Annotated[
+        str | None,
+        typer.Option(
+            "--acoustic",
+            help="Acoustic-stage engine of the two-stage modes: auto (cost-aware: bf16 for long inputs where "
+            "the CPU has bf16 and `tts tune` compiled it), ort-fp32, torch-bf16, torch-bf16-eager, torch-fp32, "
+            "ort-int8. See docs/acoustic.md.",
+        ),
+    ] = None,
     workers: Annotated[
         int | None, typer.Option("--workers", help="Model runs in flight at once (parallel, pipelined, batched).")
     ] = None,
@@ -188,19 +198,30 @@ def synth_command(
     target = "-" if to_stdout else None if output is None else str(output)
     # stdout, a FIFO or a device: the plan streams window by window unless a mode is given
     streaming = target is not None and classify(target).kind != "file"
-    plan = plan_for(
-        mode, voice, precision, workers=workers, intra_op_threads=threads, batch_size=batch_size, windows=windows,
-        streaming=streaming,
-    )  # fmt: skip
+
+    def plan_of(total: int | None):  # type: ignore[no-untyped-def]
+        # The input's length sizes the run: the acoustic engine is chosen from the expected work.
+        return plan_for(
+            mode, voice, precision, workers=workers, intra_op_threads=threads, batch_size=batch_size, windows=windows,
+            streaming=streaming, acoustic=acoustic, text_chars=total, speed=speed,
+        )  # fmt: skip
+
     if explain:
-        err_console.print(explain_table(plan))
+        given = inputs or (text is not None and text != "-")
+        err_console.print(explain_table(plan_of(_text_source(text, inputs or [], ctrl_c)[1] if given else None)))
         return
+    plan_of(None)  # a bad --mode, --precision, --windows or --acoustic is refused before any input is read
     if target is None:
         raise InputError("no output: add -o FILE.wav, or -o - to stream to stdout.")
     audio_format = format_for(target, fmt.value if fmt else None)  # refused before the voice loads
     if timestamps is not None:
         _check_timestamps(timestamps, target)  # also before the voice loads
     blocks, total = _text_source(text, inputs or [], ctrl_c)
+    plan = plan_of(total)
+    if not quiet:
+        notice = compile_notice(plan, voice)
+        if notice:
+            err_console.print(notice, markup=False, soft_wrap=True)
     synth = Synthesizer(voice, plan, lang=lang)
     timeline = _timeline_for(synth.voice) if timestamps is not None else None
     if verbose:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -202,13 +203,15 @@ def run_bench(
 FIELDS = [f.name for f in fields(BenchRow)]
 
 
-def write_json(rows: Sequence[BenchRow], path: Path) -> None:
+def write_json(rows: Sequence[Any], path: Path) -> None:
+    """Rows (``BenchRow``, or any flat dataclass such as the acoustic bench's) as a JSON list."""
     _write(path, json.dumps([asdict(r) for r in rows], indent=2) + "\n")
 
 
-def write_csv(rows: Sequence[BenchRow], path: Path) -> None:
+def write_csv(rows: Sequence[Any], path: Path) -> None:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
+    names = [f.name for f in fields(rows[0])] if rows else FIELDS
+    writer = csv.DictWriter(buf, fieldnames=names, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow(asdict(row))

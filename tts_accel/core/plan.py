@@ -12,9 +12,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Protocol
 
+from tts_accel.core import costs
 from tts_accel.core.errors import InputError, ModeNotApplicable, torch_missing
 from tts_accel.core.hardware import format_cpu_list, parse_cpu_list
-from tts_accel.core.modes import AUTO, CLI_MODES, PRECISIONS, backend_of, spec
+from tts_accel.core.modes import (
+    ACOUSTIC_ENGINES,
+    AUTO,
+    CLI_MODES,
+    PRECISIONS,
+    STAGED_MODES,
+    acoustic_spec,
+    backend_of,
+    spec,
+)
 from tts_accel.core.windows import OFF, parse_windows
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,8 +52,15 @@ class ExecutionPlan:
     #: the pipelined mode's window schedule (``core/windows.py``: ``w200:32x128x512/512``), or
     #: "" / "off": whole chunks. Only the pipelined mode streams windows; it gets the family's.
     windows: str = ""
+    #: the acoustic stage's engine in the two-stage modes (``modes.STAGED_MODES``): ort-fp32 |
+    #: ort-int8 | torch-fp32 | torch-bf16-eager | torch-bf16; "none" where the mode runs the voice's
+    #: whole graph (sequential, batched, the torch modes) or the family has no separate stage.
+    #: Empty: the mode's own (ort-fp32, or ort-int8 with precision int8, in a staged mode).
+    acoustic: str = ""
     #: where each field's value came from: flag | tuned | preset | heuristic | default
     sources: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    #: why a field has its value, where a rule decided it (the acoustic engine's costs): --explain
+    reasons: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         mode_backend = spec(self.mode).backend  # UnknownMode names the valid ones
@@ -51,6 +68,11 @@ class ExecutionPlan:
             object.__setattr__(self, "backend", mode_backend)
         elif self.backend != mode_backend:
             raise InputError(f"--mode {self.mode} runs on the {mode_backend} backend, not {self.backend}: drop one.")
+        staged = self.mode in STAGED_MODES and parse_windows(self.windows) is not None
+        if not self.acoustic:
+            own = ("ort-int8" if self.precision == "int8" else "ort-fp32") if staged else NO_ACOUSTIC
+            object.__setattr__(self, "acoustic", own)
+        _check_acoustic(self.mode, self.backend, self.precision, self.acoustic, staged)
         if self.precision not in PRECISIONS[self.backend]:
             raise InputError(
                 f"precision {self.precision!r} is not available on the {self.backend} backend: "
@@ -82,7 +104,36 @@ class ExecutionPlan:
 
     @classmethod
     def field_names(cls) -> list[str]:
-        return [f.name for f in fields(cls) if f.name != "sources"]
+        return [f.name for f in fields(cls) if f.name not in ("sources", "reasons")]
+
+
+#: The acoustic field of a plan whose mode runs the voice's whole graph (no separate stage).
+NO_ACOUSTIC = "none"
+
+
+def _check_acoustic(mode: str, backend: str, precision: str, acoustic: str, staged: bool) -> None:
+    """An acoustic engine agrees with the mode, its windows and the precision (the resolver says
+    where a value came from before this runs; this is the plan's own consistency)."""
+    if acoustic == NO_ACOUSTIC:
+        return
+    engine = acoustic_spec(acoustic)
+    if mode not in STAGED_MODES:
+        raise InputError(
+            f"--acoustic {acoustic} applies to the two-stage modes ({', '.join(STAGED_MODES)}): --mode {mode} runs "
+            "the voice's whole graph; use --mode auto or pipelined, or drop --acoustic."
+        )
+    if not staged:
+        raise InputError(
+            f"--acoustic {acoustic} runs the acoustic stage window by window: --windows off runs whole chunks; "
+            "drop one of them."
+        )
+    if backend != "onnx":  # pragma: no cover - the staged modes are ONNX modes
+        raise InputError(f"--acoustic {acoustic} runs beside the ONNX text stage, not on the {backend} backend.")
+    if (precision == "int8") != (engine.precision == "int8"):
+        raise InputError(
+            f"--precision {precision} and --acoustic {acoustic} disagree: int8 is the ort-int8 acoustic engine "
+            "(give one of them, or --precision fp32 with another engine)."
+        )
 
 
 class PlanLayer(Protocol):
@@ -97,6 +148,9 @@ class Family(Protocol):
 
     @property
     def torch_port(self) -> bool: ...
+
+    @property
+    def acoustic_engines(self) -> tuple[str, ...]: ...
 
     def why_not(self, mode: str, precision: str | None = None) -> str | None: ...
 
@@ -125,6 +179,7 @@ def resolve_plan(
     preset: PlanLayer | None,
     family: Family | None = None,
     torch_available: bool = False,
+    acoustic: costs.Facts | None = None,
     streaming: bool = False,
 ) -> ExecutionPlan:
     """The plan for this run. Each field comes from the first of: a command-line flag (None and
@@ -133,11 +188,15 @@ def resolve_plan(
     cannot run is a ModeNotApplicable error with the family's reason; a profile's mode the family
     cannot run is passed over (the profile was made for another family or machine).
 
+    ``acoustic`` holds what the cost-aware choice of the acoustic engine needs (expected audio,
+    a warm compile cache, this machine's costs; gathered without importing torch): without it an
+    unset engine stays ONNX Runtime fp32.
+
     ``streaming``: the output is not a regular file (stdout, a FIFO, a device): a mode not given
     as a flag becomes ``pipelined`` on the ONNX backend, which streams window by window. So does
     a ``windows`` flag without a mode. The pipelined mode's window schedule is the family's
     (``Family.windows``) unless a flag or profile gives one."""
-    given = {k: v for k, v in flags.items() if v is not None and not (k == "mode" and v == AUTO)}
+    given = {k: v for k, v in flags.items() if v is not None and not (k in ("mode", "acoustic") and v == AUTO)}
     unknown = sorted(set(given) - set(ExecutionPlan.field_names()))
     if unknown:
         raise InputError(f"unknown plan settings {unknown}: use {', '.join(ExecutionPlan.field_names())}.")
@@ -157,7 +216,7 @@ def resolve_plan(
     values: dict[str, object] = {"mode": mode, "backend": backend}
     sources = {"mode": mode_source, "backend": "flag" if "backend" in given else mode_source}
     for name in ExecutionPlan.field_names():
-        if name in values:
+        if name in values or name == "acoustic":
             continue
         for source, layer in layers:
             usable = source == "flag" or name not in MODE_BOUND or layer.get("mode", mode) == mode
@@ -178,7 +237,81 @@ def resolve_plan(
     if family is not None:
         family.check(mode, precision)
     _resolve_windows(values, sources, mode, family)
-    return ExecutionPlan(**values, sources=sources)  # type: ignore[arg-type]
+    reasons: dict[str, str] = {}
+    values["acoustic"], sources["acoustic"], reason = _resolve_acoustic(
+        layers, mode, precision, sources["precision"], hw, family, torch_available, acoustic,
+        staged=parse_windows(str(values.get("windows", "") or "")) is not None,
+    )
+    if reason:
+        reasons["acoustic"] = reason
+    if values["acoustic"] == "ort-int8" and precision != "int8":
+        if sources["precision"] == "flag":
+            raise InputError("--precision fp32 and --acoustic ort-int8 disagree: give one of them.")
+        values["precision"], sources["precision"] = "int8", sources["acoustic"]  # one engine, two names
+    return ExecutionPlan(**values, sources=sources, reasons=reasons)  # type: ignore[arg-type]
+
+
+def _resolve_acoustic(
+    layers: list[tuple[str, dict[str, object]]],
+    mode: str,
+    precision: str,
+    precision_source: str,
+    hw: HardwareProfile,
+    family: Family | None,
+    has_torch: bool,
+    facts: costs.Facts | None,
+    *,
+    staged: bool,
+) -> tuple[str, str, str]:
+    """(engine, source, reason) for the acoustic stage: a flag, else a profile's value, else the
+    precision's engine (int8), else the cost-aware choice between ONNX Runtime fp32 and bf16.
+    ``staged``: the plan streams windows (the pipelined mode with a window schedule)."""
+    engines = ACOUSTIC_ENGINES if family is None else family.acoustic_engines
+    windowed = staged
+    staged = mode in STAGED_MODES and windowed and bool(engines)
+    chosen: tuple[str, str] | None = None
+    for source, layer in layers:
+        value = layer.get("acoustic")
+        # a profile's "none" was written for a mode without a stage: it says nothing about this one
+        if value is None or value == AUTO or (staged and source != "flag" and value == NO_ACOUSTIC):
+            continue
+        chosen = (str(value), source)
+        break
+    if chosen is not None and chosen[0] == NO_ACOUSTIC and staged:
+        raise InputError(f"--acoustic none: --mode {mode} runs an acoustic stage; use auto or an engine.")
+    if not staged:
+        if chosen is not None and chosen[1] == "flag" and chosen[0] != NO_ACOUSTIC:
+            acoustic_spec(chosen[0], "the command line")  # an unknown name is named as such first
+            if mode in STAGED_MODES and not engines:
+                raise ModeNotApplicable(f"--acoustic {chosen[0]}: these voices have no separate acoustic stage.")
+            _check_acoustic(mode, backend_of(mode), precision, chosen[0], windowed)
+        where = f"--mode {mode} runs the voice's whole graph"
+        if mode in STAGED_MODES:
+            where = "whole chunks (--windows off)" if engines else "the voice's family has no separate acoustic stage"
+        source = chosen[1] if chosen is not None and chosen[0] == NO_ACOUSTIC else "default"
+        return NO_ACOUSTIC, source, where
+    if chosen is None and precision == "int8":
+        return "ort-int8", precision_source, "--precision int8 is the int8 acoustic engine"
+    if chosen is None:
+        if facts is None:
+            return "ort-fp32", "default", ""
+        engine, reason = costs.choose(facts)
+        return engine, "heuristic", reason
+    name, source = chosen
+    where = "the command line" if source == "flag" else f"the {source} profile"
+    engine = acoustic_spec(name, where)
+    if name not in engines:
+        raise ModeNotApplicable(f"--acoustic {name} is not available for these voices: use {', '.join(engines)}.")
+    if engine.runtime == "torch" and not has_torch:
+        raise torch_missing(f"--acoustic {name}")
+    if engine.precision == "bf16":
+        isa = facts.isa if facts is not None else costs.isa_class(hw.isa)
+        if isa not in costs.BF16_ISAS:
+            raise ModeNotApplicable(
+                f"--acoustic {name}: this CPU ({isa}) has no bf16 instructions (avx512_bf16 or AMX), where bf16 "
+                "convolutions run about 380x slower than fp32; use --acoustic ort-fp32."
+            )
+    return name, source, ""
 
 
 def _resolve_windows(values: dict[str, object], sources: dict[str, str], mode: str, family: Family | None) -> None:
@@ -310,6 +443,11 @@ def _affinity(value: object, hw: HardwareProfile, source: str) -> tuple[int, ...
     raise InputError(f"affinity = {value!r} ({source}): use CPU numbers such as 0-3,6, or performance/all/none.")
 
 
+def explain_notes(plan: ExecutionPlan) -> list[str]:
+    """``field: reason`` lines for the fields a rule decided (the acoustic engine's costs)."""
+    return [f"{name}: {why}" for name, why in plan.reasons.items()]
+
+
 def explain_rows(plan: ExecutionPlan) -> list[tuple[str, str, str]]:
     """(field, value, source) rows for `tts synth --explain`."""
     rows = []
@@ -327,4 +465,5 @@ def explain_rows(plan: ExecutionPlan) -> list[tuple[str, str, str]]:
     return rows
 
 
-__all__ = ["CLI_MODES", "MAX_COUNT", "MODE_BOUND", "ExecutionPlan", "PlanLayer", "explain_rows", "resolve_plan"]
+__all__ = ["CLI_MODES", "MAX_COUNT", "MODE_BOUND", "NO_ACOUSTIC", "ExecutionPlan", "PlanLayer", "explain_notes",
+           "explain_rows", "resolve_plan"]  # fmt: skip

@@ -32,7 +32,7 @@ PRESETS_PACKAGE = "tts_accel.profiles"
 #: Match criteria a preset may use; a preset matches when all of its criteria hold.
 MATCH_KEYS = ("vendor", "core_layout", "isa", "gpu_arch", "gpu", "requires_torch")
 _TOP_KEYS = {"name", "kind", "description", "fingerprint", "family", "created", "hardware", "match", "plan",
-             "measured", "versions"}  # fmt: skip
+             "measured", "versions", "acoustic"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,19 @@ class Profile:
     hardware: str = ""
     measured: dict[str, float] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
+    #: `tts tune`'s acoustic-stage measurements: ``costs.<engine>`` (fixed_s, per_audio_s,
+    #: compile_s) and ``quality.<engine>`` (snr_db, mcd16_db, pesq_wb, wer, same_voice, ...)
+    acoustic: dict[str, object] = field(default_factory=dict)
+
+    def acoustic_costs(self) -> dict[str, dict[str, object]]:
+        table = self.acoustic.get("costs", {})
+        return {k: v for k, v in table.items() if isinstance(v, dict)} if isinstance(table, dict) else {}
+
+    def acoustic_same_voice(self) -> dict[str, bool]:
+        table = self.acoustic.get("quality", {})
+        if not isinstance(table, dict):
+            return {}
+        return {k: bool(v["same_voice"]) for k, v in table.items() if isinstance(v, dict) and "same_voice" in v}
 
     @classmethod
     def from_name(cls, name: str) -> Profile:
@@ -70,9 +83,9 @@ class Profile:
         unknown = set(data) - _TOP_KEYS
         if unknown:
             raise InputError(f"{source}: unknown keys {sorted(unknown)}; allowed: {sorted(_TOP_KEYS)}.")
-        tables = {k: data.get(k, {}) for k in ("match", "plan", "measured", "versions")}
+        tables = {k: data.get(k, {}) for k in ("match", "plan", "measured", "versions", "acoustic")}
         if not all(isinstance(t, dict) for t in tables.values()):
-            raise InputError(f"{source}: match, plan, measured and versions must be tables.")
+            raise InputError(f"{source}: match, plan, measured, versions and acoustic must be tables.")
         bad_match = set(tables["match"]) - set(MATCH_KEYS)
         bad_plan = set(tables["plan"]) - set(ExecutionPlan.field_names())
         if bad_match or bad_plan:
@@ -91,6 +104,7 @@ class Profile:
             family=str(data.get("family", "")), created=str(data.get("created", "")),
             hardware=str(data.get("hardware", "")),
             measured=measured, versions={k: str(v) for k, v in tables["versions"].items()},
+            acoustic=tables["acoustic"],
         )  # fmt: skip
 
     def to_toml(self) -> str:
@@ -99,6 +113,7 @@ class Profile:
             "fingerprint": self.fingerprint or None, "family": self.family or None, "created": self.created or None,
             "hardware": self.hardware or None,
             "match": self.match, "plan": self.plan, "measured": self.measured, "versions": self.versions,
+            "acoustic": self.acoustic,
         }  # fmt: skip
         header = "Written by tts-accel; `tts profile delete NAME` removes it, `tts tune` rewrites it."
         return toml_io.dumps({k: v for k, v in data.items() if v not in (None, {})}, header=header)

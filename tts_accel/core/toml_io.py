@@ -1,7 +1,7 @@
 """TOML in and out for profiles: tomllib reads, a small writer covers the flat tables we write.
 
-A profile is top-level scalars plus one level of tables whose values are scalars or lists of
-scalars, so a full TOML writer (and a dependency) is not needed.
+A profile is top-level scalars plus tables whose values are scalars, lists of scalars or further
+tables (written as ``[a.b]`` headers), so a full TOML writer (and a dependency) is not needed.
 """
 
 from __future__ import annotations
@@ -67,10 +67,16 @@ def dumps(data: Mapping[str, object], header: str = "") -> str:
         if key not in tables and value is not None:
             lines.append(f"{_key(key)} = {_scalar(value)}")
     for name, table in tables.items():
-        lines += ["", f"[{_key(name)}]"]
-        for key, value in table.items():
-            if isinstance(value, Mapping):
-                raise TypeError(f"profile table [{name}] cannot hold a nested table ({key})")
-            if value is not None:
-                lines.append(f"{_key(key)} = {_scalar(value)}")
+        _table(lines, [name], table)
     return "\n".join(lines) + "\n"
+
+
+def _table(lines: list[str], path: list[str], table: Mapping[str, object]) -> None:
+    """``[a.b]`` with the table's scalars, then its sub-tables, each under its own header."""
+    subtables = {k: v for k, v in table.items() if isinstance(v, Mapping)}
+    scalars = [(k, v) for k, v in table.items() if k not in subtables and v is not None]
+    if scalars or not subtables:
+        lines += ["", "[" + ".".join(_key(p) for p in path) + "]"]
+        lines += [f"{_key(key)} = {_scalar(value)}" for key, value in scalars]
+    for key, sub in subtables.items():
+        _table(lines, [*path, key], sub)

@@ -20,14 +20,18 @@ from tts_accel.core.errors import InputError, ModeNotApplicable
 from tts_accel.core.gpu import torch_available
 from tts_accel.core.hardware import HardwareProfile, cpu_count
 from tts_accel.core.measure import load_case, measure_once
-from tts_accel.core.modes import spec
+from tts_accel.core.modes import STAGED_MODES, spec
 from tts_accel.core.params import ZERO_NOISE
 from tts_accel.core.plan import ExecutionPlan, resolve_plan
 from tts_accel.core.voices.registry import DEFAULT_VOICE, family_of
 
 LEADERS = 3  # candidates re-timed with the budget left after the first pass
 #: A candidate says every plan field: what it does not set is ExecutionPlan's default (ORT's own).
-_DEFAULTS = {f.name: f.default for f in fields(ExecutionPlan) if f.name not in ("sources", "backend")}
+#: The acoustic engine is not searched: it depends on each run's length (the planner chooses it
+#: from the costs `tts tune --acoustic` measures), so a saved profile leaves it to ``auto``.
+_DEFAULTS = {
+    f.name: f.default for f in fields(ExecutionPlan) if f.name not in ("sources", "reasons", "backend", "acoustic")
+}
 
 
 def describe(plan: ExecutionPlan) -> str:
@@ -139,18 +143,55 @@ class TuneResult:
         }  # fmt: skip
 
 
-def save(result: TuneResult, hw: HardwareProfile | None = None, voice: str = DEFAULT_VOICE) -> Path:
+def save(
+    result: TuneResult, hw: HardwareProfile | None = None, voice: str = DEFAULT_VOICE,
+    acoustic: dict[str, object] | None = None,
+) -> Path:  # fmt: skip
     """Store the winner as this machine's tuned profile for ``voice``'s family (one TOML file per
     hardware fingerprint and family, in the user config dir); `tts synth --mode auto` on a voice
-    of that family resolves its plan from it from then on."""
+    of that family resolves its plan from it from then on. ``acoustic``: the acoustic engines'
+    measurements (``acoustic_tune``); without them an earlier profile's are kept."""
     from tts_accel.core.profiles import Profile, save_tuned
 
     plan = result.winner.plan
     fields = {name: getattr(plan, name) for name in ExecutionPlan.field_names()}
+    if plan.mode in STAGED_MODES:
+        fields["acoustic"] = "auto"  # chosen per run, from the input's length and the measured costs
     speedup = result.speedup(result.winner)
     description = f"tts tune: {result.winner.label}, {speedup:.2f}x the ORT-default sequential plan"
-    profile = Profile(name="", kind="tuned", description=description, plan=fields, measured=result.measured())
-    return save_tuned(profile, hw or HardwareProfile.detect(), family_of(voice).name)
+    machine = hw or HardwareProfile.detect()
+    family = family_of(voice).name
+    if acoustic is None:
+        earlier = earlier_profile(machine, family)
+        acoustic = earlier.acoustic if earlier is not None else {}
+    profile = Profile(name="", kind="tuned", description=description, plan=fields, measured=result.measured(),
+                      acoustic=dict(acoustic))  # fmt: skip
+    return save_tuned(profile, machine, family)
+
+
+def save_acoustic(acoustic: dict[str, object], hw: HardwareProfile | None = None, voice: str = DEFAULT_VOICE) -> Path:
+    """Store the acoustic measurements in this machine's tuned profile for ``voice``'s family,
+    keeping its plan (a new profile with no plan fields when there is none yet)."""
+    from dataclasses import replace
+
+    from tts_accel.core.profiles import Profile, save_tuned
+
+    machine = hw or HardwareProfile.detect()
+    family = family_of(voice).name
+    earlier = earlier_profile(machine, family)
+    if earlier is None:
+        earlier = Profile(name="", kind="tuned", description="tts tune --acoustic-only: acoustic engines measured")
+    return save_tuned(replace(earlier, acoustic=dict(acoustic), created=""), machine, family)
+
+
+def earlier_profile(machine: HardwareProfile, family: str):  # type: ignore[no-untyped-def]
+    """This machine's tuned profile for ``family``, or None (also when it cannot be read)."""
+    from tts_accel.core.profiles import load_tuned
+
+    try:
+        return load_tuned(machine, family)
+    except InputError:
+        return None
 
 
 def _time(synth, text: str, trial: Trial) -> None:  # type: ignore[no-untyped-def]

@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 
 from tts_accel.core.errors import TierUnavailable
+from tts_accel.core.verify.acoustic import AcousticRenders, tier2_rows, tier3_rows
 from tts_accel.core.verify.data import Renders
 from tts_accel.core.verify.e2e import tier3
 from tts_accel.core.verify.kernels import tier1
@@ -27,7 +28,12 @@ def run_verify(
         explicit = True
     report = VerifyReport(tuple(tiers), explicit, voice, quick)
     renders = Renders(voice, quick)  # audio shared by tiers 2 and 3: each mode synthesized once
-    runners = {1: lambda: tier1(quick), 2: lambda: tier2(renders), 3: lambda: tier3(renders)}
+    engines = AcousticRenders(voice, quick)  # the acoustic engines' audio, shared the same way
+    runners = {
+        1: lambda: tier1(quick),
+        2: lambda: tier2(renders) + tier2_rows(engines),
+        3: lambda: tier3(renders) + tier3_rows(engines),
+    }
     clock = time.perf_counter()
     for tier in report.tiers:
         try:

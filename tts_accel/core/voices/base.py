@@ -18,7 +18,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -207,6 +207,25 @@ LayerParity = Callable[[Voice, np.ndarray], Sequence[tuple[str, float, float, fl
 
 
 @dataclass(frozen=True)
+class AcousticSupport:
+    """A family whose voices split into a text stage and an acoustic stage run apart, window by
+    window, on one of several engines (``modes.ACOUSTIC_SPECS``); the planner, bench, tune and
+    verify read this, never the family's name."""
+
+    #: the acoustic engines these voices can run (ort-fp32 first: the reference)
+    engines: tuple[str, ...]
+    #: seconds of audio per character of input text at speed 1: the planner's estimate of a run's
+    #: work before any text is phonemized (measured on the shipped texts)
+    seconds_per_char: float
+    #: (voice, engine) -> whether the engine's compiled window shapes are on disk for this machine;
+    #: a stat per shape, nothing imported (False for engines that need no compiling)
+    compiled: Callable[[str, str], bool]
+    #: (loaded voice) -> the acoustic lab of bench, tune and verify: real latents of texts, and
+    #: each engine run over them window by window (``engines.AcousticLab`` for Piper)
+    lab: Callable[[Voice], Any]
+
+
+@dataclass(frozen=True)
 class Family:
     """A voice family and what its voices can do. A new family is one package under
     ``core/voices/`` that defines one of these, plus one line in ``registry.FAMILIES``."""
@@ -228,6 +247,8 @@ class Family:
     path_suffixes: tuple[str, ...] = ()
     #: the torch port against the ONNX graph, layer by layer (tier 2), when there is a port
     layer_parity: LayerParity | None = None
+    #: a text stage and an acoustic stage run apart, with a choice of acoustic engines
+    acoustic: AcousticSupport | None = None
     #: the window schedule its voices stream with in the pipelined mode (``core/windows.py``
     #: syntax, e.g. ``w200:32x128x512/512``); "" when its graphs cannot be split into stages
     windows: str = ""
@@ -235,6 +256,11 @@ class Family:
     @property
     def torch_port(self) -> bool:
         return "torch" in self.precisions
+
+    @property
+    def acoustic_engines(self) -> tuple[str, ...]:
+        """The acoustic engines of this family's voices; () without a separate acoustic stage."""
+        return self.acoustic.engines if self.acoustic is not None else ()
 
     @property
     def modes(self) -> tuple[str, ...]:

@@ -2,7 +2,9 @@
 
 Modules: ``config`` (the voice's .onnx.json, typed, parsed once), ``voice`` (espeak-ng IPA ->
 ids), ``onnx`` (the ONNX Runtime backend), ``graph_cache`` (derived graphs: lengths output,
-int8 decoder), ``torch_vits`` (the PyTorch port; imports torch, so only the torch modes load it).
+int8 decoder), ``torch_vits`` (the PyTorch port; imports torch, so only the torch modes load it),
+``engines`` (the acoustic stage's engines and the lab that measures them; torch-free) and
+``torch_acoustic`` (the bf16 decoder on torch, compiled per machine; imports torch).
 Importing this package loads none of them.
 """
 
@@ -13,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tts_accel.core.voices.base import Family, Voice, VoiceEntry
+from tts_accel.core.modes import ACOUSTIC_ENGINES
+from tts_accel.core.voices.base import AcousticSupport, Family, Voice, VoiceEntry
 
 #: `tts verify` tier 3: Whisper tiny.en alone misses 5-7 % of harvard.txt read by joe, mostly its
 #: own slips ("canoe slid" -> "can use lid"); 10 % is that plus room for a few words
@@ -61,6 +64,39 @@ def layer_parity(voice: Voice, ids: np.ndarray) -> list[tuple[str, float, float,
     return parity_rows(voice.model_path, ids)  # type: ignore[attr-defined]
 
 
+#: Seconds of speech per character of English text read by joe at speed 1, sentence pauses
+#: included: 0.0532 (paragraph.txt, 33.6 s / 631), 0.0519 (long.txt, 176.7 s / 3405), 0.0534
+#: (harvard.txt); the planner sizes a run with it before phonemizing anything.
+SECONDS_PER_CHAR = 0.052
+
+
+def _model_of(voice: str) -> Path | None:
+    """The .onnx of a registered voice or a voice path, without loading the voice."""
+    for entry in entries():
+        if entry.name == voice:
+            try:
+                return entry.files()[0]
+            except (ImportError, OSError):
+                return None
+    path = Path(voice).expanduser()
+    return path if path.is_file() else None
+
+
+def _compiled(voice: str, engine: str) -> bool:
+    model = _model_of(voice)
+    if model is None:
+        return False
+    from tts_accel.core.voices.piper.engines import compiled
+
+    return compiled(model, engine)
+
+
+def _lab(voice: Voice):  # type: ignore[no-untyped-def]
+    from tts_accel.core.voices.piper.engines import AcousticLab
+
+    return AcousticLab(voice)  # type: ignore[arg-type]
+
+
 FAMILY = Family(
     name="piper",
     entries=entries,
@@ -71,6 +107,7 @@ FAMILY = Family(
     from_path=from_path,
     path_suffixes=(".onnx",),
     layer_parity=layer_parity,
+    acoustic=AcousticSupport(ACOUSTIC_ENGINES, SECONDS_PER_CHAR, compiled=_compiled, lab=_lab),
     # The pipelined mode's windows (core/windows.py syntax): a stream's first sentence opens with
     # 32 frames (372 ms of audio), then 128, then 512 at a time, so that each window costs less
     # than the audio already out; later sentences start with audio buffered ahead of them and

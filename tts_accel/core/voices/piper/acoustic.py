@@ -69,10 +69,20 @@ class OrtDecoderEngine:
         return audio.reshape(-1)
 
 
-def make_decoder_engine(plan: ExecutionPlan, graphs: StageGraphs, windows: WindowPlan | None = None) -> DecoderEngine:
+def make_decoder_engine(
+    plan: ExecutionPlan, graphs: StageGraphs, windows: WindowPlan | None = None, model_path: Path | None = None
+) -> DecoderEngine:
     """The decoder engine ``plan`` asks for, over the split ``graphs``. ``windows`` is the
     schedule the engine will see (a fixed-shape engine compiles ``windows.shapes(margins)``).
 
-    This module provides ONNX Runtime fp32, the default; an engine keyed by the plan (a bf16
-    torch port) is added here beside it."""
-    return OrtDecoderEngine(graphs.decoder, plan)
+    ONNX Runtime fp32 is the default; any other ``plan.acoustic`` (the bf16 torch decoder,
+    compiled at fixed shapes; the eager torch engines; int8) comes from ``engines.engine_for_plan``,
+    which needs the voice's own file (its weights, and its sha256 keys the compiled packages)."""
+    acoustic = getattr(plan, "acoustic", "ort-fp32")
+    if acoustic in ("ort-fp32", "none", "") or model_path is None:
+        return OrtDecoderEngine(graphs.decoder, plan)
+    from tts_accel.core.voices.piper.engines import engine_for_plan
+
+    first = OrtDecoderEngine(graphs.decoder, plan)
+    longest = max(windows.shapes(first.margins)) if windows is not None else None
+    return engine_for_plan(plan, model_path, margins=first.margins, first=first, longest=longest)  # type: ignore[no-any-return]

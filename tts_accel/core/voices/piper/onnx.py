@@ -123,7 +123,7 @@ class PiperOnnxBackend(Backend):
             self._notes.append(f"{self.model_path.name}: whole chunks, not windows: {err}")
             return None
         text = TextStage(graphs.text, self.plan, alone_threads=_alone_threads(self.plan))
-        decoder = make_decoder_engine(self.plan, graphs, self.window_plan)
+        decoder = make_decoder_engine(self.plan, graphs, self.window_plan, self.model_path)
         return PiperStages(text, AcousticStage(graphs.flow, decoder, self.plan), self.window_plan)
 
     def _load(self) -> None:

@@ -1,0 +1,155 @@
+"""`tts tune`'s acoustic part: build the compiled window shapes, measure what each acoustic engine
+costs here and whether it keeps the voice, and return it as the tuned profile's ``[acoustic]``.
+
+Costs (``costs.EngineCost``), CPU seconds at one thread:
+
+* ``fixed_s``: what the engine adds to a fresh process before its first steady window (imports,
+  loading, the first call of every shape), median of fresh processes (``engines.ready_cost``);
+* ``per_audio_s``: its CPU time over the windows of a real text (the shipped paragraph by
+  default), as a stream runs them, per second of audio; engines alternated, median of repeats;
+* ``compile_s``: building every window shape, when this run built them (else the earlier
+  measurement, or the default).
+
+Quality: each engine against the fp32 whole-graph audio of the Harvard sentences' latents (SNR,
+MCD16, PESQ-WB) and, with ``wer=True`` and the eval extra, Whisper's WER against fp32's; the
+verdict is ``verify.quality.same_voice``. `auto` never picks an engine whose verdict is false.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from tts_accel.core.costs import BF16_ISAS, CostTable, EngineCost, default_costs, isa_class
+from tts_accel.core.errors import ModeNotApplicable, TTSError
+from tts_accel.core.gpu import torch_available
+from tts_accel.core.hardware import HardwareProfile
+from tts_accel.core.modes import ACOUSTIC_SPECS
+from tts_accel.core.texts import harvard_sentences
+from tts_accel.core.verify.quality import measure
+from tts_accel.core.versions import versions
+from tts_accel.core.voices.registry import family_of, resolve_voice
+
+#: The engines whose costs the planner weighs (auto chooses between these two only).
+COSTED = ("ort-fp32", "torch-bf16")
+
+
+def runnable(voice: str, hw: HardwareProfile | None = None) -> dict[str, str]:
+    """Engine -> "" when it can run here, else why not (no torch, no bf16 instructions)."""
+    support = family_of(voice).acoustic
+    if support is None:
+        raise ModeNotApplicable(f"voice {voice!r} has no separate acoustic stage: nothing to tune there.")
+    isa = isa_class((hw or HardwareProfile.detect(gpus=False)).isa)
+    out = {}
+    for name in support.engines:
+        spec = ACOUSTIC_SPECS[name]
+        if spec.runtime == "torch" and not torch_available():
+            out[name] = "torch is not installed: pip install 'tts-accel[torch]'"
+        elif spec.precision == "bf16" and isa not in BF16_ISAS:
+            out[name] = f"this CPU ({isa}) has no bf16 instructions"
+        else:
+            out[name] = ""
+    return out
+
+
+def tune_acoustic(
+    voice: str,
+    text: str,
+    *,
+    repeats: int = 3,
+    wer: bool = False,
+    previous: Mapping[str, Any] | None = None,
+    on_step: Callable[[str], None] | None = None,
+    on_skip: Callable[[str, str], None] | None = None,
+) -> dict[str, Any]:
+    """Build, measure and judge every acoustic engine that runs here; the ``[acoustic]`` table."""
+    step = on_step or (lambda _s: None)
+    hw = HardwareProfile.detect(gpus=False)
+    isa = isa_class(hw.isa)
+    can = runnable(voice, hw)
+    for name, why in can.items():
+        if why and on_skip:
+            on_skip(name, why)
+    names = [n for n, why in can.items() if not why]
+    support = family_of(voice).acoustic
+    assert support is not None
+    lab = support.lab(resolve_voice(voice))
+    engines: dict[str, Any] = {}
+    compile_s: dict[str, float] = {}
+    for name in names:
+        spec = ACOUSTIC_SPECS[name]
+        step(f"building {name}'s window shapes (once per machine)" if spec.compiled else f"loading {name}")
+        try:
+            engine = lab.engine(name)
+            getattr(engine, "load", lambda: None)()
+        except TTSError as err:
+            if on_skip:
+                on_skip(name, str(err))
+            continue
+        engines[name] = engine
+        store = getattr(engine, "store", None)
+        if store is not None and store.builds:
+            compile_s[name] = store.compile_s
+    old_costs = CostTable.from_profile(dict((previous or {}).get("costs", {})))
+    # -- per second of audio: the engines over the same text, alternated -----------------------
+    step("timing the engines over real windows")
+    utts = lab.utterances([text])
+    audio_s = sum(u.audio.size for u in utts) / lab.sample_rate
+    for engine in engines.values():
+        lab.render(engine, utts[:2])  # first calls of every shape, not timed
+    spent: dict[str, list[float]] = {n: [] for n in engines}
+    for _ in range(max(1, repeats)):
+        for name, engine in engines.items():
+            spent[name].append(lab.render(engine, utts)[1])
+    table: dict[str, dict[str, float]] = {}
+    for name in (n for n in COSTED if n in engines):
+        step(f"measuring {name}'s start-up in fresh processes")
+        fixed, _ = _ready(name, lab)
+        old = old_costs.costs.get(name) or default_costs(isa).costs.get(name)
+        build = compile_s.get(name, old.compile_s if old is not None else 0.0)
+        table[name] = EngineCost(fixed, float(np.median(spent[name])) / audio_s, build).__dict__
+    # -- quality on the Harvard sentences --------------------------------------------------------
+    step("judging quality on the Harvard sentences")
+    sentences = harvard_sentences()
+    harvard = lab.utterances(sentences)
+    refs = [u.audio for u in harvard]
+    renders = {name: lab.render(engine, harvard)[0] for name, engine in engines.items()}
+    wers = _wers(sentences, harvard, renders, lab.sample_rate, step) if wer else {}
+    quality: dict[str, dict[str, Any]] = {}
+    for name in engines:
+        q = measure(refs, renders[name], lab.sample_rate)
+        if wers:
+            q = type(q)(**{**q.__dict__, "wer": wers.get(name), "wer_fp32": wers.get("ort-fp32")})
+        quality[name] = {**q.to_dict(), "per_audio_s": round(float(np.median(spent[name])) / audio_s, 5)}
+    return {
+        "isa": isa, "torch": versions().get("torch", ""), "text_audio_s": round(audio_s, 2),
+        "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "costs": table, "quality": quality,
+    }  # fmt: skip
+
+
+def _ready(name: str, lab: Any) -> tuple[float, float]:
+    from tts_accel.core.voices.piper.engines import ready_cost
+
+    return ready_cost(name, lab.model_path)
+
+
+def _wers(
+    sentences: list[str], utts: list[Any], renders: dict[str, list[np.ndarray]], rate: int,
+    step: Callable[[str], None],
+) -> dict[str, float]:  # fmt: skip
+    """Whisper's WER per engine over the Harvard sentences (per cent), one chunk per sentence."""
+    from tts_accel.core.asr import default_transcriber
+    from tts_accel.core.wer import wer
+
+    if len(utts) != len(sentences):  # a sentence split into chunks: join its pieces back
+        return {}
+    asr = default_transcriber()
+    out = {}
+    for name, audios in renders.items():
+        step(f"Whisper on {name}")
+        hyps = [asr.transcribe(a, rate) for a in audios]
+        out[name] = 100.0 * wer(sentences, hyps).rate
+    return out

@@ -1,0 +1,186 @@
+"""What each acoustic engine costs on this machine, and the choice between them for a run.
+
+    t(audio_s) = fixed_s + per_audio_s * audio_s   (+ compile_s once, on a cold compile cache)
+
+``fixed_s`` is what the engine adds to a process before its first window (for torch: importing
+it, loading the compiled window shapes, their first calls); ``per_audio_s`` its steady cost per
+second of audio (margins' overlap included); ``compile_s`` building every window shape once per
+machine. The text stage and the flow run on ONNX Runtime fp32 for every engine, so they are
+common and left out. Figures are CPU seconds at one thread: they track a quiet machine's wall
+time for these single-threaded phases and are far less sensitive to a shared machine's load.
+
+``choose`` is pure and imports nothing: the planner calls it with facts it got without importing
+torch (is torch installed: ``find_spec``; the ISA class: /proc/cpuinfo flags; a warm cache: a
+``stat`` per compiled shape). A short input never pays torch's start-up; a book gets the faster
+stage when its shapes are compiled; a run never compiles unless asked (`tts tune` builds them).
+Measurements behind every constant: docs/acoustic.md.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+#: ISA classes the planner tells apart, best first: (name, CPU flags it needs).
+ISA_CLASSES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("amx", ("amx_tile",)),  # Sapphire Rapids and later: amx_bf16 / amx_int8 come with the tiles
+    ("avx512_bf16", ("avx512_bf16",)),  # Cooper Lake, Zen 4, Zen 5
+    ("avx512", ("avx512f",)),
+    ("avx2", ("avx2", "fma")),
+)
+#: oneDNN's ISA cap (``ONEDNN_MAX_CPU_ISA``) as an ISA class: emulating a smaller CPU lowers the class.
+_ONEDNN_CAPS = {"AVX512_CORE_BF16": "avx512_bf16", "AVX512_CORE_VNNI": "avx512", "AVX512_CORE": "avx512",
+                "AVX2": "avx2", "AVX2_VNNI": "avx2", "AVX2_VNNI_2": "avx2"}  # fmt: skip
+#: Classes where bf16 convolutions are fast. Without avx512_bf16 or AMX, oneDNN runs a bf16 conv
+#: as a reference loop: 12.7 s instead of 33 ms in fp32 for one 256x256, k=7 conv over 2048
+#: samples on the dev VM capped to AVX2 (about 380x slower): bf16 is never chosen there.
+BF16_ISAS = ("amx", "avx512_bf16")
+#: torch is chosen only when its estimate beats ONNX Runtime's by this share: the estimates carry
+#: a shared machine's noise, and a run must never get slower because torch is installed.
+SAFETY = 0.15
+
+
+def isa_class(flags: Iterable[str]) -> str:
+    """The best ISA class these CPU flags allow: amx | avx512_bf16 | avx512 | avx2 | base."""
+    have = set(flags)
+    best = next((name for name, need in ISA_CLASSES if all(f in have for f in need)), "base")
+    cap = _ONEDNN_CAPS.get(os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper())
+    if cap is not None:
+        order = [name for name, _ in ISA_CLASSES] + ["base"]
+        best = order[max(order.index(best), order.index(cap))]
+    return best
+
+
+@dataclass(frozen=True)
+class EngineCost:
+    fixed_s: float  # once per process, before the first window
+    per_audio_s: float  # per second of audio, steady state
+    compile_s: float = 0.0  # once per machine: every window shape built (cold cache)
+
+    def total(self, audio_s: float, warm: bool = True) -> float:
+        return self.fixed_s + (0.0 if warm else self.compile_s) + self.per_audio_s * audio_s
+
+
+@dataclass(frozen=True)
+class CostTable:
+    """Per-engine costs for one machine, measured by `tts tune`, or an ISA class's defaults."""
+
+    costs: Mapping[str, EngineCost] = field(default_factory=dict)
+    source: str = "default"  # default (measured on the dev VM, docs/acoustic.md) | tuned (this machine)
+
+    def with_cost(self, engine: str, cost: EngineCost) -> CostTable:
+        return replace(self, costs={**self.costs, engine: cost})
+
+    @classmethod
+    def from_profile(cls, table: Mapping[str, Mapping[str, object]]) -> CostTable:
+        """From a tuned profile's ``[acoustic.costs.<engine>]`` tables (fixed_s, per_audio_s, compile_s)."""
+        rows = {}
+        for name, row in table.items():
+            rows[name] = EngineCost(
+                float(row.get("fixed_s", 0.0)),
+                float(row.get("per_audio_s", 0.0)),
+                float(row.get("compile_s", 0.0)),  # type: ignore[arg-type]
+            )
+        return cls(rows, "tuned")
+
+    def to_profile(self) -> dict[str, dict[str, float]]:
+        return {n: {"fixed_s": round(c.fixed_s, 4), "per_audio_s": round(c.per_audio_s, 5),
+                    "compile_s": round(c.compile_s, 2)} for n, c in self.costs.items()}  # fmt: skip
+
+
+#: Latent frames per second of audio for Piper's 22.05 kHz voices (hop 256).
+FRAMES_PER_S = 22050 / 256
+
+
+def per_second(window_cpu_s: float, core_frames: int) -> float:
+    """Per-second-of-audio cost from one steady window's CPU seconds and its core frames."""
+    return window_cpu_s * FRAMES_PER_S / core_frames
+
+
+#: Defaults per ISA class, CPU seconds at 1 thread on the 2-vCPU dev VM (Intel Xeon, Sapphire/
+#: Granite Rapids class, AMX), decoder windows of 256 core frames + 2 x 16 margin, measured under
+#: load 5-12 (preliminary; `tts tune` replaces them with this machine's own):
+#:   ORT fp32:   0.221 CPU-s per window -> 0.074 s per second of audio; fixed 0.28 s: its decoder
+#:               session and warm-up (0.40 s ready minus import onnxruntime, which every run pays);
+#:   torch bf16 (AOTInductor): 0.0561 CPU-s per window -> 0.019 s/s; fixed 1.86 s (import torch
+#:               1.1, two .pt2 loads through the C++ loader 0.01, first calls 0.6); 21 CPU-s to
+#:               compile one shape;
+#:   avx512_bf16 without AMX (oneDNN capped to AVX512_CORE_BF16 on the same Intel core, a stand-in
+#:               for Zen 4/5 and Cooper Lake, not a measurement of them): 0.212 CPU-s per window vs
+#:               ORT's 0.224 in the same run: no gain worth the import, so ORT stays the default
+#:               there until `tts tune` measures the real machine.
+COMPILE_PER_SHAPE_S = 21.0
+DEFAULTS: dict[str, CostTable] = {
+    "amx": CostTable(
+        {
+            "ort-fp32": EngineCost(0.28, per_second(0.221, 256)),
+            "torch-bf16": EngineCost(1.86, per_second(0.0561, 256), compile_s=5 * COMPILE_PER_SHAPE_S),
+        }
+    ),  # fmt: skip
+    "avx512_bf16": CostTable(
+        {
+            "ort-fp32": EngineCost(0.28, per_second(0.224, 256)),
+            "torch-bf16": EngineCost(1.86, per_second(0.212, 256), compile_s=5 * COMPILE_PER_SHAPE_S),
+        }
+    ),  # fmt: skip
+}
+
+
+def default_costs(isa: str) -> CostTable:
+    return DEFAULTS.get(isa, CostTable({}))
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the chooser knows about this run and machine, gathered without importing torch."""
+
+    audio_s: float | None  # expected seconds of audio (None: unknown, e.g. text on stdin)
+    torch_installed: bool
+    isa: str  # isa_class of this CPU
+    warm: bool  # every window shape of the bf16 engine is compiled for this machine
+    costs: CostTable
+    #: engine -> same voice as fp32 (tts tune's quality gate); an engine absent here is judged
+    #: by the measured defaults (bf16: same voice, docs/verify.md)
+    same_voice: Mapping[str, bool] = field(default_factory=dict)
+
+
+def choose(facts: Facts) -> tuple[str, str]:
+    """The acoustic engine for a run and the reason, in the words `--explain` prints."""
+    ort = "ort-fp32"
+    if not facts.torch_installed:
+        return ort, "torch is not installed: ONNX Runtime fp32 (pip install 'tts-accel[torch]' adds the bf16 engine)"
+    if facts.isa not in BF16_ISAS:
+        return ort, f"this CPU ({facts.isa}) has no bf16 instructions (avx512_bf16 or AMX): ONNX Runtime fp32"
+    if facts.same_voice.get("torch-bf16") is False:
+        return ort, "bf16 failed the same-voice gate in `tts tune` on this machine: ONNX Runtime fp32"
+    if facts.audio_s is None:
+        return (
+            ort,
+            "input length not known in advance (text on stdin): ONNX Runtime fp32 (--acoustic torch-bf16 for bf16)",
+        )
+    fast, base = facts.costs.costs.get("torch-bf16"), facts.costs.costs.get(ort)
+    if fast is None or base is None:
+        return ort, f"no measured costs for bf16 on this CPU class ({facts.isa}): run `tts tune` to measure them"
+    t_ort, t_warm = base.total(facts.audio_s), fast.total(facts.audio_s)
+    figures = (f"expected {facts.audio_s:.1f} s of audio: ONNX Runtime fp32 ~{t_ort:.2f} s, "
+               f"bf16 ~{t_warm:.2f} s ({facts.costs.source} costs, CPU s)")  # fmt: skip
+    pays = t_warm < (1.0 - SAFETY) * t_ort
+    if pays and facts.warm:
+        return "torch-bf16", f"bf16 acoustic stage: {figures}"
+    even = break_even_s(base, fast)
+    if pays:
+        return ort, (f"ONNX Runtime fp32: {figures}, but bf16's window shapes are not compiled here and a run "
+                     f"never compiles them: `tts tune` builds them once (~{fast.compile_s:.0f} CPU-s)")  # fmt: skip
+    if even is None:
+        return ort, f"ONNX Runtime fp32: {figures}; bf16 is not faster per second on this CPU"
+    return ort, f"ONNX Runtime fp32: {figures}; bf16 pays off from ~{even:.0f} s of audio"
+
+
+def break_even_s(ort: EngineCost, bf16: EngineCost, warm: bool = True) -> float | None:
+    """Seconds of audio from which bf16 beats ORT by the safety share; None if it never does."""
+    gain = (1.0 - SAFETY) * ort.per_audio_s - bf16.per_audio_s
+    extra = bf16.fixed_s + (0.0 if warm else bf16.compile_s) - (1.0 - SAFETY) * ort.fixed_s
+    if gain <= 0:
+        return None
+    return max(0.0, extra / gain)
