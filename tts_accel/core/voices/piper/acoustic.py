@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 import numpy as np
 
 from tts_accel.core.errors import ModelError
+from tts_accel.core.onnx_session import stage_session
 from tts_accel.core.receptive import from_session
 from tts_accel.core.windows import Margins, WindowPlan
 
@@ -55,8 +56,6 @@ class OrtDecoderEngine:
 
     def __init__(self, graph: Path, plan: ExecutionPlan, session=None) -> None:  # type: ignore[no-untyped-def]
         self.graph = Path(graph)
-        from tts_accel.core.voices.piper.stages import stage_session
-
         self.session = session if session is not None else stage_session(self.graph, plan)
         self.margins, self.hop = from_session(self.session, self.graph)
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tts_accel.core.errors import ModelError
-from tts_accel.core.onnx_session import create_session
+from tts_accel.core.onnx_session import stage_session
 from tts_accel.core.params import SynthParams
 from tts_accel.core.receptive import from_session
 from tts_accel.core.windows import Margins, Schedule, Window, WindowPlan, windows
@@ -40,23 +40,6 @@ if TYPE_CHECKING:  # pragma: no cover
 TEXT_INPUTS = ("input", "input_lengths", "scales")
 
 
-def stage_options(so) -> None:  # type: ignore[no-untyped-def]
-    """ORT options every stage session adds to the plan's: no memory patterns. ORT plans one
-    per input shape, and stages meet a new shape with nearly every window and sentence: a
-    `tts synth` of long.txt peaked at 579 MiB with them, 472 MiB without, at the same speed
-    (dev VM, 1 run each, under load)."""
-    so.enable_mem_pattern = False
-
-
-def stage_session(path: Path, plan: ExecutionPlan, configure=None):  # type: ignore[no-untyped-def]
-    """A session for one stage graph: the plan's options, ``stage_options``, then ``configure``."""
-
-    def options(so) -> None:  # type: ignore[no-untyped-def]
-        stage_options(so)
-        if configure is not None:
-            configure(so)
-
-    return create_session(Path(path), plan, configure=options)
 Z_P, Z, FRAMES_PER_ID = "z_p", "z", "frames_per_id"
 
 
