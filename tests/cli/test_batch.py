@@ -309,3 +309,38 @@ def test_full_disk_stops_with_exit_4_and_records_only_whole_files(tmp_path):
         assert leftovers(mnt / "out") == []
     finally:
         subprocess.run(["umount", str(mnt)], check=True)
+
+
+def test_acoustic_engine_runs_every_row_on_the_two_stage_path_and_joins_the_resume_key(tmp_path):
+    """--acoustic ENGINE: each row runs the text stage, then the acoustic stage on that engine (the
+    torch fp32 decoder: the same samples as ORT to 1e-6, on any CPU); the engine is part of each
+    row's key, so a later run on the default engine remakes the rows instead of mixing engines."""
+    pytest.importorskip("torch")
+    src = tmp_path / "lines.txt"
+    src.write_text(f"{LINES[0]}\n{LINES[1]}\n", encoding="utf-8")
+    out = tmp_path / "out"
+    proc = run_cli("batch", str(src), "-o", str(out), "--workers", "1", "--acoustic", "torch-fp32", *ZERO)
+    assert proc.returncode == 0, proc.stderr
+    staged = {r["id"]: r for r in manifest(out)}
+    check_files(out, list(staged.values()))
+    audio = {i: sf.read(out / r["path"], dtype="int16")[0] for i, r in staged.items()}
+
+    proc = run_cli("batch", str(src), "-o", str(out), "--workers", "1", *ZERO)  # the default engine
+    assert proc.returncode == 0, proc.stderr
+    assert "2 made" in proc.stderr.decode()  # a new key: nothing kept from the torch run
+    whole = {r["id"]: r for r in manifest(out)}
+    for i, r in whole.items():
+        assert r["key"] != staged[i]["key"]
+        again = sf.read(out / r["path"], dtype="int16")[0]
+        assert len(again) == len(audio[i])  # the same durations: windows join exactly
+        assert abs(again.astype(int) - audio[i].astype(int)).max() <= 2
+
+
+def test_worker_plans_follow_the_corpus_length_and_the_flag():
+    from tts_accel.core.batch.adapter import engine_label, worker_plan
+
+    short = worker_plan("auto", "piper-joe", None, 1, corpus_chars=200)
+    assert short.mode == "sequential" and engine_label(short) == "onnx:fp32"  # the keys manifests already have
+    staged = worker_plan("auto", "piper-joe", None, 1, corpus_chars=200, acoustic="ort-fp32")
+    assert staged.mode == "pipelined" and staged.workers == 1 and staged.acoustic == "ort-fp32"
+    assert worker_plan("sequential", "piper-joe", None, 1).mode == "sequential"

@@ -140,6 +140,14 @@ def batch_command(
         "auto"
     ),
     precision: Annotated[str | None, typer.Option("--precision", help="fp32, or int8 (see tts synth).")] = None,
+    acoustic: Annotated[
+        str | None,
+        typer.Option(
+            "--acoustic",
+            help="The acoustic stage's engine (ort-fp32, torch-bf16, ...; see tts synth); default: the planner's, "
+            "from the corpus's length.",
+        ),
+    ] = None,
     workers: Annotated[
         int | None, typer.Option("--workers", help="Worker processes (Ray actors with --ray); default from the plan.")
     ] = None,
@@ -180,7 +188,7 @@ def batch_command(
     )  # fmt: skip
     options = BatchOptions(
         defaults=defaults, mode=mode, precision=precision, workers=workers, threads=threads,
-        overwrite=overwrite, input_format=input_format, ray=ray,
+        overwrite=overwrite, input_format=input_format, ray=ray, acoustic=acoustic,
     )  # fmt: skip
     bar = _Bar(enabled=not quiet and err_console.is_terminal)
     try:

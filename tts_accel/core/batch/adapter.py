@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tts_accel.core.errors import VoiceError
+from tts_accel.core.plan import NO_ACOUSTIC
 from tts_accel.core.voices.registry import DEFAULT_VOICE
 
 if TYPE_CHECKING:
@@ -70,16 +71,39 @@ def pool_shape(
     return workers, threads if threads is not None else max(1, cores // workers)
 
 
-def worker_plan(mode: str, voice: str, precision: str | None, threads: int) -> ExecutionPlan:
-    """The plan one worker runs: one utterance at a time, ``threads`` intra-op threads."""
+def worker_plan(
+    mode: str, voice: str, precision: str | None, threads: int, corpus_chars: int | None = None,
+    acoustic: str | None = None,
+) -> ExecutionPlan:
+    """The plan one worker runs: one utterance at a time, ``threads`` intra-op threads.
+
+    For the concurrent modes the worker's engine is chosen from the work it will do
+    (``corpus_chars``: its share of the corpus), as `tts synth` chooses from the input's length:
+    where the planner gives the two-stage path a faster acoustic engine than ONNX Runtime fp32
+    (bf16 on a CPU with the instructions, its shapes compiled by `tts tune`), each row runs the
+    text stage and then the acoustic stage on that engine; otherwise each row runs the voice's
+    whole graph (``sequential``), which on ONNX Runtime fp32 is the fastest way through a sentence.
+    ``acoustic`` given (--acoustic) always runs the two-stage path on that engine."""
     from tts_accel.core.planner import plan_for
 
+    if mode in _CONCURRENT:
+        staged = plan_for(
+            "pipelined", voice, precision, workers=1, intra_op_threads=threads, text_chars=corpus_chars,
+            acoustic=acoustic,
+        )  # fmt: skip
+        if acoustic is not None or staged.acoustic not in (NO_ACOUSTIC, "ort-fp32", "ort-int8"):
+            return staged
+    elif acoustic is not None:
+        return plan_for(mode, voice, precision, workers=1, intra_op_threads=threads, acoustic=acoustic)
     return plan_for(worker_mode(mode), voice, precision, workers=1, intra_op_threads=threads)
 
 
 def engine_label(plan: ExecutionPlan) -> str:
     """What changes the samples besides the text and parameters (part of the resume key)."""
-    return f"{plan.backend}:{plan.precision}"
+    label = f"{plan.backend}:{plan.precision}"
+    # An acoustic engine other than the whole graph's own ORT run changes the samples (bf16): it
+    # joins the key, so a resume never mixes engines; ORT fp32 keeps the keys manifests have.
+    return label if plan.acoustic in (NO_ACOUSTIC, "ort-fp32", "ort-int8") else f"{label}:{plan.acoustic}"
 
 
 def open_synthesizer(voice: str, plan: ExecutionPlan, lang: str | None) -> Synthesizer:

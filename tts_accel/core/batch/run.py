@@ -27,6 +27,7 @@ class BatchOptions:
     overwrite: bool = False
     input_format: str | None = None
     ray: str | None = None  # None: local processes; "local": a Ray started for the run; else an address
+    acoustic: str | None = None  # the acoustic engine (two-stage path); None: the planner's choice
 
 
 @dataclass
@@ -107,7 +108,8 @@ def run_batch(
     d = options.defaults
     workers, threads = adapter.pool_shape(options.mode, d.voice, options.precision, options.workers, options.threads)
     result = BatchResult(outdir, total=len(jobs) + len(row_errors), workers=workers, threads=threads)
-    config = WorkerConfig(str(outdir.resolve()), options.mode, options.precision, threads)
+    share = sum(len(j.text) for j in jobs) // max(1, workers)  # of every row, done or not: a stable key
+    config = WorkerConfig(str(outdir.resolve()), options.mode, options.precision, threads, share, options.acoustic)
     keys = _keys(jobs, config)
 
     out = OutDir(outdir)

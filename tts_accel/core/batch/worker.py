@@ -31,6 +31,8 @@ class WorkerConfig:
     mode: str = "auto"
     precision: str | None = None
     threads: int = 1
+    corpus_chars: int | None = None  # this worker's share of the corpus: the planner weighs engines by it
+    acoustic: str | None = None  # --acoustic: the two-stage path on this engine
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ class Worker:
     def _plan(self, voice: str):  # type: ignore[no-untyped-def]
         if voice not in self._plans:  # resolving reads the hardware profile: once per voice
             c = self.config
-            self._plans[voice] = adapter.worker_plan(c.mode, voice, c.precision, c.threads)
+            self._plans[voice] = adapter.worker_plan(c.mode, voice, c.precision, c.threads, c.corpus_chars, c.acoustic)
         return self._plans[voice]
 
     def synthesizer(self, voice: str, lang: str | None):  # type: ignore[no-untyped-def]
