@@ -344,3 +344,32 @@ def test_worker_plans_follow_the_corpus_length_and_the_flag():
     staged = worker_plan("auto", "piper-joe", None, 1, corpus_chars=200, acoustic="ort-fp32")
     assert staged.mode == "pipelined" and staged.workers == 1 and staged.acoustic == "ort-fp32"
     assert worker_plan("sequential", "piper-joe", None, 1).mode == "sequential"
+
+
+def test_timestamps_beside_each_file_resume_and_refusal(tmp_path):
+    src = tmp_path / "rows.csv"
+    src.write_text(f'id,text,out\nbirch,"{LINES[0]}",a/birch.wav\nglue,"{LINES[1]}",\n', encoding="utf-8")
+    out = tmp_path / "out"
+    proc = run_cli("batch", str(src), "-o", str(out), "--workers", "2", "--timestamps", "json", *ZERO)
+    assert proc.returncode == 0, proc.stderr
+    records = {r["id"]: r for r in manifest(out)}
+    check_files(out, list(records.values()))
+    assert records["birch"]["timestamps"] == "a/birch.json" and records["glue"]["timestamps"] == "glue.json"
+    for rid, text in (("birch", LINES[0]), ("glue", LINES[1])):
+        times = json.loads((out / records[rid]["timestamps"]).read_text(encoding="utf-8"))
+        assert times["sample_rate"] == 22050
+        assert [w["word"] for w in times["words"]] == text.rstrip(".").split()  # one entry per word
+        starts = [w["start"] for w in times["words"]]
+        assert starts == sorted(starts) and 0 <= starts[0] < 0.5
+        assert times["words"][-1]["end"] <= records[rid]["duration_s"] + 1e-6
+        assert len(times["sentences"]) == 1 and times["sentences"][0]["text"] == text
+
+    (out / "glue.json").unlink()  # a lost timestamps file: that row alone is made again
+    proc = run_cli("batch", str(src), "-o", str(out), "--timestamps", "json", *ZERO)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.decode().strip().splitlines()[-1].startswith("2 utterances (1 made, 1 already done, 0 failed)")
+    assert (out / "glue.json").exists() and leftovers(out) == []
+
+    proc = run_cli("batch", str(src), "-o", str(tmp_path / "o2"), "--timestamps", "txt")
+    assert proc.returncode == 2 and "--timestamps txt: use one of json, srt, vtt." in one_error_line(proc)
+    assert not (tmp_path / "o2" / "birch.wav").exists()

@@ -140,6 +140,14 @@ def batch_command(
         "auto"
     ),
     precision: Annotated[str | None, typer.Option("--precision", help="fp32, or int8 (see tts synth).")] = None,
+    timestamps: Annotated[
+        str | None,
+        typer.Option(
+            "--timestamps",
+            metavar="json|srt|vtt",
+            help="Also write each file's word and sentence times beside it (a/b.wav -> a/b.json), as tts synth does.",
+        ),
+    ] = None,
     acoustic: Annotated[
         str | None,
         typer.Option(
@@ -185,6 +193,7 @@ def batch_command(
     defaults = Defaults(
         voice=voice, lang=lang, speed=speed, noise_scale=noise_scale, noise_w=noise_w,
         sentence_silence=sentence_silence, volume=volume, seed=seed, fmt=fmt.lower(),
+        timestamps=timestamps.lower().lstrip(".") if timestamps else None,
     )  # fmt: skip
     options = BatchOptions(
         defaults=defaults, mode=mode, precision=precision, workers=workers, threads=threads,

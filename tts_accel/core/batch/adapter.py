@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tts_accel.core.errors import VoiceError
+from tts_accel.core.errors import InputError, VoiceError
 from tts_accel.core.plan import NO_ACOUSTIC
 from tts_accel.core.voices.registry import DEFAULT_VOICE
 
@@ -15,7 +15,16 @@ if TYPE_CHECKING:
     from tts_accel.core.params import SynthParams
     from tts_accel.core.plan import ExecutionPlan
 
-__all__ = ["DEFAULT_VOICE", "check_voice", "formats", "open_synthesizer", "pool_shape", "worker_plan", "write_file"]
+__all__ = [
+    "DEFAULT_VOICE",
+    "check_voice",
+    "formats",
+    "open_synthesizer",
+    "pool_shape",
+    "timestamp_formats",
+    "worker_plan",
+    "write_file",
+]
 
 #: Modes that schedule chunks of one text over several threads. In a batch the parallelism is
 #: across utterances (worker processes or actors), so each worker runs them as sequential.
@@ -27,6 +36,13 @@ def formats() -> tuple[str, ...]:
     from tts_accel.core.formats import writable_formats
 
     return tuple(writable_formats())
+
+
+def timestamp_formats() -> tuple[str, ...]:
+    """What `--timestamps` can write beside each file (those of `tts synth --timestamps`)."""
+    from tts_accel.core.timestamps import FORMATS
+
+    return tuple(f.lstrip(".") for f in FORMATS)
 
 
 def check_voice(name: str) -> None:
@@ -72,7 +88,11 @@ def pool_shape(
 
 
 def worker_plan(
-    mode: str, voice: str, precision: str | None, threads: int, corpus_chars: int | None = None,
+    mode: str,
+    voice: str,
+    precision: str | None,
+    threads: int,
+    corpus_chars: int | None = None,
     acoustic: str | None = None,
 ) -> ExecutionPlan:
     """The plan one worker runs: one utterance at a time, ``threads`` intra-op threads.
@@ -112,11 +132,33 @@ def open_synthesizer(voice: str, plan: ExecutionPlan, lang: str | None) -> Synth
     return Synthesizer(voice, plan, lang=lang)
 
 
-def write_file(synth: Synthesizer, text: str, path: Path, fmt: str, params: SynthParams, on_chunk=None) -> int:  # type: ignore[no-untyped-def]
-    """Speak ``text`` into ``path`` atomically (a temporary file beside it, renamed on success).
-    Returns the number of samples written."""
+def write_file(  # type: ignore[no-untyped-def]
+    synth: Synthesizer,
+    text: str,
+    path: Path,
+    fmt: str,
+    params: SynthParams,
+    on_chunk=None,
+    timestamps: Path | None = None,
+) -> int:
+    """Speak ``text`` into ``path`` atomically (a temporary file beside it, renamed on success),
+    and, with ``timestamps``, its words' times into that file (by its extension) once the audio is
+    in place. Returns the number of samples written."""
     from tts_accel.core.sinks import FileSink
 
+    timeline = None
+    hooks = {}
+    if timestamps is not None:
+        from tts_accel.core.timestamps import Timeline
+
+        if not synth.voice.hop:
+            raise InputError(f"voice {synth.voice.name!r} cannot time its words (no durations in its graph).")
+        timeline = Timeline.for_voice(synth.voice)
+        hooks = {"on_piece": timeline.on_piece, "on_skip": timeline.on_skip}
     sink = FileSink(path, synth.sample_rate, fmt)
-    synth.write([text], sink, params, on_chunk=on_chunk)
+    synth.write([text], sink, params, on_chunk=on_chunk, **hooks)
+    if timeline is not None and timestamps is not None:
+        from tts_accel.core.timestamps import write_timestamps
+
+        write_timestamps(timestamps, timeline.finish())
     return sink.frames

@@ -44,6 +44,7 @@ class Defaults:
     volume: float = 1.0
     seed: int | None = None
     fmt: str = "wav"
+    timestamps: str | None = None  # json | srt | vtt: word times beside each audio file
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,7 @@ class Job:
     sentence_silence: float
     volume: float
     seed: int | None
+    timestamps: str = ""  # the word-times file beside the audio (relative to OUTDIR), "" for none
 
     def params(self) -> SynthParams:
         return SynthParams(
@@ -73,7 +75,7 @@ class Job:
     def key(self, engine: str) -> str:
         """Fingerprint of what decides the audio (text, voice, parameters, format, ``engine``:
         backend and precision). Resume skips a finished file only when its key is the same."""
-        fields = {k: v for k, v in asdict(self).items() if k not in ("id", "line", "path")}
+        fields = {k: v for k, v in asdict(self).items() if k not in ("id", "line", "path", "timestamps")}
         blob = json.dumps({**fields, "engine": engine}, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:32]
 
@@ -159,8 +161,9 @@ def _refuse_duplicates(rows: list[Row]) -> None:
 
 
 def _refuse_collisions(jobs: list[Job]) -> None:
-    by_path = Counter(j.path.casefold() for j in jobs)  # case-insensitive file systems too
-    clash = [j for j in jobs if by_path[j.path.casefold()] > 1]
+    files = [(j, p) for j in jobs for p in (j.path, j.timestamps) if p]
+    by_path = Counter(p.casefold() for _, p in files)  # case-insensitive file systems too
+    clash = [j for j, p in files if by_path[p.casefold()] > 1]
     if clash:
         where = [f"{j.path} (id {j.id}, line {j.line})" for j in clash]
         raise InputError(f"rows that would write the same file: {_listing(where)}; give each its own id or out.")
@@ -196,8 +199,15 @@ def _job(row: Row, defaults: Defaults, formats: tuple[str, ...]) -> Job:
         out = posixpath.normpath(str(f["out"]).replace("\\", "/"))
         suffix = posixpath.splitext(out)[1].lstrip(".").lower()
         if suffix in formats:
-            return replace(job, path=out, fmt=suffix)
+            return _with_timestamps(replace(job, path=out, fmt=suffix), defaults)
         if suffix in AUDIO_SUFFIXES:
             raise InputError(f"out {out!r}: {suffix} cannot be written here; use {', '.join(formats)}")
-        return replace(job, path=f"{out}.{defaults.fmt}")
-    return replace(job, path=f"{row.id}.{defaults.fmt}")
+        return _with_timestamps(replace(job, path=f"{out}.{defaults.fmt}"), defaults)
+    return _with_timestamps(replace(job, path=f"{row.id}.{defaults.fmt}"), defaults)
+
+
+def _with_timestamps(job: Job, defaults: Defaults) -> Job:
+    """The word-times file sits beside the audio: a/b.wav -> a/b.json."""
+    if not defaults.timestamps:
+        return job
+    return replace(job, timestamps=f"{posixpath.splitext(job.path)[0]}.{defaults.timestamps}")

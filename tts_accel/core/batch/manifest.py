@@ -187,7 +187,11 @@ def intact(outdir: Path, record: dict[str, object] | None, job: Job, key: str) -
     if record is None or record.get("path") != job.path or record.get("key") != key:
         return False
     path = Path(outdir) / job.path
+    if job.timestamps and record.get("timestamps") != job.timestamps:
+        return False  # asked for word times this run: a row made without them is made again
     try:
+        if job.timestamps and (Path(outdir) / job.timestamps).stat().st_size == 0:
+            return False
         if path.stat().st_size != record.get("bytes"):
             return False
         return sha256_file(path) == record.get("sha256")

@@ -70,6 +70,8 @@ def check_options(options: BatchOptions) -> None:
     d = options.defaults
     if d.fmt not in adapter.formats():
         raise InputError(f"--format {d.fmt}: use one of {', '.join(adapter.formats())}.")
+    if d.timestamps is not None and d.timestamps not in adapter.timestamp_formats():
+        raise InputError(f"--timestamps {d.timestamps}: use one of {', '.join(adapter.timestamp_formats())}.")
     SynthParams(d.speed, d.noise_scale, d.noise_w, d.sentence_silence, d.volume, d.seed)  # range checks
     for flag, value in (("--workers", options.workers), ("--threads", options.threads)):
         if value is not None and value < (1 if flag == "--workers" else 0):
@@ -132,6 +134,7 @@ def run_batch(
             from tts_accel.core.batch.cluster import run_ray
 
             result.engine = "ray"
+
             def on_shape(actors: int, threads: int) -> None:
                 result.workers, result.threads = actors, threads
 

@@ -110,8 +110,10 @@ class Worker:
         synth = self.synthesizer(job.voice, job.lang)
         path = self.outdir / job.path
         path.parent.mkdir(parents=True, exist_ok=True)
-        samples = adapter.write_file(synth, job.text, path, job.fmt, job.params(), on_chunk)  # type: ignore[arg-type]
+        times = self.outdir / job.timestamps if job.timestamps else None
+        samples = adapter.write_file(synth, job.text, path, job.fmt, job.params(), on_chunk, times)  # type: ignore[arg-type]
         rate = int(synth.sample_rate)  # type: ignore[attr-defined]
+        extra = {"timestamps": job.timestamps} if job.timestamps else {}
         return {
             "id": job.id,
             "path": job.path,
@@ -122,4 +124,5 @@ class Worker:
             "bytes": path.stat().st_size,
             "sha256": sha256_file(path),
             "key": job.key(self.engine(job.voice)),
+            **extra,
         }
