@@ -27,4 +27,4 @@ def test_windows_on_a_kokoro_voice_is_refused_with_that_line(tmp_path) -> None:
     if "No such option" in err:
         pytest.skip("this build has no --windows option (the two-stage streaming branch adds it)")
     assert proc.returncode == 2 and not out.exists()
-    assert err.strip() == WINDOWS_UNSUPPORTED, err
+    assert err.strip() == f"error: {WINDOWS_UNSUPPORTED}", err

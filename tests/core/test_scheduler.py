@@ -106,8 +106,22 @@ def test_zero_noise_modes_give_identical_samples_on_the_real_voice(
 ) -> None:
     base = real_outputs["sequential"]
     assert len(base) > 22050 * 5  # several seconds of speech, several chunks
-    for mode in ("parallel", "pipelined"):
-        np.testing.assert_array_equal(real_outputs[mode], base)
+    np.testing.assert_array_equal(real_outputs["parallel"], base)
+    # The pipelined mode streams windows of the split graph, and a stream's first text stage runs
+    # on two ORT threads (another summation order): the same length, within the windowed
+    # contract (docs/streaming.md: at most 1e-4 per sample, far under one 16-bit step).
+    streamed = real_outputs["pipelined"]
+    assert len(streamed) == len(base)
+    assert np.abs(streamed - base).max() <= 1e-4
+
+
+def test_zero_noise_pipelined_on_whole_sentences_is_bit_identical_to_sequential(
+    real_outputs: dict[str, np.ndarray],
+) -> None:
+    from tts_accel.core.engine import Synthesizer
+
+    whole = Synthesizer("piper-joe", plan_for("pipelined", tuned=False, windows="off")).synthesize(MODES_TEXT, PARAMS)
+    np.testing.assert_array_equal(whole, real_outputs["sequential"])
 
 
 def test_batched_cuts_each_chunk_exactly(real_outputs: dict[str, np.ndarray]) -> None:

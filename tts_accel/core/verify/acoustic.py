@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from tts_accel.core.errors import EvalUnavailable, TierUnavailable, TTSError
+from tts_accel.core.errors import EvalUnavailable, InputError, TierUnavailable, TTSError
 from tts_accel.core.modes import ACOUSTIC_SPECS
 from tts_accel.core.texts import harvard_sentences, read_text
 from tts_accel.core.verify.quality import MCD16_MAX_DB, PESQ_WB_MIN, SNR_MIN_DB, WER_POINTS, measure
@@ -137,7 +137,11 @@ def join_rows(renders: AcousticRenders) -> list[Row]:
     item = "acoustic bf16 joins"
     if name is None:
         return [skip(2, item, "no bf16 engine runs here")]
-    long = max(read_text("long").split(". "), key=len) + "."
+    try:
+        text = read_text("long")
+    except InputError as err:  # a texts folder (TTS_ACCEL_TEXTS) with the Harvard list alone
+        return [skip(2, item, str(err))]
+    long = max(text.split(". "), key=len) + "."
     (utt,) = renders.lab.utterances([long])[:1]
     got, joins = renders.lab.stream(renders.lab.engine(name, allow_compile=False), utt.z)
     if not joins:
