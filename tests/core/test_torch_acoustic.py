@@ -242,3 +242,36 @@ def test_a_plan_that_chose_bf16_on_costs_never_compiles_and_says_it_stayed_on_or
     assert "stayed on ONNX Runtime fp32" in plan.reasons["acoustic"] and "run `tts tune`" in plan.reasons["acoustic"]
     assert engine.run(np.zeros((192, 20), np.float32)).shape == (20 * 256,)
     assert not list(tmp_path.glob("torch/aoti/*.pt2"))
+
+
+def test_the_package_runs_through_its_c_entry_points_with_the_samples_of_torchs_loader(model, compiled) -> None:
+    """The default runner drives the package's library through ctypes (the GIL is released for a
+    window, so two workers' windows run at once); its samples are those of torch's own loader,
+    also when two threads call it at once on a two-instance container."""
+    import threading
+
+    import torch
+
+    from tts_accel.core.voices.piper.torch_acoustic.aoti import SoRunner, library_path, load_package
+
+    (artifact,) = (compiled / "torch" / "aoti").glob("*.pt2")
+    runner = load_package(artifact, runners=2)
+    assert isinstance(runner, SoRunner) and library_path(artifact).is_file()
+    loader = torch._C._aoti.AOTIModelPackageLoader(str(artifact), "model", False, 1, -1)
+    rng = np.random.default_rng(0)
+    inputs = [torch.from_numpy(rng.standard_normal((1, 192, SHAPE), dtype=np.float32)) for _ in range(4)]
+    valid = torch.tensor([SHAPE])
+    expected = [loader.run([x, valid])[0] for x in inputs]
+    results: dict[int, torch.Tensor] = {}
+
+    def work(i: int) -> None:
+        for _ in range(3):
+            results[i] = runner(inputs[i], valid)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i, want in enumerate(expected):
+        assert torch.equal(results[i], want)
