@@ -53,10 +53,13 @@ def test_tune_stores_the_engines_costs_and_the_planner_reads_them(tmp_path, monk
     from tts_accel.core.planner import plan_for
     from tts_accel.core.profiles import tuned_path
 
-    # Kept small: two engines (no compile), two Harvard sentences, start-up given (it is measured in
-    # fresh processes, seconds each); everything else is measured for real.
+    # Kept small: two engines (no compile), one Harvard sentence, the costs given (they are measured
+    # in fresh processes, seconds each: test_process_costs_fit_a_line_through_whole_processes);
+    # everything else is measured for real.
     monkeypatch.setattr(acoustic_tune, "runnable", lambda voice, hw=None: {"ort-fp32": "", "torch-bf16-eager": ""})
-    monkeypatch.setattr(acoustic_tune, "_ready", lambda name, lab: (0.25, 0.3))
+    monkeypatch.setattr(
+        acoustic_tune, "_process_costs", lambda voice, names, text, repeats: dict.fromkeys(names, (0.25, 0.06))
+    )
     monkeypatch.setattr(acoustic_tune, "harvard_sentences", lambda limit=None: [TINY.split(". ")[0] + "."])
     text = tmp_path / "tiny.txt"
     text.write_text(TINY, encoding="utf-8")
@@ -70,7 +73,18 @@ def test_tune_stores_the_engines_costs_and_the_planner_reads_them(tmp_path, monk
     stored = load_tuned(HardwareProfile.detect())
     assert stored is not None
     ort = stored.acoustic_costs()["ort-fp32"]
-    assert ort["fixed_s"] == 0.25 and 0 < float(ort["per_audio_s"]) < 1  # type: ignore[arg-type]
+    assert (ort["fixed_s"], ort["per_audio_s"]) == (0.25, 0.06)
     assert stored.acoustic_same_voice() == {"ort-fp32": True, "torch-bf16-eager": True}
     plan = plan_for("pipelined", text_chars=4 * 3405)  # ORT fp32 measured here, bf16 from the defaults
     assert "(tuned and default costs" in plan.reasons["acoustic"] or "no bf16 instructions" in plan.reasons["acoustic"]
+
+
+def test_process_costs_fit_a_line_through_whole_processes() -> None:
+    """Fresh processes per engine (four Harvard sentences, then them four times over): a start-up
+    cost and a cost per second of audio, both positive, in CPU seconds of the whole process."""
+    from tts_accel.core.acoustic_tune import _process_costs
+    from tts_accel.core.texts import harvard_sentences
+
+    text = " ".join(harvard_sentences()[:4])  # ~10 s of audio, ~40 s four times over
+    ((fixed, per_audio),) = _process_costs("piper-joe", ["ort-fp32"], text, 1).values()
+    assert 0.2 < fixed < 30 and 0.0 < per_audio < 1.0

@@ -3,10 +3,12 @@ costs here and whether it keeps the voice, and return it as the tuned profile's 
 
 Costs (``costs.EngineCost``), CPU seconds at one thread:
 
-* ``fixed_s``: what the engine adds to a fresh process before its first steady window (imports,
-  loading, the first call of every shape), median of fresh processes (``engines.ready_cost``);
-* ``per_audio_s``: its CPU time over the windows of a real text (the shipped paragraph by
-  default), as a stream runs them, per second of audio; engines alternated, median of repeats;
+* ``fixed_s`` and ``per_audio_s``: a line through the CPU seconds of whole fresh processes
+  (``_process_costs``: imports, loading, the first call of every shape, the text stage, every
+  window, the file) synthesizing a short and a long text on this engine, medians of repeats,
+  engines alternated. Whole processes, because that is what `auto` decides between: the parts
+  measured apart (start-up, then steady windows) put bf16's break-even at ~37 s of audio on the
+  dev VM where whole runs put it near 350 s (docs/acoustic.md);
 * ``compile_s``: building every window shape, when this run built them (else the earlier
   measurement, or the default).
 
@@ -24,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from tts_accel.core.costs import BF16_ISAS, CostTable, EngineCost, default_costs, isa_class
-from tts_accel.core.errors import ModeNotApplicable, TTSError
+from tts_accel.core.errors import ModelError, ModeNotApplicable, TTSError
 from tts_accel.core.gpu import torch_available
 from tts_accel.core.hardware import HardwareProfile
 from tts_accel.core.modes import ACOUSTIC_SPECS
@@ -105,12 +107,14 @@ def tune_acoustic(
         for name, engine in engines.items():
             spent[name].append(lab.render(engine, utts)[1])
     table: dict[str, dict[str, float]] = {}
-    for name in (n for n in COSTED if n in engines):
-        step(f"measuring {name}'s start-up in fresh processes")
-        fixed, _ = _ready(name, lab)
+    costed = [n for n in COSTED if n in engines]
+    step(f"timing whole processes on {', '.join(costed)}")
+    lines = _process_costs(voice, costed, text, repeats)
+    for name in costed:
+        fixed, per_audio = lines[name]
         old = old_costs.costs.get(name) or default_costs(isa).costs.get(name)
         build = compile_s.get(name, old.compile_s if old is not None else 0.0)
-        table[name] = EngineCost(fixed, float(np.median(spent[name])) / audio_s, build).__dict__
+        table[name] = EngineCost(fixed, per_audio, build).__dict__
     # -- quality on the Harvard sentences --------------------------------------------------------
     step("judging quality on the Harvard sentences")
     sentences = harvard_sentences()
@@ -130,10 +134,59 @@ def tune_acoustic(
     }  # fmt: skip
 
 
-def _ready(name: str, lab: Any) -> tuple[float, float]:
-    from tts_accel.core.voices.piper.engines import ready_cost
+_SYNTH = """
+import sys
+from tts_accel.core.engine import Synthesizer
+from tts_accel.core.planner import plan_for
+from tts_accel.core.sinks import FileSink
+voice, engine, text_path, out = sys.argv[1:5]
+plan = plan_for("pipelined", voice, tuned=False, acoustic=engine)
+synth = Synthesizer(voice, plan)
+with FileSink(out, synth.sample_rate, "wav") as sink:
+    synth.write([open(text_path, encoding="utf-8").read()], sink)
+    print("FRAMES", sink.frames, synth.sample_rate)
+"""
 
-    return ready_cost(name, lab.model_path)
+
+def _process_costs(voice: str, names: list[str], text: str, repeats: int) -> dict[str, tuple[float, float]]:
+    """Engine -> (fixed CPU s, CPU s per second of audio): a line through the CPU seconds of fresh
+    processes synthesizing ``text`` and ``text`` four times over to a file (child CPU, user +
+    system, from the kernel), medians of ``repeats``, engines alternated."""
+    import resource
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    def run(name: str, path: Path, out: Path) -> tuple[float, float]:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        done = subprocess.run([sys.executable, "-c", _SYNTH, voice, name, str(path), str(out)],
+                              capture_output=True, text=True, check=False)  # fmt: skip
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        lines = [ln.split() for ln in done.stdout.splitlines() if ln.startswith("FRAMES ")]
+        if done.returncode != 0 or not lines:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise ModelError(f"timing {name} in a fresh process failed: {tail[0]}")
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return cpu, int(lines[-1][1]) / int(lines[-1][2])
+
+    with tempfile.TemporaryDirectory(prefix="tts-tune-") as tmp:
+        texts = [Path(tmp, "short.txt"), Path(tmp, "long.txt")]
+        texts[0].write_text(text, encoding="utf-8")
+        texts[1].write_text("\n\n".join([text] * 4), encoding="utf-8")
+        samples: dict[str, list[list[tuple[float, float]]]] = {n: [[], []] for n in names}
+        for _ in range(max(1, repeats)):
+            for k, path in enumerate(texts):
+                for name in names:
+                    samples[name][k].append(run(name, path, Path(tmp, "out.wav")))
+    lines: dict[str, tuple[float, float]] = {}
+    for name in names:
+        (c0, a0), (c1, a1) = ((float(np.median([c for c, _ in s])), float(np.median([a for _, a in s])))
+                              for s in samples[name])  # fmt: skip
+        slope = (c1 - c0) / (a1 - a0) if a1 > a0 else 0.0
+        per_audio = slope if slope > 0 else c1 / max(a1, 1e-9)  # noise swallowed the slope: the whole cost
+        lines[name] = (max(0.0, c0 - per_audio * a0), per_audio)
+    return lines
 
 
 def _wers(

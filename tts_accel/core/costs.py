@@ -98,30 +98,38 @@ def per_second(window_cpu_s: float, core_frames: int) -> float:
     return window_cpu_s * FRAMES_PER_S / core_frames
 
 
-#: Defaults per ISA class, CPU seconds at 1 thread on the 2-vCPU dev VM (Intel Xeon, Sapphire/
-#: Granite Rapids class, AMX), decoder windows of 256 core frames + 2 x 16 margin, measured under
-#: load 5-12 (preliminary; `tts tune` replaces them with this machine's own):
-#:   ORT fp32:   0.221 CPU-s per window -> 0.074 s per second of audio; fixed 0.28 s: its decoder
-#:               session and warm-up (0.40 s ready minus import onnxruntime, which every run pays);
-#:   torch bf16 (AOTInductor): 0.0561 CPU-s per window -> 0.019 s/s; fixed 1.86 s (import torch
-#:               1.1, two .pt2 loads through the C++ loader 0.01, first calls 0.6); 21 CPU-s to
-#:               compile one shape;
+#: Defaults per ISA class, CPU seconds on the 2-vCPU dev VM (Intel Xeon, Sapphire/Granite Rapids
+#: class, AMX); `tts tune` replaces them with this machine's own.
+#:   ORT fp32: 0.221 CPU-s per decoder window of 256 core frames + 2 x 16 margin (1 thread, load
+#:     5-12) -> 0.074 s per second of audio; fixed 0.28 s: its decoder session and warm-up.
+#:   torch bf16 (AOTInductor), calibrated on whole processes, not on a steady window: a steady
+#:     window suggested 0.019 s/s and 1.86 s fixed (break-even ~37 s of audio), but `tts synth`
+#:     of long.txt (177 s of audio) then ran 0.88-0.90x as fast as ORT. Measured on 25 Nov 2026,
+#:     quiet (load 0.5), `benchmarks/book.py --texts long,book --rounds 3`, CPU s of the whole
+#:     process: ORT 12.63 (long) and 44.74 (book, 708 s); bf16 14.23 and 29.13. bf16 costs 7.3
+#:     CPU-s more per process (import torch 0.8, the engine 0.7, and the first call of each of
+#:     the 5 window shapes 2.3: oneDNN builds its primitives per shape, once per process) and
+#:     saves 0.032 CPU-s per second of audio (windows run padded to their shape; a steady
+#:     256-frame window is its best case). Hence fixed 0.28 + 7.3 and 0.074 - 0.032 per second:
+#:     with the safety share bf16 pays from ~345 s of audio (long.txt stays on ORT, a book goes
+#:     to bf16); 21 CPU-s to compile one shape.
 #:   avx512_bf16 without AMX (oneDNN capped to AVX512_CORE_BF16 on the same Intel core, a stand-in
-#:               for Zen 4/5 and Cooper Lake, not a measurement of them): 0.212 CPU-s per window vs
-#:               ORT's 0.224 in the same run: no gain worth the import, so ORT stays the default
-#:               there until `tts tune` measures the real machine.
+#:     for Zen 4/5 and Cooper Lake, not a measurement of them): 0.212 CPU-s per window vs ORT's
+#:     0.224 in the same run: no gain worth the import, so ORT stays the default there until
+#:     `tts tune` measures the real machine.
 COMPILE_PER_SHAPE_S = 21.0
+BF16_FIXED_S = 0.28 + 7.3
 DEFAULTS: dict[str, CostTable] = {
     "amx": CostTable(
         {
             "ort-fp32": EngineCost(0.28, per_second(0.221, 256)),
-            "torch-bf16": EngineCost(1.86, per_second(0.0561, 256), compile_s=5 * COMPILE_PER_SHAPE_S),
+            "torch-bf16": EngineCost(BF16_FIXED_S, per_second(0.221, 256) - 0.032, compile_s=5 * COMPILE_PER_SHAPE_S),
         }
     ),  # fmt: skip
     "avx512_bf16": CostTable(
         {
             "ort-fp32": EngineCost(0.28, per_second(0.224, 256)),
-            "torch-bf16": EngineCost(1.86, per_second(0.212, 256), compile_s=5 * COMPILE_PER_SHAPE_S),
+            "torch-bf16": EngineCost(BF16_FIXED_S, per_second(0.212, 256), compile_s=5 * COMPILE_PER_SHAPE_S),
         }
     ),  # fmt: skip
 }
