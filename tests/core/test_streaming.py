@@ -56,7 +56,7 @@ class FakeStages:
     def text_stage(self, ids: np.ndarray, params: SynthParams, alone: bool = False) -> FakeText:
         return FakeText(ids)
 
-    def acoustic_stage(self, text, opening: bool, cancel=None) -> Iterator[tuple[np.ndarray, bool]]:  # type: ignore[no-untyped-def]
+    def acoustic_stage(self, text, opening: bool, cancel=None, spare=None) -> Iterator[tuple[np.ndarray, bool]]:  # type: ignore[no-untyped-def]
         key = int(text.ids[0])
         self.opening[key] = opening
         try:
@@ -170,8 +170,8 @@ def test_the_first_chunk_runs_its_text_stage_alone() -> None:
 
 def test_a_failing_window_surfaces_its_error_in_order() -> None:
     class Failing(FakeStages):
-        def acoustic_stage(self, text, opening, cancel=None):  # type: ignore[no-untyped-def]
-            for n, (audio, last) in enumerate(super().acoustic_stage(text, opening, cancel)):
+        def acoustic_stage(self, text, opening, cancel=None, spare=None):  # type: ignore[no-untyped-def]
+            for n, (audio, last) in enumerate(super().acoustic_stage(text, opening, cancel, spare)):
                 if int(text.ids[0]) == 4 and n == 1:
                     raise ModelError("window two of chunk four broke")
                 yield audio, last

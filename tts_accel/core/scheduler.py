@@ -120,8 +120,9 @@ class _Stream:
     """One chunk on a worker: its text stage, then its acoustic windows, each piece put on a
     queue the consumer reads as it comes."""
 
-    def __init__(self, chunk: Chunk, opening: bool):
+    def __init__(self, chunk: Chunk, opening: bool, spare: Callable[[], bool] | None = None):
         self.chunk = chunk
+        self.spare = spare  # whether a worker of the plan is idle now (the windows may use it)
         self.opening = opening  # nothing buffered ahead of it: the small-first-window schedule
         self.pieces: queue.SimpleQueue[Piece | BaseException | object] = queue.SimpleQueue()
         self.text_done = False  # (consumer's view) its text stage is done
@@ -140,7 +141,7 @@ class _Stream:
             if self.opening:
                 self.pieces.put(_TEXT_DONE)
             frames: np.ndarray | None = text.frames_per_id
-            for audio, last in stages.acoustic_stage(text, self.opening, self.cancel):
+            for audio, last in stages.acoustic_stage(text, self.opening, self.cancel, self.spare):
                 self.pieces.put(Piece(self.chunk, audio, last, frames))
                 frames = None
         except BaseException as err:  # handed to the consumer, raised there in text order
@@ -170,6 +171,21 @@ def run_streaming(
     workers = max(1, plan.workers)
     pending: deque[_Stream] = deque()
     source = iter(chunks)
+    running = [0]  # chunks whose job is on a worker now (text stage or windows)
+    lock = threading.Lock()
+
+    def spare() -> bool:  # a worker has nothing to do: the windows of a running chunk may take it
+        return running[0] < workers
+
+    def counted(job: _Stream) -> None:
+        with lock:
+            running[0] += 1
+        try:
+            job.run(backend, params)
+        finally:
+            with lock:
+                running[0] -= 1
+
     more = True
     rate = backend.sample_rate
     first_out: float | None = None  # when the first piece went out
@@ -186,9 +202,9 @@ def run_streaming(
                         break
                     # Dry: a listener playing in real time has heard everything out so far.
                     dry = first_out is None or time.perf_counter() - first_out >= out_s
-                    job = _Stream(chunk, opening=not pending and dry)
+                    job = _Stream(chunk, opening=not pending and dry, spare=spare if workers > 1 else None)
                     pending.append(job)
-                    pool.submit(job.run, backend, params)
+                    pool.submit(counted, job)
                 if not pending:
                     return
                 head = pending[0]

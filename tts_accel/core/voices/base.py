@@ -50,10 +50,15 @@ class TwoStage(Protocol):
         ...
 
     def acoustic_stage(
-        self, text: TextResult, opening: bool, cancel: threading.Event | None = None
+        self,
+        text: TextResult,
+        opening: bool,
+        cancel: threading.Event | None = None,
+        spare: Callable[[], bool] | None = None,
     ) -> Iterator[tuple[np.ndarray, bool]]:
         """(samples, last) per window, in order; ``opening``: the stream's first sentence (or
-        the first after the output ran dry) gets the small-first-window schedule."""
+        the first after the output ran dry) gets the small-first-window schedule; ``spare()``
+        says whether a core of the plan is idle now (the next window may run beside this one)."""
         ...
 
     def acoustic_whole(self, text: TextResult) -> np.ndarray:

@@ -165,3 +165,37 @@ def test_a_cancelled_stream_stops_between_windows(stages, latents) -> None:  # t
         out.append(audio)
         cancel.set()
     assert len(out) == 1
+
+
+@pytest.mark.parametrize("first, ramp, step", SCHEDULES[:3])
+@pytest.mark.parametrize("name", ["short", "long"])
+def test_windows_on_a_spare_core_equal_whole_and_run_beside_each_other(stages, latents, name, first, ramp, step) -> None:  # type: ignore[no-untyped-def]  # noqa: E501
+    """With a spare core (``spare()`` true) each window takes its own flow and the next one runs
+    on a helper thread: the same pieces, in order, within the bound; with no spare core, the
+    stream never starts a helper."""
+    import threading
+
+    ac = stages.acoustic
+    z_p = latents[name]
+    whole = ac.run_whole(z_p)
+    schedule = ac.schedule(first, step, ramp)
+    threads: set[str] = set()
+    real = ac.window_apart
+
+    def spy(z, window):  # type: ignore[no-untyped-def]
+        threads.add(threading.current_thread().name)
+        return real(z, window)
+
+    ac.window_apart = spy
+    try:
+        pieces = list(ac.stream(z_p, schedule, spare=lambda: True))
+        cores = [w.core for w in windows(z_p.shape[1], schedule)]
+        assert [p.size for p in pieces] == [c * ac.hop for c in cores]
+        out = np.concatenate(pieces)
+        assert out.shape == whole.shape and np.abs(out - whole).max() <= TOLERANCE
+        assert len(cores) == 1 or any(t.startswith("tts-window") for t in threads)  # the helper ran windows
+        threads.clear()
+        busy = np.concatenate(list(ac.stream(z_p, schedule, spare=lambda: False)))
+        assert np.abs(busy - whole).max() <= TOLERANCE and not any(t.startswith("tts-window") for t in threads)
+    finally:
+        del ac.window_apart

@@ -19,7 +19,7 @@ stage of one sentence and the windows of another may run at once on two threads.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -168,14 +168,25 @@ class AcousticStage:
         schedule: Schedule,
         flow_step: int | None = None,
         cancel: threading.Event | None = None,
+        spare: Callable[[], bool] | None = None,
     ) -> Iterator[np.ndarray]:
         """Audio of z_p (C, F), window by window; the pieces concatenate to ``run_whole(z_p)``
         (float rounding). Stops early when ``cancel`` is set. ``schedule.margins`` inside the
-        derived receptive field would not be exact: refused."""
+        derived receptive field would not be exact: refused.
+
+        ``spare``: asked before each window whether a core of the plan is idle (the scheduler has
+        no other chunk to run: a lone sentence, or the text's last). While it says yes, the next
+        window runs on a helper thread beside this one, so a single long sentence uses every core
+        (one window ahead at most: memory stays bounded). Each window then takes its flow over its
+        own context plus the flow's margins, which reads only z_p: any two windows are
+        independent, and exact by the receptive field."""
         field = self.decoder_margins
         if schedule.margins.left < field.left or schedule.margins.right < field.right:
             raise ValueError(f"margins {schedule.margins} are inside the decoder's field {field}")
         n = z_p.shape[1]
+        if spare is not None:
+            yield from self._stream_apart(z_p, self.windows(n, schedule), cancel, spare)
+            return
         z = np.empty_like(z_p)  # (C, F): filled by the flow just ahead of the decoder
         flow_windows = iter(windows(n, self.flow_schedule(schedule, flow_step), fixed=False))
         ready = 0
@@ -187,6 +198,36 @@ class AcousticStage:
                 z[:, fw.core_start : fw.core_stop] = self.flow_window(z_p, fw)
                 ready = fw.core_stop
             yield self.run_window(z, window)
+
+    def window_apart(self, z_p: np.ndarray, window: Window) -> np.ndarray:
+        """One window's samples from z_p alone: the flow over its context widened by the flow's
+        margins (clipped at the sentence's edges), then the decoder."""
+        m, n = self.flow_margins, z_p.shape[1]
+        start, stop = max(0, window.ctx_start - m.left), min(n, window.ctx_stop + m.right)
+        flow = Window(window.ctx_start, window.ctx_stop, start, stop)  # its core: the decoder's context
+        z_ctx = self.flow_window(z_p, flow)  # (C, ctx) of the decoder window's context
+        audio = self.decoder.run(z_ctx)
+        return audio[window.skip * self.hop : (window.skip + window.core) * self.hop]
+
+    def _stream_apart(
+        self, z_p: np.ndarray, plan: list[Window], cancel: threading.Event | None, spare: Callable[[], bool]
+    ) -> Iterator[np.ndarray]:
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        helper: ThreadPoolExecutor | None = None
+        ahead: dict[int, Future[np.ndarray]] = {}
+        try:
+            for k, window in enumerate(plan):
+                if cancel is not None and cancel.is_set():
+                    return
+                if k + 1 < len(plan) and k + 1 not in ahead and spare():
+                    helper = helper or ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts-window")
+                    ahead[k + 1] = helper.submit(self.window_apart, z_p, plan[k + 1])
+                done = ahead.pop(k, None)
+                yield done.result() if done is not None else self.window_apart(z_p, window)
+        finally:
+            if helper is not None:
+                helper.shutdown(wait=True, cancel_futures=True)  # at most one window still running
 
 
 class PiperStages:
@@ -209,13 +250,18 @@ class PiperStages:
         return self.text.run(ids, scales(params), alone)
 
     def acoustic_stage(
-        self, text: TextOutput, opening: bool, cancel: threading.Event | None = None
+        self,
+        text: TextOutput,
+        opening: bool,
+        cancel: threading.Event | None = None,
+        spare: Callable[[], bool] | None = None,
     ) -> Iterator[tuple[np.ndarray, bool]]:
         """(samples, last) per window of ``text``'s latent, in order: the ``opening`` schedule
-        for a stream's first sentence (small first window), else the steady one."""
+        for a stream's first sentence (small first window), else the steady one; ``spare``: see
+        ``AcousticStage.stream``."""
         schedule = self.opening if opening else self.steady
         count = len(self.acoustic.windows(text.frames, schedule))
-        for k, audio in enumerate(self.acoustic.stream(text.z_p, schedule, cancel=cancel)):
+        for k, audio in enumerate(self.acoustic.stream(text.z_p, schedule, cancel=cancel, spare=spare)):
             yield audio, k == count - 1
 
     def acoustic_whole(self, text: TextOutput) -> np.ndarray:
