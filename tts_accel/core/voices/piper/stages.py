@@ -175,9 +175,9 @@ class AcousticStage:
         derived receptive field would not be exact: refused.
 
         ``spare``: asked before each window whether a core of the plan is idle (the scheduler has
-        no other chunk to run: a lone sentence, or the text's last). While it says yes, the next
-        window runs on a helper thread beside this one, so a single long sentence uses every core
-        (one window ahead at most: memory stays bounded). Each window then takes its flow over its
+        no other chunk to run: a lone sentence, or the text's last). While it says yes, this
+        window and the next run at once on two helper threads, so a single long sentence uses
+        both cores (two windows in flight at most: memory stays bounded). Each window then takes its flow over its
         own context plus the flow's margins, which reads only z_p: any two windows are
         independent, and exact by the receptive field."""
         field = self.decoder_margins
@@ -214,20 +214,24 @@ class AcousticStage:
     ) -> Iterator[np.ndarray]:
         from concurrent.futures import Future, ThreadPoolExecutor
 
-        helper: ThreadPoolExecutor | None = None
+        helpers: ThreadPoolExecutor | None = None
         ahead: dict[int, Future[np.ndarray]] = {}
+        submitted = 0  # windows handed to the helpers so far (in order)
         try:
             for k, window in enumerate(plan):
                 if cancel is not None and cancel.is_set():
                     return
-                if k + 1 < len(plan) and k + 1 not in ahead and spare():
-                    helper = helper or ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts-window")
-                    ahead[k + 1] = helper.submit(self.window_apart, z_p, plan[k + 1])
+                if spare():  # two windows in flight, on two helper threads, while this one waits
+                    helpers = helpers or ThreadPoolExecutor(max_workers=2, thread_name_prefix="tts-window")
+                    submitted = max(submitted, k)
+                    while submitted < min(k + 2, len(plan)):
+                        ahead[submitted] = helpers.submit(self.window_apart, z_p, plan[submitted])
+                        submitted += 1
                 done = ahead.pop(k, None)
                 yield done.result() if done is not None else self.window_apart(z_p, window)
         finally:
-            if helper is not None:
-                helper.shutdown(wait=True, cancel_futures=True)  # at most one window still running
+            if helpers is not None:
+                helpers.shutdown(wait=True, cancel_futures=True)  # at most two windows still running
 
 
 class PiperStages:
