@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -156,3 +157,27 @@ def test_write_atomic_writes_bytes_and_text_with_the_umask_mode(tmp_path):
     assert (tmp_path / "b.txt").read_text(encoding="utf-8") == "ünïcode\n"
     assert stat.S_IMODE((tmp_path / "a.bin").stat().st_mode) == 0o644
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.bin", "b.txt"]
+
+
+def test_build_atomic_renames_what_the_builder_wrote_and_removes_it_on_failure(tmp_path) -> None:
+    from tts_accel.core.fsio import build_atomic, is_temp_name
+
+    target = tmp_path / "graph.onnx"
+    seen: list[str] = []
+
+    def build(path: str) -> None:  # a library that writes the file itself, by name
+        seen.append(path)
+        Path(path).write_bytes(b"new")
+
+    build_atomic(target, build, suffix=".onnx")
+    assert target.read_bytes() == b"new" and seen[0].endswith(".onnx")
+    assert Path(seen[0]).parent == tmp_path and is_temp_name(Path(seen[0]).name[: -len(".onnx")])
+
+    def fails(path: str) -> None:
+        Path(path).write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        build_atomic(target, fails)
+    assert target.read_bytes() == b"new"  # untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["graph.onnx"]  # no temporary file left

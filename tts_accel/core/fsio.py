@@ -19,6 +19,7 @@ import errno
 import os
 import secrets
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -26,6 +27,7 @@ __all__ = [
     "TEMP_MARK",
     "TEMP_SUFFIX",
     "AtomicFile",
+    "build_atomic",
     "fsync",
     "is_temp_name",
     "resolve_target",
@@ -202,3 +204,21 @@ def write_atomic(path: Path, data: bytes | str) -> None:
     payload = data.encode("utf-8") if isinstance(data, str) else data
     with AtomicFile(path) as out:
         out.write(payload)
+
+
+def build_atomic(path: Path, build: Callable[[str], None], suffix: str = "") -> None:
+    """Replace ``path`` with what ``build(tmp)`` writes to the temporary path ``tmp`` (for
+    libraries that write a file themselves, by name: ONNX's save, ORT's quantizer). The temporary
+    file sits beside the target with the recognisable name (``suffix`` appended, for libraries
+    that look at the extension), is renamed over the target when ``build`` returns, and removed
+    on any failure. Raises OSError (and whatever ``build`` raises); the target is then untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / (temp_name(path.name) + suffix)
+    try:
+        build(str(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise

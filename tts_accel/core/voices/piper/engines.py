@@ -21,9 +21,6 @@ to a multiple of 16, with two rungs between, so padding costs little (docs/acous
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +31,7 @@ import numpy as np
 
 from tts_accel.core.cache import cache_dir, model_digest
 from tts_accel.core.errors import InputError, ModelError, output_error
+from tts_accel.core.fsio import build_atomic
 from tts_accel.core.modes import acoustic_spec
 from tts_accel.core.versions import ort_version
 
@@ -115,22 +113,9 @@ def _derived(model_path: Path, name: str, build: Callable[[str, str], None]) -> 
     if dst.is_file():
         return dst
     try:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".onnx")
-        os.close(fd)
+        build_atomic(dst, lambda tmp: build(str(model_path), tmp), suffix=".onnx")
     except OSError as err:
         raise output_error(dst, err, "cache the derived graph in") from None
-    try:
-        build(str(model_path), tmp)
-        os.replace(tmp, dst)
-    except OSError as err:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise output_error(dst, err, "cache the derived graph in") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
     return dst
 
 

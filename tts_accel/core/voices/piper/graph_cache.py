@@ -15,15 +15,13 @@ OutputError naming the path.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from tts_accel.core.errors import ModelError, output_error
+from tts_accel.core.fsio import build_atomic
 from tts_accel.core.modes import PRECISIONS as MODE_PRECISIONS
 from tts_accel.core.onnx_graphs import add_outputs, derived_path, needs_onnx, produced, save
 
@@ -115,32 +113,22 @@ def _quantize_int8(src: Path, dst: Path, calibration: Calibration) -> None:
             return {"input": ids[np.newaxis, :], "input_lengths": np.array([len(ids)], dtype=np.int64),
                     "scales": np.array(CALIBRATION_SCALES, dtype=np.float32)}  # fmt: skip
 
-    # quantize_static writes the file itself (by path), so it gets a temporary name that is
-    # renamed into place: the one atomic write here that cannot go through fsio.write_atomic.
-    try:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".onnx")
-        os.close(fd)
-    except OSError as err:
-        raise output_error(dst, err, "cache the int8 graph in") from None
-    root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)  # the quantizer logs an advisory warning on the root logger
-    try:
+    # quantize_static writes the file itself (by path): fsio.build_atomic gives it a temporary
+    # name beside the target and renames it into place.
+    def build(tmp: str) -> None:
         quantize_static(
             src, tmp, Reader(), quant_format=QuantFormat.QDQ, per_channel=True,
             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
             op_types_to_quantize=["Conv"], nodes_to_quantize=nodes, calibrate_method=CalibrationMethod.MinMax,
         )  # fmt: skip
-        os.replace(tmp, dst)
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)  # the quantizer logs an advisory warning on the root logger
+    try:
+        build_atomic(dst, build, suffix=".onnx")
     except OSError as err:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
         raise output_error(dst, err, "cache the int8 graph in") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
     finally:
         root.setLevel(level)
 
