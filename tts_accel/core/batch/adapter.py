@@ -27,7 +27,8 @@ __all__ = [
 ]
 
 #: Modes that schedule chunks of one text over several threads. In a batch the parallelism is
-#: across utterances (worker processes or actors), so each worker runs them as sequential.
+#: across utterances (worker processes or actors), so a worker runs one utterance at a time:
+#: the whole graph (sequential), or the two stages on one thread when a faster acoustic engine pays.
 _CONCURRENT = ("auto", "parallel", "pipelined")
 
 
