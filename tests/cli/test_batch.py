@@ -344,6 +344,7 @@ def test_worker_plans_follow_the_corpus_length_and_the_flag():
     staged = worker_plan("auto", "piper-joe", None, 1, corpus_chars=200, acoustic="ort-fp32")
     assert staged.mode == "pipelined" and staged.workers == 1 and staged.acoustic == "ort-fp32"
     assert worker_plan("sequential", "piper-joe", None, 1).mode == "sequential"
+    assert worker_plan("auto", "piper-joe", None, 1, corpus_chars=200, acoustic="auto") == short  # as if not given
 
 
 def test_timestamps_beside_each_file_resume_and_refusal(tmp_path):

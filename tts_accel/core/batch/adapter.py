@@ -107,6 +107,7 @@ def worker_plan(
     ``acoustic`` given (--acoustic) always runs the two-stage path on that engine."""
     from tts_accel.core.planner import plan_for
 
+    acoustic = None if acoustic == "auto" else acoustic  # --acoustic auto: the planner's choice, as without it
     if mode in _CONCURRENT:
         staged = plan_for(
             "pipelined", voice, precision, workers=1, intra_op_threads=threads, text_chars=corpus_chars,
