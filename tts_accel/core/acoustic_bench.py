@@ -66,6 +66,46 @@ def parse_engines(spec: str, voice: str) -> list[str]:
     return [REFERENCE, *[n for n in names if n != REFERENCE]]
 
 
+def unavailable(name: str, isa: str) -> str:
+    """Why acoustic engine ``name`` cannot run on this machine (``isa``: its ``costs.isa_class``),
+    or "" when it can."""
+    from tts_accel.core.costs import BF16_ISAS
+    from tts_accel.core.gpu import torch_available
+
+    spec = ACOUSTIC_SPECS[name]
+    if spec.runtime == "torch" and not torch_available():
+        return "torch is not installed: pip install 'tts-accel[torch]'"
+    if spec.precision == "bf16" and isa not in BF16_ISAS:
+        return f"this CPU ({isa}) has no bf16 instructions: bf16 would run ~380x slower than fp32"
+    return ""
+
+
+def load_engines(
+    lab: Any,
+    names: Sequence[str],
+    on_step: Callable[[str], None] | None = None,
+    on_skip: Callable[[str, str], None] | None = None,
+) -> dict[str, tuple[Any, float, float]]:
+    """Engine -> (the loaded engine, seconds to load it, CPU seconds spent compiling its window
+    shapes in this run) for each of ``names`` that loads; one that fails goes to ``on_skip``."""
+    loaded: dict[str, tuple[Any, float, float]] = {}
+    for name in names:
+        if on_step:
+            compiled = ACOUSTIC_SPECS[name].compiled
+            on_step(f"loading {name}" + (" (compiles missing window shapes once)" if compiled else ""))
+        t0 = time.perf_counter()
+        try:
+            engine = lab.engine(name)
+            getattr(engine, "load", lambda: None)()
+        except TTSError as err:
+            if on_skip:
+                on_skip(name, str(err))
+            continue
+        store = getattr(engine, "store", None)
+        loaded[name] = (engine, time.perf_counter() - t0, getattr(store, "compile_s", 0.0))
+    return loaded
+
+
 def run_acoustic_bench(
     engines: Sequence[str],
     texts: dict[str, str],
@@ -77,8 +117,7 @@ def run_acoustic_bench(
 ) -> list[AcousticRow]:
     """Rows per (engine, text). An engine that cannot run here (no torch, no bf16 instructions)
     is reported through ``on_skip(engine, reason)`` and left out."""
-    from tts_accel.core.costs import BF16_ISAS, isa_class
-    from tts_accel.core.gpu import torch_available
+    from tts_accel.core.costs import isa_class
     from tts_accel.core.hardware import HardwareProfile
     from tts_accel.core.verify.quality import measure, same_voice
 
@@ -88,30 +127,11 @@ def run_acoustic_bench(
     assert support is not None  # parse_engines refused the others
     lab = support.lab(resolve_voice(voice))
     isa = isa_class(HardwareProfile.detect(gpus=False).isa)
-    loaded: dict[str, tuple[Any, float, float]] = {}
     for name in engines:
-        spec = ACOUSTIC_SPECS[name]
-        reason = ""
-        if spec.runtime == "torch" and not torch_available():
-            reason = "torch is not installed: pip install 'tts-accel[torch]'"
-        elif spec.precision == "bf16" and isa not in BF16_ISAS:
-            reason = f"this CPU ({isa}) has no bf16 instructions: bf16 would run ~380x slower than fp32"
-        if reason:
-            if on_skip:
-                on_skip(name, reason)
-            continue
-        if on_step:
-            on_step(f"loading {name}" + (" (compiles missing window shapes once)" if spec.compiled else ""))
-        t0 = time.perf_counter()
-        try:
-            engine = lab.engine(name)
-            getattr(engine, "load", lambda: None)()
-        except TTSError as err:
-            if on_skip:
-                on_skip(name, str(err))
-            continue
-        store = getattr(engine, "store", None)
-        loaded[name] = (engine, time.perf_counter() - t0, getattr(store, "compile_s", 0.0))
+        why = unavailable(name, isa)
+        if why and on_skip:
+            on_skip(name, why)
+    loaded = load_engines(lab, [n for n in engines if not unavailable(n, isa)], on_step, on_skip)
     if REFERENCE not in loaded:
         raise InputError("the ort-fp32 reference engine could not run: see the reasons above.")
     rows = []

@@ -25,11 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from tts_accel.core.costs import BF16_ISAS, CostTable, EngineCost, default_costs, isa_class
-from tts_accel.core.errors import ModelError, ModeNotApplicable, TTSError
-from tts_accel.core.gpu import torch_available
+from tts_accel.core.acoustic_bench import load_engines, unavailable
+from tts_accel.core.costs import CostTable, EngineCost, default_costs, isa_class
+from tts_accel.core.errors import ModelError, ModeNotApplicable
 from tts_accel.core.hardware import HardwareProfile
-from tts_accel.core.modes import ACOUSTIC_SPECS
 from tts_accel.core.texts import harvard_sentences
 from tts_accel.core.verify.quality import measure
 from tts_accel.core.versions import versions
@@ -45,16 +44,7 @@ def runnable(voice: str, hw: HardwareProfile | None = None) -> dict[str, str]:
     if support is None:
         raise ModeNotApplicable(f"voice {voice!r} has no separate acoustic stage: nothing to tune there.")
     isa = isa_class((hw or HardwareProfile.detect(gpus=False)).isa)
-    out = {}
-    for name in support.engines:
-        spec = ACOUSTIC_SPECS[name]
-        if spec.runtime == "torch" and not torch_available():
-            out[name] = "torch is not installed: pip install 'tts-accel[torch]'"
-        elif spec.precision == "bf16" and isa not in BF16_ISAS:
-            out[name] = f"this CPU ({isa}) has no bf16 instructions"
-        else:
-            out[name] = ""
-    return out
+    return {name: unavailable(name, isa) for name in support.engines}
 
 
 def tune_acoustic(
@@ -79,22 +69,9 @@ def tune_acoustic(
     support = family_of(voice).acoustic
     assert support is not None
     lab = support.lab(resolve_voice(voice))
-    engines: dict[str, Any] = {}
-    compile_s: dict[str, float] = {}
-    for name in names:
-        spec = ACOUSTIC_SPECS[name]
-        step(f"building {name}'s window shapes (once per machine)" if spec.compiled else f"loading {name}")
-        try:
-            engine = lab.engine(name)
-            getattr(engine, "load", lambda: None)()
-        except TTSError as err:
-            if on_skip:
-                on_skip(name, str(err))
-            continue
-        engines[name] = engine
-        store = getattr(engine, "store", None)
-        if store is not None and store.builds:
-            compile_s[name] = store.compile_s
+    loaded = load_engines(lab, names, step, on_skip)
+    engines: dict[str, Any] = {name: engine for name, (engine, _, _) in loaded.items()}
+    compile_s = {name: built for name, (_, _, built) in loaded.items() if built > 0}  # shapes built this run
     old_costs = CostTable.from_profile(dict((previous or {}).get("costs", {})))
     # -- per second of audio: the engines over the same text, alternated -----------------------
     step("timing the engines over real windows")
