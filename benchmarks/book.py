@@ -23,27 +23,15 @@ import json
 import os
 import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from compare_piper import run  # one child process: wall s, CPU s, peak RSS MiB (a sibling script)
+
 TEXTS = ("short", "paragraph", "long", "book")
 BOOK_COPIES = 4
-
-
-def run(cmd: list[str]) -> dict[str, float]:
-    """Wall s, CPU s (user + sys, children included) and peak RSS MiB of one child process."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    code = os.waitstatus_to_exitcode(status)
-    if code != 0:
-        sys.exit(f"{shlex.join(cmd)} failed ({code}): {err.strip()[-600:]}")
-    return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024}
 
 
 def text_files(names: list[str], folder: Path) -> dict[str, Path]:
