@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from tts_accel.core.audio import silence
+from tts_accel.core.errors import InputError
 from tts_accel.core.timestamps.align import Span, align_words, sounds
 from tts_accel.core.timestamps.words import TextWord, text_words
 
@@ -160,6 +161,11 @@ class Timeline:
 
     @classmethod
     def for_voice(cls, voice: Voice) -> Timeline:
+        """The timeline of ``voice``'s output; InputError when the voice reports no durations."""
+        if not voice.hop:
+            raise InputError(
+                f"voice {voice.name!r} cannot time its words (no durations in its graph): drop --timestamps."
+            )
         return cls(voice.sample_rate, voice.hop, Aligner(voice))
 
     def add(
