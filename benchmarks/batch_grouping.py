@@ -28,9 +28,9 @@ def main() -> None:
     ap.add_argument("--sizes", default="1,2,4,8")
     ap.add_argument("--every", type=int, default=2, help="use every Nth sentence (after sorting by length)")
     args = ap.parse_args()
-    from tts_accel.core.params import SynthParams
-    from tts_accel.core.plan import ExecutionPlan
+    from tts_accel.core.plan.model import ExecutionPlan
     from tts_accel.core.voices import resolve_voice
+    from tts_accel.core.voices.params import SynthParams
 
     voice = resolve_voice("piper-joe")
     lines = [ln.strip() for ln in args.corpus.read_text(encoding="utf-8").splitlines() if ln.strip()]

@@ -82,7 +82,7 @@ def contenders(args: argparse.Namespace, model: str, config: str) -> dict[str, l
 def transcribe_folder(folder: Path, names: list[str]) -> list[str]:
     import soundfile as sf
 
-    from tts_accel.core.asr import transcribe
+    from tts_accel.core.verify.asr import transcribe
 
     out = []
     for name in names:
@@ -155,7 +155,7 @@ def main() -> None:
             print(f"{name}: {m['throughput'] / base:.2f}x Piper's CLI throughput (target >= 1.5x)")
     result: dict[str, object] = {"runs": runs, "medians": medians}
     if args.wer:
-        from tts_accel.core.wer import wer
+        from tts_accel.core.verify.wer import wer
 
         piper_dir = Path(str(runs["piper"][0]["folder"]))
         piper_names = sorted(p.name for p in piper_dir.glob("*.wav"))  # timestamps: line order

@@ -35,7 +35,7 @@ BOOK_COPIES = 4
 
 
 def text_files(names: list[str], folder: Path) -> dict[str, Path]:
-    from tts_accel.core.texts import read_text
+    from tts_accel.core.text.samples import read_text
 
     out = {}
     for name in names:
@@ -78,7 +78,7 @@ def main() -> None:
     report: dict[str, object] = {}
     for name, path in files.items():
         cmds = contenders(path)
-        from tts_accel.core.planner import plan_for
+        from tts_accel.core.pipeline.planning import plan_for
 
         engine = plan_for("auto", text_chars=len(path.read_text(encoding="utf-8"))).acoustic  # what `tts` will run
         for cmd in cmds.values():  # page cache, derived graphs, compiled shapes: not measured

@@ -41,7 +41,7 @@ def run(cmd: list[str]) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    from tts_accel.core.texts import texts_dir
+    from tts_accel.core.text.samples import texts_dir
 
     texts = texts_dir()  # the shipped texts, or $TTS_ACCEL_TEXTS
     ap.add_argument("--text", type=Path, default=texts / "paragraph.txt")

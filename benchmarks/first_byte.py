@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 
-from tts_accel.core.texts import texts_dir
+from tts_accel.core.text.samples import texts_dir
 
 SENTENCE_60 = (
     "People measured time by the church bell and the arrival of the mail coach, which came twice a week "
@@ -29,7 +29,7 @@ SENTENCE_60 = (
 
 
 def longest_sentence() -> str:
-    from tts_accel.core.text import chunk_text, normalize
+    from tts_accel.core.text.chunking import chunk_text, normalize
     from tts_accel.core.voices.registry import resolve_voice
 
     voice = resolve_voice("piper-joe")

@@ -39,7 +39,7 @@ START, END = "<!-- gpu-check:start -->", "<!-- gpu-check:end -->"
 
 def cuda_device() -> str | None:
     """The CUDA GPU's name, or None (no driver, no torch, or a CPU build of torch)."""
-    from tts_accel.core.gpu import cuda_available
+    from tts_accel.core.hardware.gpu import cuda_available
 
     if not cuda_available():
         return None

@@ -104,8 +104,8 @@ def main() -> None:
     import onnx
     import onnxruntime as ort
 
-    from tts_accel.core.hardware import machine_label
-    from tts_accel.core.texts import harvard_sentences, read_text
+    from tts_accel.core.hardware.profile import machine_label
+    from tts_accel.core.text.samples import harvard_sentences, read_text
     from tts_accel.core.verify.quality import mcd16_db, mcd_db, pesq_wb, snr_db
     from tts_accel.core.voices.piper.engines import (
         AUDIO_OUTPUT,
@@ -204,8 +204,8 @@ _HEARD: dict[str, list[str]] = {}
 def _wer(texts: list[str], outs: list[np.ndarray], refs: list[np.ndarray]) -> dict[str, float]:
     """Whisper's WER of ``outs`` and of the fp32 references (per cent); {} without the eval extra."""
     try:
-        from tts_accel.core.asr import default_transcriber
-        from tts_accel.core.wer import wer
+        from tts_accel.core.verify.asr import default_transcriber
+        from tts_accel.core.verify.wer import wer
     except ImportError:
         return {}
     try:

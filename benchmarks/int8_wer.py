@@ -3,7 +3,7 @@
 Synthesizes harvard.txt with zero noise on both graphs (sequential plans from the resolver,
 no tuned profile), times the whole text ``--rounds`` times (alternated, medians), then
 transcribes each sentence with Whisper tiny.en exactly as `tts verify` tier 3 does
-(tts_accel.core.asr) and scores it with the same function (tts_accel.core.wer). int8 belongs in
+(tts_accel.core.verify.asr) and scores it with the same function (tts_accel.core.verify.wer). int8 belongs in
 ``auto`` only if it is faster at equal WER.
 
     pip install 'tts-accel[eval]'; python benchmarks/int8_wer.py --rounds 3
@@ -19,19 +19,19 @@ from pathlib import Path
 
 
 def main() -> None:
-    from tts_accel.core.texts import texts_dir
+    from tts_accel.core.text.samples import texts_dir
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--text", type=Path, default=texts_dir() / "harvard.txt")
     args = ap.parse_args()
-    from tts_accel.core.asr import default_transcriber
-    from tts_accel.core.engine import Synthesizer
     from tts_accel.core.errors import EvalUnavailable
-    from tts_accel.core.params import ZERO_NOISE
-    from tts_accel.core.planner import plan_for
+    from tts_accel.core.pipeline.planning import plan_for
+    from tts_accel.core.pipeline.synthesizer import Synthesizer
+    from tts_accel.core.verify.asr import default_transcriber
     from tts_accel.core.verify.data import SPEECH_ONLY
-    from tts_accel.core.wer import wer
+    from tts_accel.core.verify.wer import wer
+    from tts_accel.core.voices.params import ZERO_NOISE
 
     try:
         asr = default_transcriber()

@@ -20,15 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from tts_accel.core.texts import texts_dir
+from tts_accel.core.text.samples import texts_dir
 
 
 def plans(cpus: int, voice: str):  # type: ignore[no-untyped-def]
     """Each mode's plan from the one resolver (no tuned profile), with the measured settings as
     flags; a mode the voice's family cannot run comes back as its reason."""
     from tts_accel.core.errors import ModeNotApplicable
-    from tts_accel.core.modes import ONNX_MODES
-    from tts_accel.core.planner import plan_for
+    from tts_accel.core.pipeline.planning import plan_for
+    from tts_accel.core.plan.modes import ONNX_MODES
 
     # Sequential with ORT's defaults; concurrent modes: one intra-op thread per worker, as many
     # workers as cores (KittenTTS #147).
@@ -51,8 +51,8 @@ def main() -> None:
     ap.add_argument("--text", type=Path, default=texts_dir() / "paragraph.txt")
     ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
-    from tts_accel.core.engine import Synthesizer
-    from tts_accel.core.hardware import cpu_count, cpu_model
+    from tts_accel.core.hardware.profile import cpu_count, cpu_model
+    from tts_accel.core.pipeline.synthesizer import Synthesizer
 
     text = args.text.read_text(encoding="utf-8")
     cpus = cpu_count()

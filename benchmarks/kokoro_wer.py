@@ -1,8 +1,8 @@
 """Word error rate of English read by the Kokoro voices (Japanese style tables), by Whisper tiny.en.
 
 Each Harvard sentence is synthesized on its own (sequential plan from the resolver), then
-transcribed and scored exactly as `tts verify` tier 3 does (tts_accel.core.asr: faster-whisper,
-int8, beam 5, temperature 0, no VAD; tts_accel.core.wer: whisper-normalizer + jiwer). piper-joe
+transcribed and scored exactly as `tts verify` tier 3 does (tts_accel.core.verify.asr: faster-whisper,
+int8, beam 5, temperature 0, no VAD; tts_accel.core.verify.wer: whisper-normalizer + jiwer). piper-joe
 is measured in the same run as the reference point.
 
     pip install 'tts-accel[kokoro,eval]'; python benchmarks/kokoro_wer.py
@@ -17,7 +17,7 @@ from pathlib import Path
 
 
 def main() -> None:
-    from tts_accel.core.texts import texts_dir
+    from tts_accel.core.text.samples import texts_dir
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--voices", default="piper-joe,kokoro-jf_alpha,kokoro-jf_gongitsune,kokoro-jf_nezumi,"
@@ -31,12 +31,12 @@ def main() -> None:
         import tts_accel.core.voices.kokoro.voice as kokoro_voice
 
         kokoro_voice.to_kokoro = lambda ipa: ipa  # type: ignore[assignment]
-    from tts_accel.core.asr import default_transcriber
-    from tts_accel.core.engine import Synthesizer
     from tts_accel.core.errors import EvalUnavailable
-    from tts_accel.core.params import SynthParams
-    from tts_accel.core.planner import plan_for
-    from tts_accel.core.wer import wer
+    from tts_accel.core.pipeline.planning import plan_for
+    from tts_accel.core.pipeline.synthesizer import Synthesizer
+    from tts_accel.core.verify.asr import default_transcriber
+    from tts_accel.core.verify.wer import wer
+    from tts_accel.core.voices.params import SynthParams
 
     try:
         asr = default_transcriber()

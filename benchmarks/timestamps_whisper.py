@@ -53,8 +53,8 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the rows here")
     args = ap.parse_args()
 
-    from tts_accel.core.asr import default_transcriber
-    from tts_accel.core.texts import read_text
+    from tts_accel.core.text.samples import read_text
+    from tts_accel.core.verify.asr import default_transcriber
     from tts_accel.core.verify.timing import MATCHED_MIN, MEDIAN_MAX_S, WITHIN_MIN, timed_render, timing_stats
 
     whisper = default_transcriber()

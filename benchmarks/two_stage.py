@@ -34,13 +34,13 @@ from pathlib import Path
 
 import numpy as np
 
-from tts_accel.core.plan import ExecutionPlan
-from tts_accel.core.receptive import receptive_field
-from tts_accel.core.texts import texts_dir
+from tts_accel.core.acoustic.receptive import receptive_field
+from tts_accel.core.acoustic.windows import Margins, Schedule, computed_frames, windows
+from tts_accel.core.plan.model import ExecutionPlan
+from tts_accel.core.text.samples import texts_dir
 from tts_accel.core.voices.piper.acoustic import OrtDecoderEngine
 from tts_accel.core.voices.piper.split import AUDIO, Z_P, Z, flow_decoder_model, split_dir, split_graph, text_flow_model
 from tts_accel.core.voices.piper.stages import AcousticStage, TextStage
-from tts_accel.core.windows import Margins, Schedule, computed_frames, windows
 
 #: The split graphs: the user cache's (what `tts synth` uses), or $TWOSTAGE_CACHE.
 CACHE_ENV = "TWOSTAGE_CACHE"
@@ -116,7 +116,7 @@ def voice():  # type: ignore[no-untyped-def]
 
 
 def sentences(name: str, budget: int = 600) -> list[str]:
-    from tts_accel.core.text import chunk_text, normalize
+    from tts_accel.core.text.chunking import chunk_text, normalize
 
     v, _ = voice()
     text = (TEXTS / name).read_text(encoding="utf-8")
@@ -153,7 +153,7 @@ def extra_graphs(model_path: Path) -> dict[str, Path]:
     """The two cuts the split did not choose, for comparison."""
     import onnx
 
-    from tts_accel.core.fsio import write_atomic
+    from tts_accel.core.files.atomic import write_atomic
 
     paths = {"text_flow": cache() / "text_flow-cmp.onnx", "flow_decoder": cache() / "flow_decoder-cmp.onnx"}
     if not all(p.is_file() for p in paths.values()):
@@ -443,7 +443,7 @@ def cmd_memory(args: argparse.Namespace) -> None:
 def _child_book(mode: str, budget: int, copies: int) -> dict[str, float]:
     """One sentence of minutes (long.txt without full stops, ``copies`` times), chunked by the
     project's chunker under ``budget`` ids, each chunk through ``mode``."""
-    from tts_accel.core.text import chunk_text, normalize
+    from tts_accel.core.text.chunking import chunk_text, normalize
 
     v, model_path = voice()
     text = " ".join([(TEXTS / "long.txt").read_text(encoding="utf-8").replace(".", "")] * copies)
@@ -528,9 +528,9 @@ def cmd_product(args: argparse.Namespace) -> None:
     left out): the pipelined mode streaming windows against the same mode on whole sentences
     (``windows=off``) and the sequential reference, alternated, warm (loaded and run once).
     First audio = the first piece a sink could write; total = the last. Wall seconds."""
-    from tts_accel.core.engine import Synthesizer
-    from tts_accel.core.params import SynthParams
-    from tts_accel.core.planner import plan_for
+    from tts_accel.core.pipeline.planning import plan_for
+    from tts_accel.core.pipeline.synthesizer import Synthesizer
+    from tts_accel.core.voices.params import SynthParams
 
     contenders = {
         "streamed": plan_for("pipelined", tuned=False),
@@ -577,7 +577,7 @@ def cmd_band(args: argparse.Namespace) -> None:
     graphs = split_graph(model_path, cache())
     plain = cache() / "text-plain-cmp.onnx"
     if not plain.is_file():
-        from tts_accel.core.fsio import write_atomic
+        from tts_accel.core.files.atomic import write_atomic
 
         write_atomic(plain, text_model(onnx.load(str(model_path))).SerializeToString())
     meta = {p.key: p.value for p in onnx.load(str(graphs.text), load_external_data=False).metadata_props}

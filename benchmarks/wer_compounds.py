@@ -1,6 +1,6 @@
 """What compound folding is worth in WER: sentences full of compounds, read by each voice,
 heard by Whisper tiny.en, scored three ways: whisper-normalizer alone, with compound folding
-(tts_accel.core.wer, what `tts verify` uses), and the hand-written normalisation the project
+(tts_accel.core.verify.wer, what `tts verify` uses), and the hand-written normalisation the project
 used before (``--old FILE``: a copy of that wer.py, e.g. from git history).
 
     pip install 'tts-accel[eval]'; python benchmarks/wer_compounds.py --voices piper-joe
@@ -32,12 +32,12 @@ def main() -> None:
     ap.add_argument("--old", type=Path, help="a copy of the old hand-written tts_accel/core/wer.py")
     ap.add_argument("--show", action="store_true", help="print every transcript")
     args = ap.parse_args()
-    from tts_accel.core.asr import default_transcriber
-    from tts_accel.core.engine import Synthesizer
     from tts_accel.core.errors import EvalUnavailable
-    from tts_accel.core.planner import plan_for
+    from tts_accel.core.pipeline.planning import plan_for
+    from tts_accel.core.pipeline.synthesizer import Synthesizer
+    from tts_accel.core.verify.asr import default_transcriber
     from tts_accel.core.verify.data import SPEECH_ONLY
-    from tts_accel.core.wer import wer
+    from tts_accel.core.verify.wer import wer
 
     old = None
     if args.old:

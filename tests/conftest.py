@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from tts_accel.core.engine import Synthesizer
-from tts_accel.core.params import SynthParams
+from tts_accel.core.pipeline.synthesizer import Synthesizer
+from tts_accel.core.voices.params import SynthParams
 
 
 @pytest.fixture(scope="session")
@@ -65,11 +65,11 @@ def split_graphs(piper_voice, tmp_path_factory):
 @pytest.fixture(scope="session")
 def stages(split_graphs):
     """The split stages on ONNX Runtime, one thread, with the Piper family's window plan."""
-    from tts_accel.core.plan import ExecutionPlan
+    from tts_accel.core.acoustic.windows import WindowPlan
+    from tts_accel.core.plan.model import ExecutionPlan
     from tts_accel.core.voices.piper import FAMILY
     from tts_accel.core.voices.piper.acoustic import OrtDecoderEngine
     from tts_accel.core.voices.piper.stages import AcousticStage, PiperStages, TextStage
-    from tts_accel.core.windows import WindowPlan
 
     plan = ExecutionPlan(intra_op_threads=1)
     decoder = OrtDecoderEngine(split_graphs.decoder, plan)

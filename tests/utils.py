@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from tts_accel.core.params import SynthParams
-from tts_accel.core.scheduler import Chunk
-from tts_accel.core.texts import texts_dir
+from tts_accel.core.pipeline.scheduler import Chunk
+from tts_accel.core.text.samples import texts_dir
 from tts_accel.core.voices.base import Backend
+from tts_accel.core.voices.params import SynthParams
 
 REPO = Path(__file__).resolve().parent.parent
 #: The texts shipped in the package (tts_accel/data/texts), or $TTS_ACCEL_TEXTS: never a folder

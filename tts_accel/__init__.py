@@ -15,13 +15,13 @@ __all__ = ["__version__", "batch", "synthesize"]
 def synthesize(text: str, voice: str = "piper-joe", **params: Any) -> tuple[np.ndarray, int]:
     """Synthesize ``text`` and return ``(float32 samples, sample_rate)``.
 
-    Keyword arguments are those of :class:`tts_accel.core.params.SynthParams`
+    Keyword arguments are those of :class:`tts_accel.core.voices.params.SynthParams`
     (``speed``, ``noise_scale``, ``noise_w``, ``sentence_silence``, ``volume``, ``seed``)
     plus ``mode`` (``sequential`` by default, ``auto`` or any mode `tts synth --mode` takes)
     and ``precision``. The plan comes from the same resolver as `tts synth`'s: a mode this voice
     or machine cannot run is an error that says why, never a silent fallback.
     """
-    from tts_accel.core.engine import synthesize as _synthesize
+    from tts_accel.core.pipeline.synthesizer import synthesize as _synthesize
 
     return _synthesize(text, voice=voice, **params)
 

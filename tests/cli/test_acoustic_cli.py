@@ -48,10 +48,10 @@ def test_bench_acoustic_bad_input_is_one_line(args: list[str], message: str) -> 
 
 @pytest.mark.skipif(not HAS_TORCH, reason="the torch engines need the torch extra")
 def test_tune_stores_the_engines_costs_and_the_planner_reads_them(tmp_path, monkeypatch, config_home) -> None:
-    from tts_accel.core import acoustic_tune
-    from tts_accel.core.hardware import HardwareProfile
-    from tts_accel.core.planner import plan_for
-    from tts_accel.core.profiles import tuned_path
+    from tts_accel.core.hardware.profile import HardwareProfile
+    from tts_accel.core.pipeline.planning import plan_for
+    from tts_accel.core.plan.profiles import tuned_path
+    from tts_accel.core.tune import acoustic as acoustic_tune
 
     # Kept small: two engines (no compile), one Harvard sentence, the costs given (they are measured
     # in fresh processes, seconds each: test_process_costs_fit_a_line_through_whole_processes);
@@ -68,7 +68,7 @@ def test_tune_stores_the_engines_costs_and_the_planner_reads_them(tmp_path, monk
     saved = tuned_path(HardwareProfile.detect())
     profile = saved.read_text()
     assert "[acoustic.costs.ort-fp32]" in profile and "[acoustic.quality.torch-bf16-eager]" in profile
-    from tts_accel.core.profiles import load_tuned
+    from tts_accel.core.plan.profiles import load_tuned
 
     stored = load_tuned(HardwareProfile.detect())
     assert stored is not None
@@ -82,8 +82,8 @@ def test_tune_stores_the_engines_costs_and_the_planner_reads_them(tmp_path, monk
 def test_process_costs_fit_a_line_through_whole_processes() -> None:
     """Fresh processes per engine (four Harvard sentences, then them four times over): a start-up
     cost and a cost per second of audio, both positive, in CPU seconds of the whole process."""
-    from tts_accel.core.acoustic_tune import _process_costs
-    from tts_accel.core.texts import harvard_sentences
+    from tts_accel.core.text.samples import harvard_sentences
+    from tts_accel.core.tune.acoustic import _process_costs
 
     text = " ".join(harvard_sentences()[:4])  # ~10 s of audio, ~40 s four times over
     ((fixed, per_audio),) = _process_costs("piper-joe", ["ort-fp32"], text, 1).values()

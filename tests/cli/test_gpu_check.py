@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from tests.utils import REPO, cli_env
-from tts_accel.core.gpu import cuda_available
+from tts_accel.core.hardware.gpu import cuda_available
 
 SCRIPT = REPO / "benchmarks" / "gpu_check.py"
 

@@ -10,7 +10,7 @@ import pytest
 import soundfile as sf
 
 from tests.utils import run_python
-from tts_accel.core.gpu import driver_present
+from tts_accel.core.hardware.gpu import driver_present
 
 CODE = """
 import json, sys

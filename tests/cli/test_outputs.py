@@ -23,8 +23,8 @@ import pytest
 import soundfile as sf
 
 from tests.utils import TEXTS, cli_env
-from tts_accel.core.fsio import is_temp_name
-from tts_accel.core.sinks import writable_formats
+from tts_accel.core.audio.sinks import writable_formats
+from tts_accel.core.files.atomic import is_temp_name
 
 ZERO = ["--noise-scale", "0", "--noise-w", "0"]
 TTS = [sys.executable, "-m", "tts_accel", "synth"]
@@ -287,7 +287,7 @@ def test_an_unavailable_format_says_which_ones_this_machine_can_write(monkeypatc
     from typer.testing import CliRunner
 
     from tts_accel.cli.app import app
-    from tts_accel.core import formats
+    from tts_accel.core.audio import formats
 
     monkeypatch.setattr(formats, "writable_formats", lambda: ["wav", "raw", "flac", "ogg"])  # an older libsndfile
     result = CliRunner().invoke(app, ["synth", "Hello.", "-o", str(tmp_path / "x.mp3")])

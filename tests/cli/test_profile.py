@@ -6,11 +6,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from tests.core.fake_trees import epyc_vm, intel_hybrid
+from tests.core.hardware.fake_trees import epyc_vm, intel_hybrid
 from tts_accel.cli.profile import profile_app
-from tts_accel.core import profiles as store
-from tts_accel.core.hardware import HardwareProfile
-from tts_accel.core.profiles import Profile
+from tts_accel.core.hardware.profile import HardwareProfile
+from tts_accel.core.plan import profiles as store
+from tts_accel.core.plan.profiles import Profile
 
 PRESETS = {"generic-cpu", "intel-hybrid", "arm-big-little", "nvidia-ampere", "nvidia-hopper", "nvidia-blackwell"}
 

@@ -14,8 +14,8 @@ import pytest
 import soundfile as sf
 
 from tests.utils import run_cli
-from tts_accel.core.fsio import is_temp_name
-from tts_accel.core.text import normalize
+from tts_accel.core.files.atomic import is_temp_name
+from tts_accel.core.text.chunking import normalize
 from tts_accel.core.timestamps import text_words
 
 ZERO = ["--noise-scale", "0", "--noise-w", "0"]

@@ -129,7 +129,7 @@ def test_real_process_exit_codes(args, code, text):
 @pytest.mark.eval
 def test_tier3_without_its_model_exits_6_naming_the_fix(tmp_path, monkeypatch):
     pytest.importorskip("faster_whisper", reason="needs the eval extra")
-    from tts_accel.core import asr
+    from tts_accel.core.verify import asr
 
     monkeypatch.setenv(asr.MODEL_ENV, str(tmp_path))
     asr.default_transcriber.cache_clear()

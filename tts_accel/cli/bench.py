@@ -61,7 +61,7 @@ def bench_command(
     from rich import box
     from rich.table import Table
 
-    from tts_accel.core import bench
+    from tts_accel.core.bench import modes as bench
 
     names = [t.strip() for t in texts.split(",") if t.strip()]
     if acoustic is not None:
@@ -132,7 +132,8 @@ def _acoustic(
     from rich import box
     from rich.table import Table
 
-    from tts_accel.core import acoustic_bench, bench
+    from tts_accel.core.bench import acoustic as acoustic_bench
+    from tts_accel.core.bench import modes as bench
 
     if repeats < 1:
         raise InputError("--repeats must be at least 1.")

@@ -12,9 +12,9 @@ from rich.table import Table
 
 from tts_accel.cli.common import error_boundary
 from tts_accel.cli.common import out_console as out
-from tts_accel.core import profiles as store
 from tts_accel.core.errors import InputError
-from tts_accel.core.hardware import HardwareProfile, format_cpu_list
+from tts_accel.core.hardware.profile import HardwareProfile, format_cpu_list
+from tts_accel.core.plan import profiles as store
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 

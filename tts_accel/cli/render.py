@@ -9,7 +9,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tts_accel.cli.common import err_console
-from tts_accel.core.plan import ExecutionPlan, explain_notes, explain_rows
+from tts_accel.core.plan.model import ExecutionPlan, explain_notes, explain_rows
 
 
 def explain_table(plan: ExecutionPlan) -> Table:
@@ -30,7 +30,7 @@ def explain_table(plan: ExecutionPlan) -> Table:
 def compile_notice(plan: ExecutionPlan, voice: str) -> str | None:
     """The line `tts synth` prints before a run that will compile the acoustic stage (only ever a
     run that asked for a compiled engine: the cost-aware choice never picks an uncompiled one)."""
-    from tts_accel.core.modes import ACOUSTIC_SPECS
+    from tts_accel.core.plan.modes import ACOUSTIC_SPECS
     from tts_accel.core.voices.registry import family_of
 
     engine = ACOUSTIC_SPECS.get(plan.acoustic)

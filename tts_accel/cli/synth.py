@@ -13,11 +13,11 @@ import typer
 
 from tts_accel.cli.common import CtrlC, err_console, error_boundary
 from tts_accel.cli.render import compile_notice, explain_table, progress_for
+from tts_accel.core.audio.sinks import classify, format_for, open_sink
 from tts_accel.core.errors import InputError
-from tts_accel.core.params import SynthParams
-from tts_accel.core.scheduler import Chunk, Piece
-from tts_accel.core.sinks import classify, format_for, open_sink
-from tts_accel.core.text import iter_blocks
+from tts_accel.core.pipeline.scheduler import Chunk, Piece
+from tts_accel.core.text.chunking import iter_blocks
+from tts_accel.core.voices.params import SynthParams
 from tts_accel.core.voices.registry import DEFAULT_VOICE
 
 EXAMPLES = """
@@ -187,8 +187,8 @@ def synth_command(
     """Speak TEXT into an audio file, or stream it to stdout, a device or a FIFO."""
     ctrl_c = CtrlC()
     ctrl_c.install()
-    from tts_accel.core.engine import Synthesizer
-    from tts_accel.core.planner import plan_for
+    from tts_accel.core.pipeline.planning import plan_for
+    from tts_accel.core.pipeline.synthesizer import Synthesizer
 
     params = SynthParams(
         speed=speed, noise_scale=noise_scale, noise_w=noise_w,

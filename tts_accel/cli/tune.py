@@ -57,9 +57,9 @@ def tune_command(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from tts_accel.core import tune
-    from tts_accel.core.gpu import torch_available
-    from tts_accel.core.texts import load_texts
+    from tts_accel.core.hardware.gpu import torch_available
+    from tts_accel.core.text.samples import load_texts
+    from tts_accel.core.tune import plans as tune
     from tts_accel.core.voices.registry import family_of
 
     if budget <= 0:
@@ -126,9 +126,9 @@ def _acoustic(voice: str, text: str, wer: bool, quiet: bool, skipped) -> dict[st
     from rich import box
     from rich.table import Table
 
-    from tts_accel.core.acoustic_tune import tune_acoustic
-    from tts_accel.core.hardware import HardwareProfile
-    from tts_accel.core.tune import earlier_profile
+    from tts_accel.core.hardware.profile import HardwareProfile
+    from tts_accel.core.tune.acoustic import tune_acoustic
+    from tts_accel.core.tune.plans import earlier_profile
     from tts_accel.core.voices.registry import family_of
 
     earlier = earlier_profile(HardwareProfile.detect(), family_of(voice).name)

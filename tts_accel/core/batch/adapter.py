@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tts_accel.core.errors import VoiceError
-from tts_accel.core.plan import NO_ACOUSTIC
+from tts_accel.core.plan.model import NO_ACOUSTIC
 from tts_accel.core.voices.registry import DEFAULT_VOICE
 
 if TYPE_CHECKING:
-    from tts_accel.core.engine import Synthesizer
-    from tts_accel.core.params import SynthParams
-    from tts_accel.core.plan import ExecutionPlan
+    from tts_accel.core.pipeline.synthesizer import Synthesizer
+    from tts_accel.core.plan.model import ExecutionPlan
+    from tts_accel.core.voices.params import SynthParams
 
 __all__ = [
     "DEFAULT_VOICE",
@@ -34,7 +34,7 @@ _CONCURRENT = ("auto", "parallel", "pipelined")
 
 def formats() -> tuple[str, ...]:
     """Audio formats a file sink can write here (the first is the default)."""
-    from tts_accel.core.formats import writable_formats
+    from tts_accel.core.audio.formats import writable_formats
 
     return tuple(writable_formats())
 
@@ -69,7 +69,7 @@ def pool_shape(
     as many workers as the plan would run concurrent model runs (one per usable physical core,
     or a tuned profile's count), each with the plan's threads; a given count of one sizes the
     other to fill the same cores."""
-    from tts_accel.core.planner import plan_for
+    from tts_accel.core.pipeline.planning import plan_for
 
     if workers is not None and workers < 1:
         from tts_accel.core.errors import InputError
@@ -105,7 +105,7 @@ def worker_plan(
     text stage and then the acoustic stage on that engine; otherwise each row runs the voice's
     whole graph (``sequential``), which on ONNX Runtime fp32 is the fastest way through a sentence.
     ``acoustic`` given (--acoustic) always runs the two-stage path on that engine."""
-    from tts_accel.core.planner import plan_for
+    from tts_accel.core.pipeline.planning import plan_for
 
     acoustic = None if acoustic == "auto" else acoustic  # --acoustic auto: the planner's choice, as without it
     if mode in _CONCURRENT:
@@ -129,7 +129,7 @@ def engine_label(plan: ExecutionPlan) -> str:
 
 
 def open_synthesizer(voice: str, plan: ExecutionPlan, lang: str | None) -> Synthesizer:
-    from tts_accel.core.engine import Synthesizer
+    from tts_accel.core.pipeline.synthesizer import Synthesizer
 
     return Synthesizer(voice, plan, lang=lang)
 
@@ -146,7 +146,7 @@ def write_file(  # type: ignore[no-untyped-def]
     """Speak ``text`` into ``path`` atomically (a temporary file beside it, renamed on success),
     and, with ``timestamps``, its words' times into that file (by its extension) once the audio is
     in place. Returns the number of samples written."""
-    from tts_accel.core.sinks import FileSink
+    from tts_accel.core.audio.sinks import FileSink
 
     timeline = None
     hooks = {}

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, replace
 
 from tts_accel.core.batch.inputs import Corpus, Row, RowError
 from tts_accel.core.errors import InputError, TTSError
-from tts_accel.core.params import SynthParams
+from tts_accel.core.voices.params import SynthParams
 
 MANIFEST = "manifest.jsonl"
 ERRORS = "errors.jsonl"

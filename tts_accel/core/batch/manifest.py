@@ -18,8 +18,8 @@ from typing import IO
 
 from tts_accel.core.batch.inputs import RowError
 from tts_accel.core.batch.jobs import ERRORS, LOCK, MANIFEST, Job
-from tts_accel.core.cache import sha256_file
 from tts_accel.core.errors import OutputError
+from tts_accel.core.files.cache import sha256_file
 
 
 def _output_error(path: Path, err: OSError) -> OutputError:

@@ -14,7 +14,7 @@ from tts_accel.core.batch.local import StopFlag, run_local
 from tts_accel.core.batch.manifest import ErrorLog, Manifest, OutDir, intact
 from tts_accel.core.batch.worker import FATAL, Outcome, Worker, WorkerConfig
 from tts_accel.core.errors import InputError
-from tts_accel.core.params import SynthParams
+from tts_accel.core.voices.params import SynthParams
 
 
 @dataclass(frozen=True)

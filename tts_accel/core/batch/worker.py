@@ -15,9 +15,9 @@ from pathlib import Path
 
 from tts_accel.core.batch import adapter
 from tts_accel.core.batch.jobs import Job
-from tts_accel.core.cache import sha256_file
 from tts_accel.core.errors import InputError, ModelError, OutputError, TTSError, VoiceError
-from tts_accel.core.metrics import peak_rss_mb
+from tts_accel.core.files.cache import sha256_file
+from tts_accel.core.pipeline.stats import peak_rss_mb
 
 #: Errors after which no further row can succeed: the run stops (exit code of the class).
 FATAL = {"OutputError": OutputError, "VoiceError": VoiceError}

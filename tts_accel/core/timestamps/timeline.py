@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tts_accel.core.audio import silence
+from tts_accel.core.audio.pcm import silence
 from tts_accel.core.errors import InputError
 from tts_accel.core.timestamps.align import Span, align_words, sounds
 from tts_accel.core.timestamps.words import TextWord, text_words
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tts_accel.core.scheduler import Piece
-    from tts_accel.core.text import TextChunk
+    from tts_accel.core.pipeline.scheduler import Piece
+    from tts_accel.core.text.chunking import TextChunk
     from tts_accel.core.voices.base import Voice
 
 

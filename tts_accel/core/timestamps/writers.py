@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tts_accel.core.errors import InputError, OutputError, output_error
-from tts_accel.core.fsio import write_atomic
+from tts_accel.core.files.atomic import write_atomic
 from tts_accel.core.timestamps.timeline import Timeline, Word
 
 #: Subtitle lines: at most this many characters, and this many lines per cue, where possible.
@@ -212,7 +212,7 @@ def check_path(path: str | os.PathLike[str]) -> str:
 def check_target(path: str | os.PathLike[str]) -> None:
     """Refuse, before synthesis, a timestamps path that cannot be written: a directory, a missing
     or read-only folder (OutputError, one line). Devices and FIFOs are fine: written in place."""
-    from tts_accel.core.sinks import classify
+    from tts_accel.core.audio.sinks import classify
 
     name = os.fspath(path)
     check_path(name)
@@ -235,7 +235,7 @@ def write_timestamps(path: str | os.PathLike[str], timeline: Timeline, *, guard:
     a FIFO, a device, a socket or an open descriptor is written in place, never replaced.
     ``guard`` wraps a write that may block (a FIFO waiting for its reader), as the audio sinks do.
     Every OSError becomes one OutputError line naming the path."""
-    from tts_accel.core.sinks import classify
+    from tts_accel.core.audio.sinks import classify
 
     name = os.fspath(path)
     data = WRITERS[check_path(name)](timeline.finish()).encode("utf-8")

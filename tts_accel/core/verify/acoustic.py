@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from tts_accel.core.errors import EvalUnavailable, InputError, TierUnavailable, TTSError
-from tts_accel.core.modes import ACOUSTIC_SPECS
-from tts_accel.core.texts import harvard_sentences, read_text
+from tts_accel.core.plan.modes import ACOUSTIC_SPECS
+from tts_accel.core.text.samples import harvard_sentences, read_text
 from tts_accel.core.verify.quality import MCD16_MAX_DB, PESQ_WB_MIN, SNR_MIN_DB, WER_POINTS, measure
 from tts_accel.core.verify.report import INFO, Row, check, skip
 from tts_accel.core.voices.registry import family_of, resolve_voice
@@ -77,9 +77,9 @@ class AcousticRenders:
         return self._audio[name]
 
     def _render(self, name: str) -> list[np.ndarray] | str:
-        from tts_accel.core.costs import BF16_ISAS, isa_class
-        from tts_accel.core.gpu import torch_available
-        from tts_accel.core.hardware import HardwareProfile
+        from tts_accel.core.hardware.gpu import torch_available
+        from tts_accel.core.hardware.profile import HardwareProfile
+        from tts_accel.core.plan.costs import BF16_ISAS, isa_class
 
         spec = ACOUSTIC_SPECS[name]
         if spec.runtime == "torch" and not torch_available():
@@ -156,8 +156,8 @@ def join_rows(renders: AcousticRenders) -> list[Row]:
 def tier3_rows(renders: AcousticRenders) -> list[Row]:
     if renders.support is None:
         return []
-    from tts_accel.core.asr import default_transcriber
-    from tts_accel.core.wer import wer
+    from tts_accel.core.verify.asr import default_transcriber
+    from tts_accel.core.verify.wer import wer
 
     try:
         asr = default_transcriber()

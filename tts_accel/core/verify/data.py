@@ -6,15 +6,15 @@ from dataclasses import replace
 
 import numpy as np
 
-from tts_accel.core.engine import Synthesizer
 from tts_accel.core.errors import ModelError, ModeNotApplicable
-from tts_accel.core.gpu import torch_available
-from tts_accel.core.modes import ONNX_MODES
-from tts_accel.core.params import ZERO_NOISE
-from tts_accel.core.plan import ExecutionPlan
-from tts_accel.core.planner import plan_for
-from tts_accel.core.scheduler import Piece
-from tts_accel.core.texts import harvard_sentences
+from tts_accel.core.hardware.gpu import torch_available
+from tts_accel.core.pipeline.planning import plan_for
+from tts_accel.core.pipeline.scheduler import Piece
+from tts_accel.core.pipeline.synthesizer import Synthesizer
+from tts_accel.core.plan.model import ExecutionPlan
+from tts_accel.core.plan.modes import ONNX_MODES
+from tts_accel.core.text.samples import harvard_sentences
+from tts_accel.core.voices.params import ZERO_NOISE
 from tts_accel.core.voices.registry import family_of
 
 REFERENCE = "sequential"

@@ -16,7 +16,7 @@ from tts_accel.core.verify.timing import tier3_timestamps
 from tts_accel.core.voices.registry import DEFAULT_VOICE, family_of
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tts_accel.core.asr import Transcriber
+    from tts_accel.core.verify.asr import Transcriber
 
 TIER = 3
 #: The ceiling of the default voice's family; each family declares its own (``Family.wer_max``,
@@ -43,7 +43,7 @@ def dbfs(audio: np.ndarray) -> float:
 
 
 def _transcriber() -> Transcriber:
-    from tts_accel.core.asr import default_transcriber
+    from tts_accel.core.verify.asr import default_transcriber
 
     try:
         return default_transcriber()
@@ -69,7 +69,7 @@ class Heard:
 
 def mode_wer(renders: Renders, mode: str, heard: Heard) -> tuple[float, list[str]]:
     """WER in per cent over the sentences, and the transcripts."""
-    from tts_accel.core.wer import wer
+    from tts_accel.core.verify.wer import wer
 
     hyps = [heard(a) for a in renders.audio(mode)]
     return 100.0 * wer(renders.sentences, hyps).rate, hyps

@@ -8,8 +8,8 @@ from dataclasses import replace
 import numpy as np
 
 from tts_accel.core.errors import ModeNotApplicable, TTSError
-from tts_accel.core.gpu import torch_available
-from tts_accel.core.texts import harvard_sentences
+from tts_accel.core.hardware.gpu import torch_available
+from tts_accel.core.text.samples import harvard_sentences
 from tts_accel.core.verify.data import REFERENCE, SPEECH_ONLY, Renders
 from tts_accel.core.verify.report import FAIL, PASS, Row, check, skip
 from tts_accel.core.voices.registry import resolve_voice
@@ -125,8 +125,8 @@ def windowed_rows(renders: Renders, ref: list[np.ndarray]) -> list[Row]:
     the same stage on the same latent (the voice's default noise, both schedules: the small
     opening windows and the steady ones), at most 1e-4 per sample and the same length; and the
     windows against the voice's own graph (the sequential reference) with zero noise."""
-    from tts_accel.core.engine import Synthesizer
-    from tts_accel.core.planner import plan_for
+    from tts_accel.core.pipeline.planning import plan_for
+    from tts_accel.core.pipeline.synthesizer import Synthesizer
 
     try:
         plan = plan_for("pipelined", renders.voice, tuned=False)

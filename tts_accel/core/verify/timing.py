@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from tts_accel.core.engine import Synthesizer
 from tts_accel.core.errors import TTSError
-from tts_accel.core.params import ZERO_NOISE
-from tts_accel.core.plan import ExecutionPlan
-from tts_accel.core.planner import plan_for
+from tts_accel.core.pipeline.planning import plan_for
+from tts_accel.core.pipeline.synthesizer import Synthesizer
+from tts_accel.core.plan.model import ExecutionPlan
 from tts_accel.core.timestamps import Timeline
 from tts_accel.core.verify.report import FAIL, INFO, SKIP, Row, check
+from tts_accel.core.voices.params import ZERO_NOISE
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tts_accel.core.asr import Transcriber
+    from tts_accel.core.verify.asr import Transcriber
 
 #: Median absolute word-start error allowed (s): measured 0.040-0.053 s on both families.
 MEDIAN_MAX_S = 0.08

@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from tts_accel.core.errors import InputError, ModeNotApplicable
-from tts_accel.core.modes import SPECS, spec
-from tts_accel.core.params import SynthParams
+from tts_accel.core.plan.modes import SPECS, spec
+from tts_accel.core.voices.params import SynthParams
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tts_accel.core.plan import ExecutionPlan
+    from tts_accel.core.plan.model import ExecutionPlan
 
 
 class TextResult(Protocol):

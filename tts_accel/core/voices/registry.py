@@ -11,6 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from tts_accel.core.errors import VoiceError
+from tts_accel.core.plan.profiles import DEFAULT_FAMILY
 from tts_accel.core.voices import kokoro, piper
 from tts_accel.core.voices.base import Family, Voice, VoiceEntry
 
@@ -82,5 +83,5 @@ def _resolve(name: str) -> Voice:
     )
 
 
-#: The family of the default voice: a tuned profile without a family key is taken as its.
-DEFAULT_FAMILY = family_of(DEFAULT_VOICE).name
+if family_of(DEFAULT_VOICE).name != DEFAULT_FAMILY:  # pragma: no cover - a wrong edit of either constant
+    raise ImportError(f"DEFAULT_VOICE {DEFAULT_VOICE!r} is not of DEFAULT_FAMILY {DEFAULT_FAMILY!r} (plan.profiles)")

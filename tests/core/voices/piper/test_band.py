@@ -11,7 +11,7 @@ import onnx
 import onnxruntime as ort
 import pytest
 
-from tests.core.test_streaming import SENTENCE_60
+from tests.core.pipeline.test_streaming import SENTENCE_60
 from tts_accel.core.voices.piper import band
 from tts_accel.core.voices.piper.split import META_BAND, banded_text_model, text_model
 

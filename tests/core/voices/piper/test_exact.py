@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tts_accel.core.windows import Margins, Schedule, windows
+from tts_accel.core.acoustic.windows import Margins, Schedule, windows
 
 ZERO_NOISE = (0.0, 1.0, 0.0)
 DEFAULT_NOISE = (0.667, 1.0, 0.8)

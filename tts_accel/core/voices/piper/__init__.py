@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tts_accel.core.modes import ACOUSTIC_ENGINES
+from tts_accel.core.plan.modes import ACOUSTIC_ENGINES
 from tts_accel.core.voices.base import AcousticSupport, Family, Voice, VoiceEntry
 
 #: `tts verify` tier 3: Whisper tiny.en alone misses 5-7 % of harvard.txt read by joe, mostly its

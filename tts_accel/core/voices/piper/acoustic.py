@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
+from tts_accel.core.acoustic.receptive import from_session
+from tts_accel.core.acoustic.windows import Margins, WindowPlan
 from tts_accel.core.errors import ModelError
-from tts_accel.core.onnx_session import stage_session
-from tts_accel.core.receptive import from_session
-from tts_accel.core.windows import Margins, WindowPlan
+from tts_accel.core.onnx.sessions import stage_session
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tts_accel.core.plan import ExecutionPlan
+    from tts_accel.core.plan.model import ExecutionPlan
     from tts_accel.core.voices.piper.split import StageGraphs
 
 #: Tensor names of the split decoder graph (``split.Z`` -> ``split.AUDIO``).

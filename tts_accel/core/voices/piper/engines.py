@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tts_accel.core.cache import cache_dir, model_digest
 from tts_accel.core.errors import InputError, ModelError, output_error
-from tts_accel.core.fsio import build_atomic
-from tts_accel.core.modes import acoustic_spec
+from tts_accel.core.files.atomic import build_atomic
+from tts_accel.core.files.cache import cache_dir, model_digest
+from tts_accel.core.plan.modes import acoustic_spec
 from tts_accel.core.versions import ort_version
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tts_accel.core.plan import ExecutionPlan
+    from tts_accel.core.plan.model import ExecutionPlan
     from tts_accel.core.voices.base import Voice
 
 #: The decoder's input in Piper's graph (feeds /dec/conv_pre/Conv) and the graph's audio output.
@@ -149,8 +149,8 @@ class OrtDecoderEngine:
     shapes: tuple[int, ...] | None = None
 
     def __init__(self, graph: Path, margins: Margins = MARGINS, threads: int = THREADS) -> None:
-        from tts_accel.core.onnx_session import create_session
-        from tts_accel.core.plan import ExecutionPlan
+        from tts_accel.core.onnx.sessions import create_session
+        from tts_accel.core.plan.model import ExecutionPlan
 
         self.hop, self.margins, self.graph = HOP, margins, graph
         self.session = create_session(graph, ExecutionPlan(intra_op_threads=threads, inter_op_threads=1))
@@ -328,9 +328,9 @@ class AcousticLab:
 
     def utterances(self, texts: Sequence[str]) -> list[Utterance]:
         """Each chunk of each text (the chunker's own split) with its latent and reference audio."""
-        from tts_accel.core.onnx_session import create_session
-        from tts_accel.core.plan import ExecutionPlan
-        from tts_accel.core.text import chunk_text, normalize
+        from tts_accel.core.onnx.sessions import create_session
+        from tts_accel.core.plan.model import ExecutionPlan
+        from tts_accel.core.text.chunking import chunk_text, normalize
 
         if self._session is None:
             self._session = create_session(tapped_graph(self.model_path), ExecutionPlan(intra_op_threads=1))

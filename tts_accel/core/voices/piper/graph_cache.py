@@ -1,4 +1,4 @@
-"""Derived Piper graphs, built once and kept in ``cache_dir()/graphs`` (``tts_accel.core.cache``):
+"""Derived Piper graphs, built once and kept in ``cache_dir()/graphs`` (``tts_accel.core.files.cache``):
 
 * a copy of a voice's graph that also outputs each item's frame count (``lengths``), so the
   batched mode can cut every chunk's audio out of a padded batch exactly, and each id's frame
@@ -7,7 +7,7 @@
 * an int8 copy of that graph (static QDQ quantization of the decoder's convolutions,
   calibrated on the voice's own ids), keyed by the model's sha256 and the ONNX Runtime version.
 
-(ORT's optimized copy of any graph is ``tts_accel.core.onnx_session``'s; the two-stage split is
+(ORT's optimized copy of any graph is ``tts_accel.core.onnx.sessions``'s; the two-stage split is
 ``split.py``'s.) Every file is written to a temporary name and renamed into place, so a crash
 never leaves a half-written graph under the final name. A cache that cannot be written is an
 OutputError naming the path.
@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from tts_accel.core.errors import ModelError, output_error
-from tts_accel.core.fsio import build_atomic
-from tts_accel.core.modes import PRECISIONS as MODE_PRECISIONS
-from tts_accel.core.onnx_graphs import add_outputs, derived_path, needs_onnx, produced, save
+from tts_accel.core.files.atomic import build_atomic
+from tts_accel.core.onnx.graphs import add_outputs, derived_path, needs_onnx, produced, save
+from tts_accel.core.plan.modes import PRECISIONS as MODE_PRECISIONS
 
 #: The Piper graph's clamped sum of ceil(durations): frames per item, shape (B,) float32.
 PIPER_LENGTHS_TENSOR = "/Clip_output_0"

@@ -19,15 +19,15 @@ from pathlib import Path
 
 import numpy as np
 
+from tts_accel.core.acoustic.windows import parse_windows
 from tts_accel.core.errors import GraphSplitError, ModelError, TTSError
-from tts_accel.core.modes import spec
-from tts_accel.core.onnx_session import create_session, optimized_path
-from tts_accel.core.params import SynthParams
-from tts_accel.core.plan import ExecutionPlan
+from tts_accel.core.onnx.sessions import create_session, optimized_path
+from tts_accel.core.plan.model import ExecutionPlan
+from tts_accel.core.plan.modes import spec
 from tts_accel.core.voices.base import Backend, TwoStage
+from tts_accel.core.voices.params import SynthParams
 from tts_accel.core.voices.piper.graph_cache import FRAMES_OUTPUT, LENGTHS_OUTPUT, derived_model
 from tts_accel.core.voices.piper.stages import PiperStages
-from tts_accel.core.windows import parse_windows
 
 #: Piper's decoder upsamples each frame to 256 samples (8 * 8 * 2 * 2).
 HOP = 256

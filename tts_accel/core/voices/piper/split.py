@@ -35,9 +35,9 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from tts_accel.core.cache import cache_dir, model_digest
 from tts_accel.core.errors import GraphSplitError, ModelError, output_error
-from tts_accel.core.fsio import write_atomic
+from tts_accel.core.files.atomic import write_atomic
+from tts_accel.core.files.cache import cache_dir, model_digest
 
 #: Public tensor names of the split graphs.
 TEXT_INPUTS = ("input", "input_lengths", "scales")
@@ -57,7 +57,7 @@ def _not_piper(why: str) -> GraphSplitError:
 
 
 def _load(model_path: Path):  # type: ignore[no-untyped-def]
-    from tts_accel.core.onnx_graphs import needs_onnx
+    from tts_accel.core.onnx.graphs import needs_onnx
 
     onnx = needs_onnx("splitting the voice into stages")
     try:
@@ -305,7 +305,7 @@ def banded_text_model(model):  # type: ignore[no-untyped-def]
 
 def _stamped(build):  # type: ignore[no-untyped-def]
     def make(model):  # type: ignore[no-untyped-def]
-        from tts_accel.core.receptive import stamp
+        from tts_accel.core.acoustic.receptive import stamp
 
         sub = build(model)
         stamp(sub)  # margins and hop in the metadata: sessions read them without onnx.load

@@ -26,14 +26,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tts_accel.core.acoustic.receptive import from_session
+from tts_accel.core.acoustic.windows import Margins, Schedule, Window, WindowPlan, windows
 from tts_accel.core.errors import ModelError
-from tts_accel.core.onnx_session import stage_session
-from tts_accel.core.params import SynthParams
-from tts_accel.core.receptive import from_session
-from tts_accel.core.windows import Margins, Schedule, Window, WindowPlan, windows
+from tts_accel.core.onnx.sessions import stage_session
+from tts_accel.core.voices.params import SynthParams
 
 if TYPE_CHECKING:  # pragma: no cover
-    from tts_accel.core.plan import ExecutionPlan
+    from tts_accel.core.plan.model import ExecutionPlan
     from tts_accel.core.voices.piper.acoustic import DecoderEngine
 
 #: Tensor names of the split graphs (``split.py``).

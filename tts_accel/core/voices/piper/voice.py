@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from tts_accel.core.errors import VoiceError, torch_missing
-from tts_accel.core.params import SynthParams
-from tts_accel.core.phonemize import phonemize
-from tts_accel.core.plan import ExecutionPlan
-from tts_accel.core.texts import PACKAGED
+from tts_accel.core.plan.model import ExecutionPlan
+from tts_accel.core.text.phonemize import phonemize
+from tts_accel.core.text.samples import PACKAGED
 from tts_accel.core.voices.base import Backend, SymbolPositions, Voice
+from tts_accel.core.voices.params import SynthParams
 from tts_accel.core.voices.piper.config import PiperConfig
 
 PAD, BOS, EOS = "_", "^", "$"
@@ -106,7 +106,7 @@ class PiperVoice(Voice):
     def calibration_ids(self) -> list[np.ndarray]:
         """Ids of the shipped paragraph (8 sentences, about 35 s of speech): what int8
         quantization measures activation ranges on. Not the Harvard list that tier 3 scores."""
-        from tts_accel.core.text import chunk_text, normalize
+        from tts_accel.core.text.chunking import chunk_text, normalize
 
         # the shipped copy, never $TTS_ACCEL_TEXTS: the int8 graph's cache key does not name the text
         text = (PACKAGED / "paragraph.txt").read_text(encoding="utf-8")

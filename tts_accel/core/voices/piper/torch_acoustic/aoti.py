@@ -82,7 +82,7 @@ class SoRunner(PackageRunner):
     def __init__(self, path: Path, runners: int = 1) -> None:
         import ctypes
 
-        from tts_accel.core.fsio import write_atomic
+        from tts_accel.core.files.atomic import write_atomic
 
         so = library_path(path)
         if not so.is_file() or so.stat().st_mtime_ns < Path(path).stat().st_mtime_ns:  # none, or a rebuilt .pt2

@@ -22,8 +22,8 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 
-from tts_accel.core.cache import cache_dir, model_digest
-from tts_accel.core.costs import isa_class
+from tts_accel.core.files.cache import cache_dir, model_digest
+from tts_accel.core.plan.costs import isa_class
 
 #: Bump when net.py changes what it computes in a way its file hash would not show.
 NET_VERSION = 1

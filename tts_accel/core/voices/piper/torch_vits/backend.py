@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from tts_accel.core.errors import DeviceUnavailableError, InputError, ModelError
-from tts_accel.core.modes import SPECS, TORCH_MODES
-from tts_accel.core.params import SynthParams
+from tts_accel.core.plan.modes import SPECS, TORCH_MODES
 from tts_accel.core.voices.base import Backend
+from tts_accel.core.voices.params import SynthParams
 from tts_accel.core.voices.piper.config import PiperConfig
 from tts_accel.core.voices.piper.torch_vits.model import PiperVits
 from tts_accel.core.voices.piper.torch_vits.ops import torch_ops, triton_ops

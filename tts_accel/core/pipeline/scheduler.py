@@ -1,0 +1,275 @@
+"""How chunks and acoustic windows reach the backend: sequential, parallel, pipelined, batched.
+
+Phonemization stays on the calling thread, in text order (espeak-ng is not thread-safe);
+only model runs go concurrent, over one shared backend. Output is always in text order.
+
+``run`` yields :class:`Piece` objects: a whole chunk's audio in one piece, or (the pipelined
+mode with windows, ``run_streaming``) a chunk's audio window by window, each window the moment
+it is computed. The first piece of a chunk carries the chunk's frames per id when the backend
+can report them (every real backend does).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import islice
+from typing import TypeVar
+
+import numpy as np
+
+from tts_accel.core.plan.model import ExecutionPlan
+from tts_accel.core.plan.modes import Schedule, spec
+from tts_accel.core.voices.base import Backend
+from tts_accel.core.voices.params import SynthParams
+
+
+@dataclass(frozen=True)
+class Chunk:
+    index: int
+    text: str
+    ids: np.ndarray  # (T,) int64
+    pause_after: float  # seconds of silence after this chunk's audio
+    sentence_end: bool = True  # this chunk ends a sentence (its pause is the sentence silence)
+
+
+@dataclass
+class Piece:
+    """What ``run`` yields, in text order: some or all of one chunk's audio."""
+
+    chunk: Chunk
+    audio: np.ndarray  # (N,) float32 samples of this piece (a window, or a whole chunk)
+    last: bool  # the chunk's last piece: its pause follows
+    #: (T,) int64 latent frames of each id, on the chunk's FIRST piece (None on later pieces, or
+    #: when the backend cannot tell); sums to the chunk's frames (``Voice.hop`` samples each)
+    frames_per_id: np.ndarray | None = None
+
+
+Runner = Callable[[Iterable[Chunk], Backend, SynthParams, ExecutionPlan], Iterator[Piece]]
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def in_order(items: Iterable[T], work: Callable[[T], R], workers: int) -> Iterator[tuple[T, R]]:
+    """Run ``work`` on each item on ``workers`` threads; yield (item, result) in input order.
+
+    An item is submitted as soon as the input iterator gives it (so the front-end runs ahead
+    of the model), and at most ``2 * workers`` items are in flight, so memory stays flat on
+    long inputs and the front-end never runs far ahead of the audio. A result is yielded the
+    moment it and every result before it are done.
+    """
+    pending: deque[tuple[T, Future[R]]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tts-model") as pool:
+        try:
+            for item in items:
+                pending.append((item, pool.submit(work, item)))
+                while pending and (len(pending) >= 2 * workers or pending[0][1].done()):
+                    head, future = pending.popleft()
+                    yield head, future.result()
+            while pending:
+                head, future = pending.popleft()
+                yield head, future.result()
+        finally:
+            for _, future in pending:
+                future.cancel()
+
+
+def whole(chunk: Chunk, voiced: tuple[np.ndarray, np.ndarray | None]) -> Piece:
+    """A chunk's whole audio as its one piece."""
+    audio, frames_per_id = voiced
+    return Piece(chunk, audio, True, frames_per_id)
+
+
+def run_sequential(
+    chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
+) -> Iterator[Piece]:
+    for chunk in chunks:
+        yield whole(chunk, backend.infer_with_frames(chunk.ids, params))
+
+
+def run_concurrent(
+    chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
+) -> Iterator[Piece]:
+    """Whole chunks, pipelined: each chunk's model run goes to a worker as soon as the chunk is
+    phonemized, and its audio is yielded as soon as it and every chunk before it are done. One
+    shared session: ORT's ``run`` is thread-safe."""
+    work = lambda chunk: backend.infer_with_frames(chunk.ids, params)  # noqa: E731
+    for chunk, voiced in in_order(chunks, work, max(1, plan.workers)):
+        yield whole(chunk, voiced)
+
+
+def run_parallel(
+    chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
+) -> Iterator[Piece]:
+    """Parallel (KittenTTS PR #147): phonemize the whole text first, then fan the model runs out
+    over the workers. Same samples and throughput as pipelined, but the first audio waits for
+    the whole front-end; kept as the throughput baseline the pipelined mode is judged against."""
+    yield from run_concurrent(list(chunks), backend, params, plan)
+
+
+#: Put on an opening chunk's queue when its text stage is done: the chunks after it may start.
+_TEXT_DONE = object()
+
+
+class _Stream:
+    """One chunk on a worker: its text stage, then its acoustic windows, each piece put on a
+    queue the consumer reads as it comes."""
+
+    def __init__(self, chunk: Chunk, opening: bool, spare: Callable[[], bool] | None = None):
+        self.chunk = chunk
+        self.spare = spare  # whether a worker of the plan is idle now (the windows may use it)
+        self.opening = opening  # nothing buffered ahead of it: the small-first-window schedule
+        self.pieces: queue.SimpleQueue[Piece | BaseException | object] = queue.SimpleQueue()
+        self.text_done = False  # (consumer's view) its text stage is done
+        self.cancel = threading.Event()
+
+    def run(self, backend: Backend, params: SynthParams) -> None:
+        try:
+            if self.cancel.is_set():
+                return
+            stages = backend.two_stage()
+            if stages is None:  # the graph could not be split: the whole chunk, one piece
+                audio, frames = backend.infer_with_frames(self.chunk.ids, params)
+                self.pieces.put(Piece(self.chunk, audio, True, frames))
+                return
+            text = stages.text_stage(self.chunk.ids, params, alone=self.opening)  # an opening runs alone
+            if self.opening:
+                self.pieces.put(_TEXT_DONE)
+            frames: np.ndarray | None = text.frames_per_id
+            for audio, last in stages.acoustic_stage(text, self.opening, self.cancel, self.spare):
+                self.pieces.put(Piece(self.chunk, audio, last, frames))
+                frames = None
+        except BaseException as err:  # handed to the consumer, raised there in text order
+            self.pieces.put(err)
+
+
+def run_streaming(
+    chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
+) -> Iterator[Piece]:
+    """The pipelined mode with windows: each chunk runs on a worker (text stage, then its
+    acoustic windows), and every window is yielded the moment it and all audio before it are
+    out, so a sentence's first audio waits for its text stage and one small window, not for
+    the sentence.
+
+    Order and concurrency, on ``plan.workers`` threads:
+
+    * a chunk that starts with nothing buffered ahead of it (the text's first, or the first after
+      the output ran dry: a listener playing in real time would have heard all audio out so far)
+      runs its text stage alone, on every core the plan has (``alone=True``), then its windows
+      on the ``opening`` schedule (a small first window); the chunks after it are phonemized
+      and started only when its text stage is done, so nothing competes with it;
+    * later chunks run on the ``steady`` schedule (large windows), one per worker: the text stage
+      of the next sentence overlaps the windows of this one, and whole workers stay busy;
+    * at most ``2 * workers`` chunks are in flight; a chunk not yet at the head keeps its pieces
+      (at most one chunk's audio, under the voice's id budget): memory stays flat.
+    """
+    workers = max(1, plan.workers)
+    pending: deque[_Stream] = deque()
+    source = iter(chunks)
+    running = [0]  # chunks whose job is on a worker now (text stage or windows)
+    lock = threading.Lock()
+
+    def spare() -> bool:  # a worker has nothing to do: the windows of a running chunk may take it
+        return running[0] < workers
+
+    def counted(job: _Stream) -> None:
+        with lock:
+            running[0] += 1
+        try:
+            job.run(backend, params)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    more = True
+    rate = backend.sample_rate
+    first_out: float | None = None  # when the first piece went out
+    out_s = 0.0  # seconds of audio out so far, pauses included
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tts-stage") as pool:
+        try:
+            while True:
+                # an opening chunk's text stage runs alone; else up to 2 chunks per worker
+                alone = bool(pending) and pending[0].opening and not pending[0].text_done
+                while more and len(pending) < 2 * workers and not alone:
+                    chunk = next(source, None)  # phonemizes, on this thread
+                    if chunk is None:
+                        more = False
+                        break
+                    # Dry: a listener playing in real time has heard everything out so far.
+                    dry = first_out is None or time.perf_counter() - first_out >= out_s
+                    job = _Stream(chunk, opening=not pending and dry, spare=spare if workers > 1 else None)
+                    pending.append(job)
+                    pool.submit(counted, job)
+                if not pending:
+                    return
+                head = pending[0]
+                item = head.pieces.get()
+                if isinstance(item, BaseException):
+                    raise item
+                head.text_done = True
+                if not isinstance(item, Piece):  # the text stage is done: admit the next chunks
+                    continue
+                if first_out is None:
+                    first_out = time.perf_counter()
+                out_s += item.audio.size / rate + (item.chunk.pause_after if item.last else 0.0)
+                yield item
+                if item.last:
+                    pending.popleft()
+        finally:
+            for job in pending:
+                job.cancel.set()
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def run_pipelined(
+    chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan
+) -> Iterator[Piece]:
+    """Window by window when the plan has windows (``run_streaming``), else whole chunks
+    (``run_concurrent``)."""
+    runner = run_streaming if plan.streams_windows else run_concurrent
+    yield from runner(chunks, backend, params, plan)
+
+
+def batches(chunks: Iterable[Chunk], size: int) -> Iterator[list[Chunk]]:
+    """Consecutive groups of ``size`` chunks (the last may be shorter), in text order."""
+    it = iter(chunks)
+    while group := list(islice(it, size)):
+        yield group
+
+
+def run_batched(chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan) -> Iterator[Piece]:
+    """``plan.batch_size`` consecutive chunks padded into one model run; with ``workers`` > 1
+    several batches run at once. Each chunk's audio is cut out of the batch by its frame count."""
+
+    def work(group: list[Chunk]) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        return backend.infer_batch_with_frames([c.ids for c in group], params)
+
+    groups = batches(chunks, max(1, plan.batch_size))
+    Done = Iterator[tuple[list[Chunk], list[tuple[np.ndarray, np.ndarray | None]]]]
+    if plan.workers <= 1:
+        done: Done = ((g, work(g)) for g in groups)
+    else:
+        done = in_order(groups, work, plan.workers)
+    for group, voiced in done:
+        for chunk, one in zip(group, voiced, strict=True):
+            yield whole(chunk, one)
+
+
+#: One runner per schedule of the mode vocabulary (``modes.ModeSpec.schedule``).
+RUNNERS: dict[Schedule, Runner] = {
+    "sequential": run_sequential,
+    "parallel": run_parallel,
+    "pipelined": run_pipelined,
+    "batched": run_batched,
+}
+
+
+def run(chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan) -> Iterator[Piece]:
+    """The plan's mode decides the runner through its schedule (the torch modes run one chunk
+    after another); an unknown mode is an UnknownMode error, never a silent sequential run."""
+    return RUNNERS[spec(plan.mode).schedule](chunks, backend, params, plan)

@@ -1,0 +1,1 @@
+"""Text in: normalization, chunking under a phoneme budget, phonemization, and the shipped sample texts."""

@@ -1,0 +1,185 @@
+"""`tts tune`'s acoustic part: build the compiled window shapes, measure what each acoustic engine
+costs here and whether it keeps the voice, and return it as the tuned profile's ``[acoustic]``.
+
+Costs (``costs.EngineCost``), CPU seconds at one thread:
+
+* ``fixed_s`` and ``per_audio_s``: a line through the CPU seconds of whole fresh processes
+  (``_process_costs``: imports, loading, the first call of every shape, the text stage, every
+  window, the file) synthesizing a short and a long text on this engine, medians of repeats,
+  engines alternated. Whole processes, because that is what `auto` decides between: the parts
+  measured apart (start-up, then steady windows) put bf16's break-even at ~37 s of audio on the
+  dev VM where whole runs put it near 350 s (docs/acoustic.md);
+* ``compile_s``: building every window shape, when this run built them (else the earlier
+  measurement, or the default).
+
+Quality: each engine against the fp32 whole-graph audio of the Harvard sentences' latents (SNR,
+MCD16, PESQ-WB) and, with ``wer=True`` and the eval extra, Whisper's WER against fp32's; the
+verdict is ``verify.quality.same_voice``. `auto` never picks an engine whose verdict is false.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from tts_accel.core.bench.acoustic import load_engines, unavailable
+from tts_accel.core.errors import ModelError, ModeNotApplicable
+from tts_accel.core.hardware.profile import HardwareProfile
+from tts_accel.core.plan.costs import CostTable, EngineCost, default_costs, isa_class
+from tts_accel.core.text.samples import harvard_sentences
+from tts_accel.core.verify.quality import measure
+from tts_accel.core.versions import versions
+from tts_accel.core.voices.registry import family_of, resolve_voice
+
+#: The engines whose costs the planner weighs (auto chooses between these two only).
+COSTED = ("ort-fp32", "torch-bf16")
+
+
+def runnable(voice: str, hw: HardwareProfile | None = None) -> dict[str, str]:
+    """Engine -> "" when it can run here, else why not (no torch, no bf16 instructions)."""
+    support = family_of(voice).acoustic
+    if support is None:
+        raise ModeNotApplicable(f"voice {voice!r} has no separate acoustic stage: nothing to tune there.")
+    isa = isa_class((hw or HardwareProfile.detect(gpus=False)).isa)
+    return {name: unavailable(name, isa) for name in support.engines}
+
+
+def tune_acoustic(
+    voice: str,
+    text: str,
+    *,
+    repeats: int = 3,
+    wer: bool = False,
+    previous: Mapping[str, Any] | None = None,
+    on_step: Callable[[str], None] | None = None,
+    on_skip: Callable[[str, str], None] | None = None,
+) -> dict[str, Any]:
+    """Build, measure and judge every acoustic engine that runs here; the ``[acoustic]`` table."""
+    step = on_step or (lambda _s: None)
+    hw = HardwareProfile.detect(gpus=False)
+    isa = isa_class(hw.isa)
+    can = runnable(voice, hw)
+    for name, why in can.items():
+        if why and on_skip:
+            on_skip(name, why)
+    names = [n for n, why in can.items() if not why]
+    support = family_of(voice).acoustic
+    assert support is not None
+    lab = support.lab(resolve_voice(voice))
+    loaded = load_engines(lab, names, step, on_skip)
+    engines: dict[str, Any] = {name: engine for name, (engine, _, _) in loaded.items()}
+    compile_s = {name: built for name, (_, _, built) in loaded.items() if built > 0}  # shapes built this run
+    old_costs = CostTable.from_profile(dict((previous or {}).get("costs", {})))
+    # -- per second of audio: the engines over the same text, alternated -----------------------
+    step("timing the engines over real windows")
+    utts = lab.utterances([text])
+    audio_s = sum(u.audio.size for u in utts) / lab.sample_rate
+    for engine in engines.values():
+        lab.render(engine, utts[:2])  # first calls of every shape, not timed
+    spent: dict[str, list[float]] = {n: [] for n in engines}
+    for _ in range(max(1, repeats)):
+        for name, engine in engines.items():
+            spent[name].append(lab.render(engine, utts)[1])
+    table: dict[str, dict[str, float]] = {}
+    costed = [n for n in COSTED if n in engines]
+    step(f"timing whole processes on {', '.join(costed)}")
+    lines = _process_costs(voice, costed, text, repeats)
+    for name in costed:
+        fixed, per_audio = lines[name]
+        old = old_costs.costs.get(name) or default_costs(isa).costs.get(name)
+        build = compile_s.get(name, old.compile_s if old is not None else 0.0)
+        table[name] = EngineCost(fixed, per_audio, build).__dict__
+    # -- quality on the Harvard sentences --------------------------------------------------------
+    step("judging quality on the Harvard sentences")
+    sentences = harvard_sentences()
+    harvard = lab.utterances(sentences)
+    refs = [u.audio for u in harvard]
+    renders = {name: lab.render(engine, harvard)[0] for name, engine in engines.items()}
+    wers = _wers(sentences, harvard, renders, lab.sample_rate, step) if wer else {}
+    quality: dict[str, dict[str, Any]] = {}
+    for name in engines:
+        q = measure(refs, renders[name], lab.sample_rate)
+        if wers:
+            q = type(q)(**{**q.__dict__, "wer": wers.get(name), "wer_fp32": wers.get("ort-fp32")})
+        quality[name] = {**q.to_dict(), "per_audio_s": round(float(np.median(spent[name])) / audio_s, 5)}
+    return {
+        "isa": isa, "torch": versions().get("torch", ""), "text_audio_s": round(audio_s, 2),
+        "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "costs": table, "quality": quality,
+    }  # fmt: skip
+
+
+_SYNTH = """
+import sys
+from tts_accel.core.pipeline.synthesizer import Synthesizer
+from tts_accel.core.pipeline.planning import plan_for
+from tts_accel.core.audio.sinks import FileSink
+voice, engine, text_path, out = sys.argv[1:5]
+plan = plan_for("pipelined", voice, tuned=False, acoustic=engine)
+synth = Synthesizer(voice, plan)
+with FileSink(out, synth.sample_rate, "wav") as sink:
+    synth.write([open(text_path, encoding="utf-8").read()], sink)
+    print("FRAMES", sink.frames, synth.sample_rate)
+"""
+
+
+def _process_costs(voice: str, names: list[str], text: str, repeats: int) -> dict[str, tuple[float, float]]:
+    """Engine -> (fixed CPU s, CPU s per second of audio): a line through the CPU seconds of fresh
+    processes synthesizing ``text`` and ``text`` four times over to a file (child CPU, user +
+    system, from the kernel), medians of ``repeats``, engines alternated."""
+    import resource
+    import subprocess
+    import sys
+    import tempfile
+    from pathlib import Path
+
+    def run(name: str, path: Path, out: Path) -> tuple[float, float]:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        done = subprocess.run([sys.executable, "-c", _SYNTH, voice, name, str(path), str(out)],
+                              capture_output=True, text=True, check=False)  # fmt: skip
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        lines = [ln.split() for ln in done.stdout.splitlines() if ln.startswith("FRAMES ")]
+        if done.returncode != 0 or not lines:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise ModelError(f"timing {name} in a fresh process failed: {tail[0]}")
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        return cpu, int(lines[-1][1]) / int(lines[-1][2])
+
+    with tempfile.TemporaryDirectory(prefix="tts-tune-") as tmp:
+        texts = [Path(tmp, "short.txt"), Path(tmp, "long.txt")]
+        texts[0].write_text(text, encoding="utf-8")
+        texts[1].write_text("\n\n".join([text] * 4), encoding="utf-8")
+        samples: dict[str, list[list[tuple[float, float]]]] = {n: [[], []] for n in names}
+        for _ in range(max(1, repeats)):
+            for k, path in enumerate(texts):
+                for name in names:
+                    samples[name][k].append(run(name, path, Path(tmp, "out.wav")))
+    lines: dict[str, tuple[float, float]] = {}
+    for name in names:
+        (c0, a0), (c1, a1) = ((float(np.median([c for c, _ in s])), float(np.median([a for _, a in s])))
+                              for s in samples[name])  # fmt: skip
+        slope = (c1 - c0) / (a1 - a0) if a1 > a0 else 0.0
+        per_audio = slope if slope > 0 else c1 / max(a1, 1e-9)  # noise swallowed the slope: the whole cost
+        lines[name] = (max(0.0, c0 - per_audio * a0), per_audio)
+    return lines
+
+
+def _wers(
+    sentences: list[str], utts: list[Any], renders: dict[str, list[np.ndarray]], rate: int,
+    step: Callable[[str], None],
+) -> dict[str, float]:  # fmt: skip
+    """Whisper's WER per engine over the Harvard sentences (per cent), one chunk per sentence."""
+    from tts_accel.core.verify.asr import default_transcriber
+    from tts_accel.core.verify.wer import wer
+
+    if len(utts) != len(sentences):  # a sentence split into chunks: join its pieces back
+        return {}
+    asr = default_transcriber()
+    out = {}
+    for name, audios in renders.items():
+        step(f"Whisper on {name}")
+        hyps = [asr.transcribe(a, rate) for a in audios]
+        out[name] = 100.0 * wer(sentences, hyps).rate
+    return out
