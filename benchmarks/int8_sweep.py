@@ -43,7 +43,7 @@ def quantize_subset(graph: Path, nodes: list[str], calibration: list[np.ndarray]
         quantize_static,
     )
 
-    from tts_accel.core.voices.piper.engines import DECODER_INPUT
+    from tts_accel.core.acoustic.ort import Z
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -51,7 +51,7 @@ def quantize_subset(graph: Path, nodes: list[str], calibration: list[np.ndarray]
 
         def get_next(self) -> dict[str, np.ndarray] | None:
             z = next(self._left, None)
-            return None if z is None else {DECODER_INPUT: np.ascontiguousarray(z, dtype=np.float32)[None]}
+            return None if z is None else {Z: np.ascontiguousarray(z, dtype=np.float32)[None]}
 
     root = logging.getLogger()
     level = root.level
@@ -104,30 +104,27 @@ def main() -> None:
     import onnx
     import onnxruntime as ort
 
+    from tts_accel.core.acoustic.ort import AUDIO as AUDIO_OUTPUT
+    from tts_accel.core.acoustic.ort import OrtDecoderEngine
     from tts_accel.core.hardware.profile import machine_label
+    from tts_accel.core.onnx.graphs import with_outputs
     from tts_accel.core.text.samples import harvard_sentences, read_text
     from tts_accel.core.verify.quality import mcd16_db, mcd_db, pesq_wb, snr_db
-    from tts_accel.core.voices.piper.engines import (
-        AUDIO_OUTPUT,
-        DECODER_INPUT,
-        AcousticLab,
-        OrtDecoderEngine,
-        decoder_graph,
-        tapped_graph,
-    )
-    from tts_accel.core.voices.registry import resolve_voice
+    from tts_accel.core.voices.piper.acoustic import DECODER_INPUT
+    from tts_accel.core.voices.registry import family_of, resolve_voice
 
     voice = resolve_voice("piper-joe")
-    lab = AcousticLab(voice)  # type: ignore[arg-type]
-    fp32 = decoder_graph(lab.model_path)
+    lab = family_of("piper-joe").acoustic.lab(voice)  # type: ignore[union-attr]
+    fp32 = lab.source.decoder("fp32")  # the split decoder: z -> audio
     texts = harvard_sentences()
     data = lab.utterances(texts)
-    tap = ort.InferenceSession(str(tapped_graph(lab.model_path)), providers=["CPUExecutionProvider"])
+    tapped = with_outputs(lab.model_path, {DECODER_INPUT: "z"}, "tap-z", "tapping the decoder's input")
+    tap = ort.InferenceSession(str(tapped), providers=["CPUExecutionProvider"])
     calib = []
     for ids in voice.calibration_ids():  # type: ignore[attr-defined]
         feeds = {"input": ids[None], "input_lengths": np.array([len(ids)], np.int64),
                  "scales": np.array(CALIBRATION_SCALES, np.float32)}  # fmt: skip
-        calib.append(tap.run([DECODER_INPUT], feeds)[0][0])
+        calib.append(tap.run(["z"], feeds)[0][0])
     nodes = [n.name for n in onnx.load(str(fp32)).graph.node if n.op_type in ("Conv", "ConvTranspose")]
     long = max(lab.utterances([read_text("long")]), key=lambda u: u.z.shape[1])
     window = np.ascontiguousarray(long.z[:, 100:388])  # 288 frames: 256 core + 2 x 16 margin

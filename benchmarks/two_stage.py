@@ -34,11 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
+from tts_accel.core.acoustic.ort import OrtDecoderEngine
 from tts_accel.core.acoustic.receptive import receptive_field
 from tts_accel.core.acoustic.windows import Margins, Schedule, computed_frames, windows
 from tts_accel.core.plan.model import ExecutionPlan
 from tts_accel.core.text.samples import texts_dir
-from tts_accel.core.voices.piper.acoustic import OrtDecoderEngine
 from tts_accel.core.voices.piper.split import AUDIO, Z_P, Z, flow_decoder_model, split_dir, split_graph, text_flow_model
 from tts_accel.core.voices.piper.stages import AcousticStage, TextStage
 

@@ -65,10 +65,10 @@ def split_graphs(piper_voice, tmp_path_factory):
 @pytest.fixture(scope="session")
 def stages(split_graphs):
     """The split stages on ONNX Runtime, one thread, with the Piper family's window plan."""
+    from tts_accel.core.acoustic.ort import OrtDecoderEngine
     from tts_accel.core.acoustic.windows import WindowPlan
     from tts_accel.core.plan.model import ExecutionPlan
     from tts_accel.core.voices.piper import FAMILY
-    from tts_accel.core.voices.piper.acoustic import OrtDecoderEngine
     from tts_accel.core.voices.piper.stages import AcousticStage, PiperStages, TextStage
 
     plan = ExecutionPlan(intra_op_threads=1)

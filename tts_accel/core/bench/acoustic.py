@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from tts_accel.core.acoustic.registry import CLI_CHOICES, ENGINES
 from tts_accel.core.errors import InputError, ModeNotApplicable, TTSError
 from tts_accel.core.hardware.profile import machine_label
-from tts_accel.core.plan.modes import ACOUSTIC_SPECS, CLI_ACOUSTIC
 from tts_accel.core.versions import versions_label
 from tts_accel.core.voices.registry import family_of, resolve_voice
 
@@ -57,8 +57,8 @@ def parse_engines(spec: str, voice: str) -> list[str]:
         raise ModeNotApplicable(f"voice {voice!r} has no separate acoustic stage: --acoustic does not apply.")
     names = list(support.engines) if spec.strip() == "all" else [n.strip() for n in spec.split(",") if n.strip()]
     for name in names:
-        if name not in ACOUSTIC_SPECS:
-            raise InputError(f"unknown acoustic engine {name!r}: use all, or of {', '.join(CLI_ACOUSTIC[1:])}.")
+        if name not in ENGINES:
+            raise InputError(f"unknown acoustic engine {name!r}: use all, or of {', '.join(CLI_CHOICES[1:])}.")
         if name not in support.engines:
             raise ModeNotApplicable(f"acoustic engine {name} is not available for {voice}.")
     if len(set(names)) != len(names):
@@ -72,7 +72,7 @@ def unavailable(name: str, isa: str) -> str:
     from tts_accel.core.hardware.gpu import torch_available
     from tts_accel.core.plan.costs import BF16_ISAS
 
-    spec = ACOUSTIC_SPECS[name]
+    spec = ENGINES[name]
     if spec.runtime == "torch" and not torch_available():
         return "torch is not installed: pip install 'tts-accel[torch]'"
     if spec.precision == "bf16" and isa not in BF16_ISAS:
@@ -91,7 +91,7 @@ def load_engines(
     loaded: dict[str, tuple[Any, float, float]] = {}
     for name in names:
         if on_step:
-            compiled = ACOUSTIC_SPECS[name].compiled
+            compiled = ENGINES[name].compiled
             on_step(f"loading {name}" + (" (compiles missing window shapes once)" if compiled else ""))
         t0 = time.perf_counter()
         try:

@@ -12,17 +12,38 @@ from __future__ import annotations
 
 import contextlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from tts_accel.core.errors import ModelError
 from tts_accel.core.files.cache import cache_dir, model_digest
-from tts_accel.core.plan.model import ExecutionPlan
 from tts_accel.core.versions import ort_version
 
 _OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
                "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}  # fmt: skip
 #: Set to 1 to skip the optimized-graph cache (a cold start every time).
 NO_CACHE_ENV = "TTS_ACCEL_NO_GRAPH_CACHE"
+
+
+class SessionSettings(Protocol):
+    """What a session reads of a plan (an ``ExecutionPlan`` is one)."""
+
+    intra_op_threads: int
+    inter_op_threads: int
+    ort_execution_mode: str
+    graph_optimization: str
+
+
+@dataclass(frozen=True)
+class Solo:
+    """Session settings for a graph measured or run on its own (an acoustic engine in the lab, a
+    decoder beside a compiled engine): ``threads`` intra-op threads, the plan's other defaults."""
+
+    intra_op_threads: int = 1
+    inter_op_threads: int = 1
+    ort_execution_mode: str = "sequential"
+    graph_optimization: str = "all"
 
 
 def machine_key() -> str:
@@ -38,7 +59,7 @@ def optimized_path(model_path: Path, opt_level: str) -> Path:
     return cache_dir() / "optimized" / f"{key}.onnx"
 
 
-def session_options(plan: ExecutionPlan):  # type: ignore[no-untyped-def]
+def session_options(plan: SessionSettings):  # type: ignore[no-untyped-def]
     import onnxruntime as ort
 
     so = ort.SessionOptions()
@@ -58,7 +79,7 @@ def _session(path: Path, so):  # type: ignore[no-untyped-def]
     return ort.InferenceSession(str(path), sess_options=so, providers=["CPUExecutionProvider"])
 
 
-def _cached_session(model_path: Path, plan: ExecutionPlan, configure=None):  # type: ignore[no-untyped-def]
+def _cached_session(model_path: Path, plan: SessionSettings, configure=None):  # type: ignore[no-untyped-def]
     """Load ORT's saved optimization of the graph for this machine, or optimize and save it."""
     import onnxruntime as ort
 
@@ -95,7 +116,7 @@ def _cached_session(model_path: Path, plan: ExecutionPlan, configure=None):  # t
     return session
 
 
-def create_session(model_path: Path, plan: ExecutionPlan, session_opts=None, configure=None):  # type: ignore[no-untyped-def]
+def create_session(model_path: Path, plan: SessionSettings, session_opts=None, configure=None):  # type: ignore[no-untyped-def]
     """A session for ``model_path`` with the plan's options (``configure(options)`` may add to
     them), through the optimized-graph cache; ``session_opts`` replaces both and the cache."""
     try:
@@ -121,7 +142,7 @@ def stage_options(so) -> None:  # type: ignore[no-untyped-def]
     so.enable_mem_pattern = False
 
 
-def stage_session(path: Path, plan: ExecutionPlan, configure=None):  # type: ignore[no-untyped-def]
+def stage_session(path: Path, plan: SessionSettings, configure=None):  # type: ignore[no-untyped-def]
     """A session for one stage graph: the plan's options, ``stage_options``, then ``configure``."""
 
     def options(so) -> None:  # type: ignore[no-untyped-def]

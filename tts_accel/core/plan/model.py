@@ -12,20 +12,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Protocol
 
+from tts_accel.core.acoustic.registry import NAMES as ENGINE_NAMES
+from tts_accel.core.acoustic.registry import spec as acoustic_spec
 from tts_accel.core.acoustic.windows import OFF, parse_windows
 from tts_accel.core.errors import InputError, ModeNotApplicable, torch_missing
 from tts_accel.core.hardware.profile import format_cpu_list, parse_cpu_list
 from tts_accel.core.plan import costs
-from tts_accel.core.plan.modes import (
-    ACOUSTIC_ENGINES,
-    AUTO,
-    CLI_MODES,
-    PRECISIONS,
-    STAGED_MODES,
-    acoustic_spec,
-    backend_of,
-    spec,
-)
+from tts_accel.core.plan.modes import AUTO, CLI_MODES, PRECISIONS, STAGED_MODES, backend_of, spec
 
 if TYPE_CHECKING:  # pragma: no cover
     from tts_accel.core.hardware.profile import HardwareProfile
@@ -250,7 +243,7 @@ def _resolve_acoustic(
     """(engine, source, reason) for the acoustic stage: a flag, else a profile's value, else the
     precision's engine (int8), else the cost-aware choice between ONNX Runtime fp32 and bf16.
     ``staged``: the plan streams windows (the pipelined mode with a window schedule)."""
-    engines = ACOUSTIC_ENGINES if family is None else family.acoustic_engines
+    engines = ENGINE_NAMES if family is None else family.acoustic_engines
     windowed = staged
     staged = mode in STAGED_MODES and windowed and bool(engines)
     chosen: tuple[str, str] | None = None

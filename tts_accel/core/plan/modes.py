@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from tts_accel.core.errors import InputError, UnknownMode
+from tts_accel.core.errors import UnknownMode
 
 Backend = Literal["onnx", "torch"]
 Schedule = Literal["sequential", "parallel", "pipelined", "batched"]
@@ -54,30 +54,6 @@ PRECISIONS: dict[str, tuple[str, ...]] = {"onnx": ("fp32", "int8"), "torch": ("f
 BACKENDS = tuple(PRECISIONS)
 
 
-@dataclass(frozen=True)
-class AcousticSpec:
-    """One engine for the acoustic stage (the HiFi-GAN decoder over latent windows) of a
-    two-stage voice; the text stage and the flow stay ONNX Runtime fp32 for every engine."""
-
-    name: str
-    runtime: Literal["onnx", "torch"]
-    precision: str  # fp32 | int8 | bf16
-    compiled: bool = False  # AOTInductor packages at fixed window shapes, built once per machine
-    doc: str = ""
-
-
-_ACOUSTIC = (
-    AcousticSpec("ort-fp32", "onnx", "fp32", doc="the voice's own decoder on ONNX Runtime: the reference"),
-    AcousticSpec("ort-int8", "onnx", "int8", doc="the decoder's convolutions int8 (static QDQ): not the same voice"),
-    AcousticSpec("torch-fp32", "torch", "fp32", doc="the decoder in PyTorch, eager, fp32 (exact: 2-D port check)"),
-    AcousticSpec("torch-bf16-eager", "torch", "bf16", doc="the same in bfloat16, eager (no compile)"),
-    AcousticSpec("torch-bf16", "torch", "bf16", compiled=True,
-                 doc="bfloat16, AOTInductor-compiled at fixed window shapes (cached per machine)"),
-)  # fmt: skip
-ACOUSTIC_SPECS: dict[str, AcousticSpec] = {s.name: s for s in _ACOUSTIC}
-#: Every value --acoustic accepts; "auto" lets the cost-aware planner choose.
-ACOUSTIC_ENGINES = tuple(ACOUSTIC_SPECS)
-CLI_ACOUSTIC = (AUTO, *ACOUSTIC_ENGINES)
 #: Modes whose chunks run the acoustic stage apart from the text stage, window by window: the
 #: acoustic engine applies to these; the others run the voice's whole graph (sequential is the
 #: reference, the torch modes run the whole port).
@@ -95,12 +71,3 @@ def spec(mode: str, source: str = "") -> ModeSpec:
 
 def backend_of(mode: str) -> str:
     return spec(mode).backend
-
-
-def acoustic_spec(name: str, source: str = "") -> AcousticSpec:
-    """The spec of acoustic engine ``name``; an InputError naming the valid ones otherwise."""
-    found = ACOUSTIC_SPECS.get(str(name))
-    if found is None:
-        where = f" ({source})" if source else ""
-        raise InputError(f"unknown acoustic engine {name!r}{where}: use one of {', '.join(CLI_ACOUSTIC)}.")
-    return found

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from tts_accel.core.acoustic.registry import ENGINES
 from tts_accel.core.errors import EvalUnavailable, InputError, TierUnavailable, TTSError
-from tts_accel.core.plan.modes import ACOUSTIC_SPECS
 from tts_accel.core.text.samples import harvard_sentences, read_text
 from tts_accel.core.verify.quality import MCD16_MAX_DB, PESQ_WB_MIN, SNR_MIN_DB, WER_POINTS, measure
 from tts_accel.core.verify.report import INFO, Row, check, skip
@@ -81,7 +81,7 @@ class AcousticRenders:
         from tts_accel.core.hardware.profile import HardwareProfile
         from tts_accel.core.plan.costs import BF16_ISAS, isa_class
 
-        spec = ACOUSTIC_SPECS[name]
+        spec = ENGINES[name]
         if spec.runtime == "torch" and not torch_available():
             return "torch is not installed: pip install 'tts-accel[torch]'"
         isa = isa_class(HardwareProfile.detect(gpus=False).isa)

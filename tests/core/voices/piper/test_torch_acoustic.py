@@ -34,10 +34,9 @@ def model() -> Path:
 @pytest.fixture(scope="session")
 def utterance(model):  # type: ignore[no-untyped-def]
     """A real sentence's decoder input (192, F) and the voice's own fp32 audio, zero noise."""
-    from tts_accel.core.voices.piper.engines import AcousticLab
-    from tts_accel.core.voices.registry import resolve_voice
+    from tts_accel.core.voices.registry import family_of, resolve_voice
 
-    (utt,) = AcousticLab(resolve_voice("piper-joe")).utterances([SENTENCE])
+    (utt,) = family_of("piper-joe").acoustic.lab(resolve_voice("piper-joe")).utterances([SENTENCE])
     return utt
 
 
@@ -198,7 +197,7 @@ class _Fake:
 
 
 def test_handoff_runs_onnx_runtime_until_the_engine_is_ready_then_hands_over() -> None:
-    from tts_accel.core.voices.piper.engines import HandoffEngine
+    from tts_accel.core.acoustic.handoff import HandoffEngine
 
     ready = threading.Event()
 
@@ -206,7 +205,7 @@ def test_handoff_runs_onnx_runtime_until_the_engine_is_ready_then_hands_over() -
         ready.wait(10)
         return _Fake(2.0)
 
-    engine = HandoffEngine(_Fake(1.0), load)
+    engine = HandoffEngine(_Fake(1.0), load, shapes=None)
     z = np.zeros((192, 4), np.float32)
     assert engine.run(z)[0] == 1.0 and engine.handed_over_at is None  # first audio never waits for torch
     ready.set()
@@ -215,31 +214,36 @@ def test_handoff_runs_onnx_runtime_until_the_engine_is_ready_then_hands_over() -
 
 
 def test_handoff_stays_on_onnx_runtime_when_loading_fails_unless_the_engine_was_asked_for() -> None:
-    from tts_accel.core.voices.piper.engines import HandoffEngine
+    from tts_accel.core.acoustic.handoff import HandoffEngine
 
     def broken():  # type: ignore[no-untyped-def]
         raise ModelError("not compiled")
 
     told: list[str] = []
-    quiet = HandoffEngine(_Fake(1.0), broken, on_error=lambda err: told.append(str(err)))
+    quiet = HandoffEngine(_Fake(1.0), broken, shapes=None, on_error=lambda err: told.append(str(err)))
     quiet.wait()
     assert quiet.run(np.zeros((192, 2), np.float32))[0] == 1.0 and told == ["not compiled"]
-    loud = HandoffEngine(_Fake(1.0), broken, raise_errors=True)
+    loud = HandoffEngine(_Fake(1.0), broken, shapes=None, raise_errors=True)
     loud.wait()
     with pytest.raises(ModelError, match="not compiled"):
         loud.run(np.zeros((192, 2), np.float32))
 
 
 def test_a_plan_that_chose_bf16_on_costs_never_compiles_and_says_it_stayed_on_ort(model, tmp_path, monkeypatch) -> None:
+    from tts_accel.core.acoustic.factory import engine_for_plan
+    from tts_accel.core.acoustic.ort import OrtDecoderEngine
     from tts_accel.core.plan.model import ExecutionPlan
-    from tts_accel.core.voices.piper.engines import engine_for_plan
+    from tts_accel.core.voices.piper.acoustic import PiperAcoustic
 
     monkeypatch.setenv("TTS_ACCEL_CACHE_DIR", str(tmp_path))  # no compiled shapes here
     plan = ExecutionPlan(mode="pipelined", windows="w200:32x128x512/512", acoustic="torch-bf16",
                          sources={"acoustic": "heuristic"}, reasons={"acoustic": "bf16 acoustic stage"})  # fmt: skip
-    engine = engine_for_plan(plan, model)
+    source = PiperAcoustic(model)
+    notes: list[str] = []
+    engine = engine_for_plan(plan, source, OrtDecoderEngine(source.decoder("fp32")), on_note=notes.append)
     assert engine.wait() is None  # refused to compile
-    assert "stayed on ONNX Runtime fp32" in plan.reasons["acoustic"] and "run `tts tune`" in plan.reasons["acoustic"]
+    assert len(notes) == 1 and "stayed on ONNX Runtime fp32" in notes[0] and "run `tts tune`" in notes[0]
+    assert plan.reasons["acoustic"] == "bf16 acoustic stage"  # the plan is frozen: the note goes to the run
     assert engine.run(np.zeros((192, 20), np.float32)).shape == (20 * 256,)
     assert not list(tmp_path.glob("torch/aoti/*.pt2"))
 

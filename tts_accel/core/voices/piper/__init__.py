@@ -3,8 +3,9 @@
 Modules: ``config`` (the voice's .onnx.json, typed, parsed once), ``voice`` (espeak-ng IPA ->
 ids), ``onnx`` (the ONNX Runtime backend), ``graph_cache`` (derived graphs: lengths output,
 int8 decoder), ``torch_vits`` (the PyTorch port; imports torch, so only the torch modes load it),
-``engines`` (the acoustic stage's engines and the lab that measures them; torch-free) and
-``torch_acoustic`` (the bf16 decoder on torch, compiled per machine; imports torch).
+``split`` (text, flow and decoder graphs), ``acoustic`` (the family's acoustic source:
+decoder graphs and its torch network, for ``core/acoustic``'s engines) and ``torch_acoustic``
+(the bf16 decoder on torch, compiled per machine; imports torch).
 Importing this package loads none of them.
 """
 
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tts_accel.core.plan.modes import ACOUSTIC_ENGINES
+from tts_accel.core.acoustic.registry import NAMES as ENGINE_NAMES
 from tts_accel.core.voices.base import AcousticSupport, Family, Voice, VoiceEntry
 
 #: `tts verify` tier 3: Whisper tiny.en alone misses 5-7 % of harvard.txt read by joe, mostly its
@@ -83,18 +84,18 @@ def _model_of(voice: str) -> Path | None:
 
 
 def _compiled(voice: str, engine: str) -> bool:
-    model = _model_of(voice)
-    if model is None:
-        return False
-    from tts_accel.core.voices.piper.engines import compiled
+    from tts_accel.core.acoustic.registry import spec
+    from tts_accel.core.voices.piper.acoustic import PiperAcoustic
 
-    return compiled(model, engine)
+    model = _model_of(voice)
+    return model is not None and PiperAcoustic(model).compiled(spec(engine))
 
 
 def _lab(voice: Voice):  # type: ignore[no-untyped-def]
-    from tts_accel.core.voices.piper.engines import AcousticLab
+    from tts_accel.core.acoustic.lab import AcousticLab
+    from tts_accel.core.voices.piper.acoustic import PiperAcoustic
 
-    return AcousticLab(voice)  # type: ignore[arg-type]
+    return AcousticLab(voice, PiperAcoustic(voice.model_path, voice.calibration_ids))  # type: ignore[attr-defined]
 
 
 FAMILY = Family(
@@ -107,7 +108,7 @@ FAMILY = Family(
     from_path=from_path,
     path_suffixes=(".onnx",),
     layer_parity=layer_parity,
-    acoustic=AcousticSupport(ACOUSTIC_ENGINES, SECONDS_PER_CHAR, compiled=_compiled, lab=_lab),
+    acoustic=AcousticSupport(ENGINE_NAMES, SECONDS_PER_CHAR, compiled=_compiled, lab=_lab),
     # The pipelined mode's windows (core/windows.py syntax): a stream's first sentence opens with
     # 32 frames (372 ms of audio), then 128, then 512 at a time, so that each window costs less
     # than the audio already out; later sentences start with audio buffered ahead of them and

@@ -1,87 +1,80 @@
-"""Decoder engines: what turns one window of latent frames into samples.
+"""The Piper family's part of the acoustic stage: its decoder graphs and its torch network.
 
-The acoustic stage (``stages.AcousticStage``) runs the flow on ONNX Runtime in fp32 (bf16 on
-the flow costs ~14 dB SNR) and hands each decoder window to a ``DecoderEngine``. This module
-defines the protocol and the default engine, ONNX Runtime fp32 on the split decoder graph;
-other engines (a bf16 torch port, compiled at fixed shapes) plug in through
-``make_decoder_engine`` keyed by the plan, without changes to the stage or the scheduler:
+Everything family-neutral (the engine protocol, the registry, the ORT engine, the hand-off, the
+factory, the lab) lives in ``core/acoustic``; a Piper voice contributes a ``PiperAcoustic``
+source (``acoustic.factory.AcousticSource``):
 
-* an engine with ``shapes = None`` takes any context length (ORT): windows are the smallest
-  exact ones (``windows(..., fixed=False)``);
-* an engine with fixed ``shapes`` gets windows whose contexts come from the schedule's fixed
-  set (``windows(..., fixed=True)`` with the plan's bucket, ``WindowPlan.shapes``), and pads and
-  masks internally any shorter context (a short sentence runs at its own length).
+* ``decoder("fp32")``: the decoder of the voice's split graph (``split.py``), margins stamped;
+* ``decoder("int8")``: the decoder of the split of the voice's int8 copy (``graph_cache``: static
+  QDQ of the decoder's convolutions but the first and last), margins derived the same way;
+* ``torch_engine``: the 2-D torch decoder (``torch_acoustic``), eager or AOTInductor-compiled at
+  the registry's shapes (imports torch, so only a torch engine loads it);
+* ``reference(ids)``: the decoder's input and the whole graph's audio at zero noise (the lab's).
+
+Nothing here imports torch or onnx at module level.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Any
 
 import numpy as np
 
-from tts_accel.core.acoustic.receptive import from_session
-from tts_accel.core.acoustic.windows import Margins, WindowPlan
-from tts_accel.core.errors import ModelError
-from tts_accel.core.onnx.sessions import stage_session
+from tts_accel.core.acoustic.registry import AcousticSpec
+from tts_accel.core.acoustic.windows import Margins
 
-if TYPE_CHECKING:  # pragma: no cover
-    from tts_accel.core.plan.model import ExecutionPlan
-    from tts_accel.core.voices.piper.split import StageGraphs
-
-#: Tensor names of the split decoder graph (``split.Z`` -> ``split.AUDIO``).
-Z, AUDIO = "z", "audio"
+#: The decoder's input in Piper's graph (feeds /dec/conv_pre/Conv) and the graph's audio output.
+DECODER_INPUT, AUDIO_OUTPUT = "/Mul_7_output_0", "output"
 
 
-class DecoderEngine(Protocol):
-    """One decoder window: latent frames of a window's context -> that context's samples."""
+class PiperAcoustic:
+    """The acoustic source of one Piper voice file. ``calibration`` gives id sequences of real
+    text, called only when the int8 copy must be built."""
 
-    hop: int  # samples per latent frame (256 for Piper)
-    margins: Margins  # receptive field in frames (left, right), from the graph
-    shapes: tuple[int, ...] | None  # fixed context lengths (frames) this engine runs at; None = any
+    def __init__(self, model_path: str | Path, calibration: Callable[[], Sequence[np.ndarray]] | None = None) -> None:
+        self.model_path = Path(model_path)
+        self.calibration = calibration
+        self._tap: Any = None
 
-    def run(self, z_ctx: np.ndarray) -> np.ndarray:
-        """z_ctx (C, W) float32 latent frames of one window's context (W <= max(shapes) when
-        shapes is set) -> (W * hop,) float32: exactly the samples of those W frames as this engine
-        computes them (an engine with fixed shapes pads and masks internally; the caller cuts the
-        core out)."""
-        ...
+    def decoder(self, precision: str) -> Path:
+        from tts_accel.core.voices.piper.split import split_graph
 
+        if precision == "fp32":
+            return split_graph(self.model_path).decoder
+        from tts_accel.core.voices.piper.graph_cache import derived_model
 
-class OrtDecoderEngine:
-    """The split decoder graph on ONNX Runtime, fp32, any window length. ``run`` is thread-safe
-    (one shared session). Margins and hop come from the graph's metadata (stamped by the split)."""
+        copy = derived_model(self.model_path, precision, lengths=True, calibration=self.calibration)
+        return split_graph(copy).decoder
 
-    shapes: tuple[int, ...] | None = None
-
-    def __init__(self, graph: Path, plan: ExecutionPlan, session=None) -> None:  # type: ignore[no-untyped-def]
-        self.graph = Path(graph)
-        self.session = session if session is not None else stage_session(self.graph, plan)
-        self.margins, self.hop = from_session(self.session, self.graph)
-
-    def run(self, z_ctx: np.ndarray) -> np.ndarray:
-        ctx = np.ascontiguousarray(z_ctx[np.newaxis], dtype=np.float32)  # (1, C, W)
+    def torch_engine(self, spec: AcousticSpec, *, margins: Margins, runners: int, allow_compile: bool,
+                     on_compile: Callable[[Any], None] | None) -> Any:  # fmt: skip
         try:
-            audio = self.session.run([AUDIO], {Z: ctx})[0]  # (1, 1, W * hop)
-        except Exception as err:  # ORT raises its own exception types
-            raise ModelError(f"the decoder failed on a window of {ctx.shape[-1]} frames: {err}") from err
-        return audio.reshape(-1)
+            from tts_accel.core.voices.piper.torch_acoustic.engine import TorchDecoderEngine
+        except ImportError as err:
+            from tts_accel.core.errors import torch_missing
 
+            raise torch_missing(f"--acoustic {spec.name}") from err
+        return TorchDecoderEngine(
+            self.model_path, precision=spec.precision, compiled=spec.compiled, shapes=spec.shapes, threads=spec.threads,
+            runners=runners, margins=margins, allow_compile=allow_compile, on_compile=on_compile,
+        )  # fmt: skip
 
-def make_decoder_engine(
-    plan: ExecutionPlan, graphs: StageGraphs, windows: WindowPlan | None = None, model_path: Path | None = None
-) -> DecoderEngine:
-    """The decoder engine ``plan`` asks for, over the split ``graphs``. ``windows`` is the
-    schedule the engine will see (a fixed-shape engine compiles ``windows.shapes(margins)``).
+    def compiled(self, spec: AcousticSpec) -> bool:
+        from tts_accel.core.voices.piper.torch_acoustic.artifacts import ready
 
-    ONNX Runtime fp32 is the default; any other ``plan.acoustic`` (the bf16 torch decoder,
-    compiled at fixed shapes; the eager torch engines; int8) comes from ``engines.engine_for_plan``,
-    which needs the voice's own file (its weights, and its sha256 keys the compiled packages)."""
-    acoustic = getattr(plan, "acoustic", "ort-fp32")
-    if acoustic in ("ort-fp32", "none", "") or model_path is None:
-        return OrtDecoderEngine(graphs.decoder, plan)
-    from tts_accel.core.voices.piper.engines import engine_for_plan
+        return spec.compiled and ready(self.model_path, spec.precision, spec.shapes, spec.threads)
 
-    first = OrtDecoderEngine(graphs.decoder, plan)
-    longest = max(windows.shapes(first.margins)) if windows is not None else None
-    return engine_for_plan(plan, model_path, margins=first.margins, first=first, longest=longest)  # type: ignore[no-any-return]
+    def reference(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(z (C, F), audio (F * hop,)) of ``ids`` through the voice's whole graph, zero noise."""
+        if self._tap is None:
+            from tts_accel.core.onnx.graphs import with_outputs
+            from tts_accel.core.onnx.sessions import Solo, create_session
+
+            tapped = with_outputs(self.model_path, {DECODER_INPUT: "z"}, "tap-z", "tapping the decoder's input")
+            self._tap = create_session(tapped, Solo())
+        feeds = {"input": ids[np.newaxis], "input_lengths": np.array([ids.size], dtype=np.int64),
+                 "scales": np.array([0.0, 1.0, 0.0], dtype=np.float32)}  # fmt: skip
+        audio, z = self._tap.run([AUDIO_OUTPUT, "z"], feeds)
+        return np.ascontiguousarray(z[0]), audio.reshape(-1)

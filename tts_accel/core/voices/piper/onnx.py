@@ -60,12 +60,13 @@ class PiperOnnxBackend(Backend):
         self._session = session
         self._stages: PiperStages | None = None
         self._notes: list[str] = []
+        self._calibration = calibration
         self._loaded = threading.Event()
         self._load_error: BaseException | None = None
         self._supports_batch = False
         self._frames_output: int | None = None  # set from the session's outputs once it is loaded
         windows = parse_windows(plan.windows) if spec(plan.mode).schedule == "pipelined" else None
-        self.window_plan = windows if plan.precision == "fp32" else None
+        self.window_plan = windows
         if session is not None:
             self._loaded.set()
             self.graph_path: Path | None = self.model_path
@@ -85,6 +86,7 @@ class PiperOnnxBackend(Backend):
         # that module's import lock held, and the process hangs at exit (seen 1 run in 6).
         import onnxruntime  # noqa: F401
 
+        from tts_accel.core.acoustic import factory  # noqa: F401
         from tts_accel.core.voices.piper import acoustic, split  # noqa: F401
 
         with contextlib.suppress(OSError):
@@ -110,7 +112,9 @@ class PiperOnnxBackend(Backend):
     def _load_stages(self) -> PiperStages | None:
         """The split stages, or None (and a note) when the graph cannot be split and the
         windows were not asked for by flag."""
-        from tts_accel.core.voices.piper.acoustic import make_decoder_engine
+        from tts_accel.core.acoustic.factory import engine_for_plan
+        from tts_accel.core.acoustic.ort import OrtDecoderEngine
+        from tts_accel.core.voices.piper.acoustic import PiperAcoustic
         from tts_accel.core.voices.piper.split import split_graph
         from tts_accel.core.voices.piper.stages import AcousticStage, TextStage
 
@@ -123,7 +127,10 @@ class PiperOnnxBackend(Backend):
             self._notes.append(f"{self.model_path.name}: whole chunks, not windows: {err}")
             return None
         text = TextStage(graphs.text, self.plan, alone_threads=_alone_threads(self.plan))
-        decoder = make_decoder_engine(self.plan, graphs, self.window_plan, self.model_path)
+        first = OrtDecoderEngine(graphs.decoder, self.plan)
+        source = PiperAcoustic(self.model_path, self._calibration)
+        decoder = engine_for_plan(self.plan, source, first, longest=max(self.window_plan.shapes(first.margins)),
+                                  on_note=self._notes.append)  # fmt: skip
         return PiperStages(text, AcousticStage(graphs.flow, decoder, self.plan), self.window_plan)
 
     def _load(self) -> None:

@@ -33,8 +33,8 @@ from tts_accel.core.onnx.sessions import stage_session
 from tts_accel.core.voices.params import SynthParams
 
 if TYPE_CHECKING:  # pragma: no cover
+    from tts_accel.core.acoustic.engine import DecoderEngine
     from tts_accel.core.plan.model import ExecutionPlan
-    from tts_accel.core.voices.piper.acoustic import DecoderEngine
 
 #: Tensor names of the split graphs (``split.py``).
 TEXT_INPUTS = ("input", "input_lengths", "scales")

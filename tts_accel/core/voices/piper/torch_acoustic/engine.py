@@ -1,6 +1,6 @@
 """TorchDecoderEngine: the acoustic stage's ``DecoderEngine`` on PyTorch (eager or AOTInductor).
 
-Contract (``voices.piper.acoustic.DecoderEngine``): ``run(z_ctx)`` takes one window's context,
+Contract (``core.acoustic.engine.DecoderEngine``): ``run(z_ctx)`` takes one window's context,
 (192, W) float32 latent frames, and returns exactly W * hop float32 samples. A compiled engine
 has fixed context lengths (``shapes``): a window runs at the smallest one >= W, right-padded and
 masked inside the net (exact: 0.0 difference in fp32), so any W up to ``max(shapes)`` works and
