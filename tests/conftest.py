@@ -93,3 +93,27 @@ def monolithic(piper_voice):
         return session.run(None, feeds)[0].reshape(-1)
 
     return run
+
+
+# --- the two passes of `make test` ---------------------------------------------------------------
+#: Where the base pass (no extras installed) writes the node id of every test it skipped, one a
+#: line, for the extras pass to run (``make test``): each test runs in the pass that has what it
+#: needs, once, instead of the extras pass repeating every base test.
+SKIPPED_FILE_ENV = "TTS_ACCEL_SKIPPED_FILE"
+
+
+def pytest_sessionstart(session) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    path = os.environ.get(SKIPPED_FILE_ENV)
+    if path:
+        open(path, "w").close()  # this pass's list, not an earlier one's
+
+
+def pytest_runtest_logreport(report) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    path = os.environ.get(SKIPPED_FILE_ENV)
+    if path and report.skipped and report.when in ("setup", "call"):
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(report.nodeid + "\n")
