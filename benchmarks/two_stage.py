@@ -566,7 +566,7 @@ def cmd_product(args: argparse.Namespace) -> None:
 
 
 def cmd_band(args: argparse.Namespace) -> None:
-    """The split's text graph (relative-position attention in band form, band.py) against the
+    """The split's text graph (relative-position attention in band form, banded_attention.py) against the
     exporter's text graph: frames per id identical, latent max abs diff, and time, 1 and 2
     threads, alternated (wall ms, median)."""
     import onnx

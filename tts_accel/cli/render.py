@@ -9,7 +9,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from tts_accel.cli.common import err_console
-from tts_accel.core.plan.model import ExecutionPlan, explain_notes, explain_rows
+from tts_accel.core.plan.explain import explain_notes, explain_rows
+from tts_accel.core.plan.model import ExecutionPlan
 
 
 def explain_table(plan: ExecutionPlan) -> Table:

@@ -199,25 +199,23 @@ def synth_command(
     # stdout, a FIFO or a device: the plan streams window by window unless a mode is given
     streaming = target is not None and classify(target).kind != "file"
 
-    def plan_of(total: int | None):  # type: ignore[no-untyped-def]
-        # The input's length sizes the run: the acoustic engine is chosen from the expected work.
-        return plan_for(
-            mode, voice, precision, workers=workers, intra_op_threads=threads, batch_size=batch_size, windows=windows,
-            streaming=streaming, acoustic=acoustic, text_chars=total, speed=speed,
-        )  # fmt: skip
-
+    # Everything that can be refused is refused before the voice loads; stdin is read lazily, so
+    # a bad flag is refused before any of it is read. --explain alone needs no text.
+    given = bool(inputs) or text not in (None, "-")
+    blocks, total = _text_source(text, inputs or [], ctrl_c) if given or not explain else (iter(()), None)
+    # resolved once; the input's length sizes the run (the acoustic engine is chosen from the work)
+    plan = plan_for(
+        mode, voice, precision, workers=workers, intra_op_threads=threads, batch_size=batch_size, windows=windows,
+        streaming=streaming, acoustic=acoustic, text_chars=total, speed=speed,
+    )  # fmt: skip
     if explain:
-        given = inputs or (text is not None and text != "-")
-        err_console.print(explain_table(plan_of(_text_source(text, inputs or [], ctrl_c)[1] if given else None)))
+        err_console.print(explain_table(plan))
         return
-    plan_of(None)  # a bad --mode, --precision, --windows or --acoustic is refused before any input is read
     if target is None:
         raise InputError("no output: add -o FILE.wav, or -o - to stream to stdout.")
-    audio_format = format_for(target, fmt.value if fmt else None)  # refused before the voice loads
+    audio_format = format_for(target, fmt.value if fmt else None)
     if timestamps is not None:
-        _check_timestamps(timestamps, target)  # also before the voice loads
-    blocks, total = _text_source(text, inputs or [], ctrl_c)
-    plan = plan_of(total)
+        _check_timestamps(timestamps, target)
     if not quiet:
         notice = compile_notice(plan, voice)
         if notice:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno as _errno
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 TORCH_INSTALL = "pip install 'tts-accel[torch]'"
@@ -133,3 +134,16 @@ def output_error(path: str | os.PathLike[str], err: OSError, what: str = "write"
         _errno.ENOTDIR: "a part of the path is a file, not a folder",
     }.get(err.errno or 0, "choose a writable place")
     return OutputError(f"cannot {what} {Path(path)}: {cause}; {hint}.")
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One corpus row that failed (`tts batch`): never raised, it is written to errors.jsonl and
+    the run goes on with the next row. Here beside the exceptions because it is an error's record."""
+
+    line: int  # 1-based line of the input where the row starts
+    id: str | None  # None when the row's id could not be read
+    error: str  # the one-line message, naming the fix
+
+    def as_json(self) -> dict[str, object]:
+        return {"id": self.id, "line": self.line, "error": self.error}

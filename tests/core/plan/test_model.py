@@ -9,8 +9,10 @@ from tests.core.hardware.fake_trees import arm_big_little, epyc_vm, intel_hybrid
 from tts_accel.core.errors import InputError
 from tts_accel.core.hardware.gpu import GPUInfo
 from tts_accel.core.hardware.profile import HardwareProfile
-from tts_accel.core.plan.model import ExecutionPlan, explain_rows, resolve_plan
+from tts_accel.core.plan.explain import explain_rows
+from tts_accel.core.plan.model import ExecutionPlan
 from tts_accel.core.plan.profiles import Profile, pick_preset
+from tts_accel.core.plan.resolve import resolve_plan
 from tts_accel.core.voices.registry import family_named
 
 H100 = GPUInfo("NVIDIA H100 80GB HBM3", "9.0", 81559)
@@ -197,3 +199,16 @@ def test_real_machine_plan_is_sane():
 def test_affinity_flag_accepts_a_cpu_list(hybrid):
     plan = resolve(hybrid, {"affinity": "0-3,8"})
     assert (plan.affinity, plan.sources["affinity"]) == ((0, 1, 2, 3, 8), "flag")
+
+
+def test_a_plan_is_frozen_with_its_sources_and_reasons_and_parses_its_windows_once() -> None:
+    plan = ExecutionPlan(mode="pipelined", windows="w200:32x128x512/512", sources={"mode": "flag"},
+                         reasons={"acoustic": "why"})  # fmt: skip
+    with pytest.raises(TypeError):
+        plan.reasons["acoustic"] = "rewritten later"  # type: ignore[index]
+    with pytest.raises(TypeError):
+        plan.sources["mode"] = "tuned"  # type: ignore[index]
+    assert plan.window_plan is not None and str(plan.window_plan) == "w200:32x128x512/512"
+    assert plan.window_plan is plan.window_plan and plan.streams_windows
+    assert ExecutionPlan(mode="pipelined", windows="off").window_plan is None
+    assert "window_plan" not in ExecutionPlan.field_names()  # not a setting: derived from windows

@@ -1,4 +1,4 @@
-"""PCM conversion, silence, the WAV header, a streaming resampler, and the Sink interface.
+"""PCM conversion, silence, the WAV header and a streaming resampler.
 
 The sinks themselves (atomic file, in-place target, stdout; every format) are in
 :mod:`tts_accel.core.audio.sinks`.
@@ -83,22 +83,3 @@ class Resampler:
         total = (self.consumed * self.up + self.down // 2) // self.down
         self.buf = np.concatenate([self.buf, np.zeros(self.taps + self.delay // self.up + 1)])
         return self._run(max(self.produced, total))
-
-
-class Sink:
-    """Receives int16 audio in order. ``close(ok)`` commits (or finishes the stream) or discards."""
-
-    frames = 0
-    name = "output"
-
-    def write(self, pcm: np.ndarray) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def close(self, ok: bool) -> None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def __enter__(self) -> Sink:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
-        self.close(ok=exc_type is None)

@@ -47,7 +47,6 @@ from tts_accel.core.audio.formats import (
     spec_of,
     writable_formats,
 )
-from tts_accel.core.audio.pcm import Sink
 from tts_accel.core.errors import BrokenPipe, InputError, OutputError
 from tts_accel.core.files.atomic import AtomicFile, fsync
 
@@ -67,6 +66,26 @@ __all__ = [
 
 
 # --- where the bytes go -------------------------------------------------------------------
+
+
+class Sink:
+    """Receives int16 audio in order. ``close(ok)`` commits (or finishes the stream) or discards."""
+
+    frames = 0
+    name = "output"
+
+    def write(self, pcm: np.ndarray) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def close(self, ok: bool) -> None:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def __enter__(self) -> Sink:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:  # type: ignore[no-untyped-def]
+        self.close(ok=exc_type is None)
+
 
 
 @dataclass(frozen=True)
@@ -120,16 +139,14 @@ def open_sink(
         assert where.path is not None
         return FileSink(where.path, sample_rate, spec)
     guard = guard or nullcontext
-    if where.kind == "fd":
-        assert where.fd is not None
-        try:
-            fd = os.dup(where.fd)  # ours to close; the original stays open for the shell
-        except OSError as err:
-            raise OutputError(
-                f"cannot write {where.name}: descriptor {where.fd} is not open ({_cause(err)})."
-            ) from None
-    else:
-        fd = _open_in_place(where, guard)
+    try:
+        with guard():
+            fd = open_in_place(where)
+    except OSError as err:
+        if where.kind == "fd":
+            why = f"descriptor {where.fd} is not open ({_cause(err)})"
+            raise OutputError(f"cannot write {where.name}: {why}.") from None
+        raise OutputError(f"cannot open {where.name} for writing: {_cause(err)}.") from None
     try:
         return StreamSink(fd, sample_rate, spec, name=where.name, guard=guard, close_fd=True)
     except BaseException:
@@ -137,22 +154,22 @@ def open_sink(
         raise
 
 
-def _open_in_place(where: Target, guard: Guard) -> int:
-    """Open a device, FIFO or socket for writing without creating, truncating or replacing it.
-    Opening a FIFO waits for its reader, as any writer does."""
-    try:
-        with guard():
-            if where.kind == "socket":
-                sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                try:
-                    sock.connect(os.fspath(where.path))
-                except BaseException:
-                    sock.close()
-                    raise
-                return sock.detach()
-            return os.open(where.path, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)  # type: ignore[arg-type]
-    except OSError as err:
-        raise OutputError(f"cannot open {where.name} for writing: {_cause(err)}.") from None
+def open_in_place(where: Target) -> int:
+    """A descriptor of our own for a target written in place (an open descriptor: duplicated, so
+    the original stays the shell's; a device or FIFO; a Unix socket: connected), never created,
+    truncated or replaced. Opening a FIFO waits for its reader, as any writer does. Raises OSError."""
+    if where.kind == "fd":
+        assert where.fd is not None
+        return os.dup(where.fd)
+    if where.kind == "socket":
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.connect(os.fspath(where.path or where.name))
+        except BaseException:
+            sock.close()
+            raise
+        return sock.detach()
+    return os.open(where.path or where.name, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
 
 
 class FdOutput(ByteOutput):

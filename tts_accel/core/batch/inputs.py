@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tts_accel.core.errors import InputError
+from tts_accel.core.errors import InputError, RowError
 
 #: Columns (CSV/TSV header, JSONL keys) a row may carry besides ``id`` and ``text``.
 OPTIONAL_COLUMNS = ("voice", "speed", "noise_scale", "noise_w", "lang", "out")
@@ -29,16 +29,6 @@ class Row:
     id: str
     text: str
     fields: dict[str, object] = field(default_factory=dict)  # optional columns given for this row
-
-
-@dataclass(frozen=True)
-class RowError:
-    line: int
-    id: str | None
-    error: str
-
-    def as_json(self) -> dict[str, object]:
-        return {"id": self.id, "line": self.line, "error": self.error}
 
 
 @dataclass

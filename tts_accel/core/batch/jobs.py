@@ -15,8 +15,8 @@ import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
 
-from tts_accel.core.batch.inputs import Corpus, Row, RowError
-from tts_accel.core.errors import InputError, TTSError
+from tts_accel.core.batch.inputs import Corpus, Row
+from tts_accel.core.errors import InputError, RowError, TTSError
 from tts_accel.core.voices.params import SynthParams
 
 MANIFEST = "manifest.jsonl"

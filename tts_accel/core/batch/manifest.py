@@ -16,9 +16,8 @@ import os
 from pathlib import Path
 from typing import IO
 
-from tts_accel.core.batch.inputs import RowError
 from tts_accel.core.batch.jobs import ERRORS, LOCK, MANIFEST, Job
-from tts_accel.core.errors import OutputError
+from tts_accel.core.errors import OutputError, RowError
 from tts_accel.core.files.cache import sha256_file
 
 

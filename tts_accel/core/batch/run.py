@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tts_accel.core.batch import adapter
-from tts_accel.core.batch.inputs import Corpus, RowError, corpus_from_items, read_corpus
+from tts_accel.core.batch.inputs import Corpus, corpus_from_items, read_corpus
 from tts_accel.core.batch.jobs import Defaults, Job, build_jobs
 from tts_accel.core.batch.local import StopFlag, run_local
 from tts_accel.core.batch.manifest import ErrorLog, Manifest, OutDir, intact
 from tts_accel.core.batch.worker import FATAL, Outcome, Worker, WorkerConfig
-from tts_accel.core.errors import InputError
+from tts_accel.core.errors import InputError, RowError
 from tts_accel.core.voices.params import SynthParams
 
 

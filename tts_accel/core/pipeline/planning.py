@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from tts_accel.core.hardware.gpu import torch_available
 from tts_accel.core.hardware.profile import HardwareProfile
 from tts_accel.core.plan import costs
-from tts_accel.core.plan.model import ExecutionPlan, resolve_plan
+from tts_accel.core.plan.model import ExecutionPlan
 from tts_accel.core.plan.profiles import Profile, load_tuned, pick_preset
+from tts_accel.core.plan.resolve import resolve_plan
 from tts_accel.core.voices.base import Family
 from tts_accel.core.voices.registry import DEFAULT_VOICE, family_of
 

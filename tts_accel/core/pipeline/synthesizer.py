@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from tts_accel.core.audio.pcm import Sink, silence, to_pcm16
+from tts_accel.core.audio.pcm import silence, to_pcm16
+from tts_accel.core.audio.sinks import Sink
 from tts_accel.core.errors import InputError
 from tts_accel.core.pipeline import scheduler
 from tts_accel.core.pipeline.scheduler import Chunk, Piece
@@ -16,7 +17,7 @@ from tts_accel.core.plan.model import ExecutionPlan
 from tts_accel.core.text.chunking import TextChunk, chunk_text, normalize
 from tts_accel.core.voices.base import Backend, Voice
 from tts_accel.core.voices.params import SynthParams
-from tts_accel.core.voices.registry import DEFAULT_VOICE, resolve_voice
+from tts_accel.core.voices.registry import DEFAULT_VOICE, family_named, resolve_voice
 
 NOTHING_TO_SAY = "the text has nothing to pronounce: give words, e.g. tts synth \"Hello world.\" -o hello.wav"
 
@@ -49,6 +50,8 @@ class Synthesizer:
             self.voice = self.voice.for_language(lang)
         self.plan = plan or ExecutionPlan()
         pin_to(self.plan.affinity)  # before the backend starts its threads: they inherit it
+        if backend is None:  # a plan made by hand: the resolver checks this for the plans it makes
+            family_named(self.voice.family).check(self.plan.mode, self.plan.precision)
         self.backend = backend or self.voice.create_backend(self.plan)
         self.sample_rate = self.voice.sample_rate
 

@@ -11,8 +11,6 @@ import json
 import math
 import os
 import re
-import socket
-import stat
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -235,7 +233,7 @@ def write_timestamps(path: str | os.PathLike[str], timeline: Timeline, *, guard:
     a FIFO, a device, a socket or an open descriptor is written in place, never replaced.
     ``guard`` wraps a write that may block (a FIFO waiting for its reader), as the audio sinks do.
     Every OSError becomes one OutputError line naming the path."""
-    from tts_accel.core.audio.sinks import classify
+    from tts_accel.core.audio.sinks import classify, open_in_place
 
     name = os.fspath(path)
     data = WRITERS[check_path(name)](timeline.finish()).encode("utf-8")
@@ -245,7 +243,7 @@ def write_timestamps(path: str | os.PathLike[str], timeline: Timeline, *, guard:
             write_atomic(Path(name), data)
             return
         with (guard or nullcontext)():
-            fd = _open_in_place(name, where.kind, where.fd)
+            fd = open_in_place(where)
             try:
                 view = memoryview(data)
                 while view:
@@ -254,22 +252,3 @@ def write_timestamps(path: str | os.PathLike[str], timeline: Timeline, *, guard:
                 os.close(fd)
     except OSError as err:
         raise output_error(name, err) from None
-
-
-def _open_in_place(name: str, kind: str, fd: int | None) -> int:
-    if kind == "fd":
-        assert fd is not None
-        return os.dup(fd)
-    if kind == "socket":
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            sock.connect(name)
-        except BaseException:
-            sock.close()
-            raise
-        return sock.detach()
-    out = os.open(name, os.O_WRONLY | os.O_NOCTTY | os.O_CLOEXEC)
-    if stat.S_ISDIR(os.fstat(out).st_mode):  # pragma: no cover - classify refuses directories first
-        os.close(out)
-        raise IsADirectoryError(name)
-    return out

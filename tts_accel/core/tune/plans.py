@@ -20,8 +20,9 @@ from tts_accel.core.bench.measure import load_case, measure_once
 from tts_accel.core.errors import InputError, ModeNotApplicable
 from tts_accel.core.hardware.gpu import torch_available
 from tts_accel.core.hardware.profile import HardwareProfile, cpu_count
-from tts_accel.core.plan.model import ExecutionPlan, resolve_plan
+from tts_accel.core.plan.model import ExecutionPlan
 from tts_accel.core.plan.modes import STAGED_MODES, spec
+from tts_accel.core.plan.resolve import resolve_plan
 from tts_accel.core.voices.params import ZERO_NOISE
 from tts_accel.core.voices.registry import DEFAULT_VOICE, family_of
 

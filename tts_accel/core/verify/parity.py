@@ -11,6 +11,7 @@ from tts_accel.core.errors import ModeNotApplicable, TTSError
 from tts_accel.core.hardware.gpu import torch_available
 from tts_accel.core.text.samples import harvard_sentences
 from tts_accel.core.verify.data import REFERENCE, SPEECH_ONLY, Renders
+from tts_accel.core.verify.quality import snr_db
 from tts_accel.core.verify.report import FAIL, PASS, Row, check, skip
 from tts_accel.core.voices.registry import resolve_voice
 
@@ -48,16 +49,6 @@ def max_abs_diff(ref: list[np.ndarray], got: list[np.ndarray]) -> tuple[float, s
     return worst, ""
 
 
-def snr_db(ref: np.ndarray, got: np.ndarray) -> float:
-    """Signal-to-noise ratio of ``got`` against ``ref`` over their common length."""
-    n = min(ref.size, got.size)
-    signal = float(np.sum(ref[:n].astype(np.float64) ** 2))
-    noise = float(np.sum((ref[:n].astype(np.float64) - got[:n]) ** 2))
-    if noise == 0.0:
-        return float("inf")
-    return 10.0 * np.log10(signal / noise) if signal > 0 else float("-inf")
-
-
 def duration_ratio(ref: list[np.ndarray], got: list[np.ndarray]) -> float:
     total = sum(a.size for a in ref)
     return sum(b.size for b in got) / total if total else float("nan")
@@ -73,7 +64,9 @@ def _mode_rows(renders: Renders, mode: str, ref: list[np.ndarray]) -> list[Row]:
     ratio = duration_ratio(ref, got)
     if mode in renders.family.extra_precisions("onnx"):  # a lower-precision copy (int8)
         lo, hi = DURATION_BOUNDS
-        snr = snr_db(np.concatenate(ref), np.concatenate(got))
+        ref_all, got_all = np.concatenate(ref), np.concatenate(got)
+        n = min(ref_all.size, got_all.size)  # over the common length
+        snr = snr_db(ref_all[:n], got_all[:n])
         return [
             check(TIER, mode, "duration ratio", ratio, lo <= ratio <= hi, f"{lo}..{hi}", "durations drift"),
             # A vocoder's waveform decorrelates under weight changes (-4..0 dB measured with full

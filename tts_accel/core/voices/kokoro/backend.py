@@ -16,7 +16,7 @@ from tts_accel.core.errors import InputError, ModelError, OutputError
 from tts_accel.core.onnx.sessions import create_session
 from tts_accel.core.plan.model import ExecutionPlan
 from tts_accel.core.voices.base import Backend
-from tts_accel.core.voices.kokoro import BATCH_UNSUPPORTED
+from tts_accel.core.voices.kokoro.limits import BATCH_UNSUPPORTED
 from tts_accel.core.voices.params import SynthParams
 
 SAMPLE_RATE = 24000

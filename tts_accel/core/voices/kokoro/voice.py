@@ -16,7 +16,6 @@ from tts_accel.core.errors import InputError, VoiceError
 from tts_accel.core.plan.model import ExecutionPlan
 from tts_accel.core.text.phonemize import phonemize
 from tts_accel.core.voices.base import Backend, SymbolPositions, Voice
-from tts_accel.core.voices.kokoro import FAMILY
 from tts_accel.core.voices.kokoro.backend import HOP, MAX_TOKENS, SAMPLE_RATE, KokoroOnnxBackend, split_ids
 from tts_accel.core.voices.kokoro.english import to_ids, to_kokoro
 
@@ -115,7 +114,6 @@ class KokoroVoice(Voice):
         return [f"{self.name}: dropped {total} phoneme symbols Kokoro does not know: {which}"]
 
     def create_backend(self, plan: ExecutionPlan) -> Backend:
-        FAMILY.check(plan.mode, plan.precision)  # a plan made by hand: the resolver checks this too
         return KokoroOnnxBackend(self.assets.model_path, self.assets.styles, plan)
 
 

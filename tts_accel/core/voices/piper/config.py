@@ -9,6 +9,10 @@ from pathlib import Path
 
 from tts_accel.core.errors import VoiceError
 
+#: Samples per latent frame of a Piper decoder: it upsamples 8 x 8 x 4 (the split graphs stamp
+#: the hop they derive; this is what code without a graph at hand assumes, and checks on use).
+HOP = 256
+
 
 @dataclass(frozen=True)
 class PiperConfig:

@@ -19,18 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
-from tts_accel.core.acoustic.windows import parse_windows
 from tts_accel.core.errors import GraphSplitError, ModelError, TTSError
 from tts_accel.core.onnx.sessions import create_session, optimized_path
 from tts_accel.core.plan.model import ExecutionPlan
 from tts_accel.core.plan.modes import spec
 from tts_accel.core.voices.base import Backend, TwoStage
 from tts_accel.core.voices.params import SynthParams
+from tts_accel.core.voices.piper.config import HOP
 from tts_accel.core.voices.piper.graph_cache import FRAMES_OUTPUT, LENGTHS_OUTPUT, derived_model
 from tts_accel.core.voices.piper.stages import PiperStages
 
 #: Piper's decoder upsamples each frame to 256 samples (8 * 8 * 2 * 2).
-HOP = 256
 PAD_ID = 0  # "_" in every Piper phoneme_id_map
 
 
@@ -65,7 +64,7 @@ class PiperOnnxBackend(Backend):
         self._load_error: BaseException | None = None
         self._supports_batch = False
         self._frames_output: int | None = None  # set from the session's outputs once it is loaded
-        windows = parse_windows(plan.windows) if spec(plan.mode).schedule == "pipelined" else None
+        windows = plan.window_plan if spec(plan.mode).schedule == "pipelined" else None
         self.window_plan = windows
         if session is not None:
             self._loaded.set()

@@ -262,7 +262,7 @@ class StageGraphs:
 
 #: File names inside the split folder; bump the version when the split changes.
 SPLIT_VERSION = 4
-#: Metadata key on the text graph: how many attention layers run in band form (band.py).
+#: Metadata key on the text graph: how many attention layers run in band form (banded_attention.py).
 META_BAND = "tts_accel.band_layers"
 #: Id sequences the banded text graph is checked on before it is kept (valid ids of any Piper
 #: voice: BOS 1, pad 0, EOS 2, phoneme ids from 3): a short one (T < 2w + 1) and a longer one.
@@ -270,7 +270,7 @@ _CHECK_IDS = ([1, 0, 20, 0, 2], [1, 0, *[x for k in range(60) for x in (3 + (k *
 
 
 def banded_text_model(model):  # type: ignore[no-untyped-def]
-    """The text graph with its relative-position attention in band form (``band.py``), when the
+    """The text graph with its relative-position attention in band form (``banded_attention.py``), when the
     rewrite applies and gives the original's frames per id exactly and its latent to float
     rounding on check ids; else the plain text graph. 1.3x faster at 377 ids, 1.5x at 719 (1
     thread, dev VM), the same bits out on every text measured (docs/streaming.md)."""
@@ -279,7 +279,7 @@ def banded_text_model(model):  # type: ignore[no-untyped-def]
     import numpy as np
     import onnxruntime as ort
 
-    from tts_accel.core.voices.piper import band
+    from tts_accel.core.voices.piper import banded_attention as band
 
     plain = text_model(model)
     banded = copy.deepcopy(plain)

@@ -64,7 +64,7 @@ class TextStage:
     """Encoder, duration predictor, alignment and both noise draws, on a whole sentence.
 
     Quadratic in ids (attention); the split runs its relative-position attention in band form
-    (``band.py``): 54 ms at 377 ids, 117 ms at 719 on one thread of the dev VM, against 70 and
+    (``banded_attention.py``): 54 ms at 377 ids, 117 ms at 719 on one thread of the dev VM, against 70 and
     175 ms for the exporter's graph (docs/streaming.md). It is the floor of first audio for long
     sentences, so a second session with ``alone_threads`` intra-op threads runs it when nothing
     else runs (a stream's first sentence): 39 and 78 ms with 2 threads."""

@@ -15,7 +15,7 @@ from tts_accel.core.text.phonemize import phonemize
 from tts_accel.core.text.samples import PACKAGED
 from tts_accel.core.voices.base import Backend, SymbolPositions, Voice
 from tts_accel.core.voices.params import SynthParams
-from tts_accel.core.voices.piper.config import PiperConfig
+from tts_accel.core.voices.piper.config import HOP, PiperConfig
 
 PAD, BOS, EOS = "_", "^", "$"
 #: The plan's precision names (shared with the ONNX backend) -> the torch backend's dtype names.
@@ -26,7 +26,7 @@ _SILENT = set(" !\"'(),-.:;?" + PAD + BOS + EOS + "ˈˌː")
 
 class PiperVoice(Voice):
     family = "piper"
-    hop = 256  # samples per latent frame: the decoder upsamples 8 x 8 x 4 (onnx.HOP)
+    hop = HOP  # samples per latent frame
 
     def __init__(self, model_path: Path, config_path: Path | None = None, name: str | None = None):
         self.model_path = Path(model_path)

@@ -24,13 +24,11 @@ from typing import Any
 import numpy as np
 
 from tts_accel.core.errors import ModelError
+from tts_accel.core.voices.piper.config import HOP
 from tts_accel.core.voices.piper.torch_acoustic._runtime import torch
 from tts_accel.core.voices.piper.torch_acoustic.aoti import AotiStore
 from tts_accel.core.voices.piper.torch_acoustic.artifacts import ArtifactKey, keys_for
 from tts_accel.core.voices.piper.torch_acoustic.net import CHANNELS, Decoder2d, build_decoder
-
-#: Samples per latent frame of Piper's decoder (upsample rates 8 * 8 * 4); checked on first use.
-HOP = 256
 
 
 class TorchDecoderEngine:

@@ -12,7 +12,7 @@ import onnxruntime as ort
 import pytest
 
 from tests.core.pipeline.test_streaming import SENTENCE_60
-from tts_accel.core.voices.piper import band
+from tts_accel.core.voices.piper import banded_attention as band
 from tts_accel.core.voices.piper.split import META_BAND, banded_text_model, text_model
 
 ZERO = np.array([0.0, 1.0, 0.0], dtype=np.float32)
