@@ -39,7 +39,7 @@ runner = CliRunner()
 @pytest.fixture(autouse=True)
 def short_texts(tmp_path, monkeypatch):
     """Three short sentences instead of the Harvard list: the command's wiring, not the model,
-    is under test here (tests/core/test_verify.py runs the real list)."""
+    is under test here (tests/core/verify/test_verify.py runs the real list)."""
     (tmp_path / "harvard.txt").write_text("Hello there.\nA red fox.\nGood night.\n", encoding="utf-8")
     monkeypatch.setenv("TTS_ACCEL_TEXTS", str(tmp_path))
 

@@ -49,6 +49,25 @@ class AcousticSource(Protocol):
         ...
 
 
+class Builder(Protocol):
+    """What a registry entry's ``builder`` names: makes engine ``spec`` over ``source``'s graphs."""
+
+    def __call__(self, spec: AcousticSpec, source: AcousticSource, *, settings: SessionSettings | None,
+                 margins: Margins | None, runners: int, allow_compile: bool,
+                 on_compile: Callable[[Any], None] | None) -> DecoderEngine: ...  # fmt: skip
+
+
+def builder_of(spec: AcousticSpec) -> Builder:
+    """The function ``spec.builder`` names ("package.module:function"), imported now."""
+    import importlib
+
+    module, _, name = spec.builder.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    except (ImportError, AttributeError) as err:
+        raise ModelError(f"acoustic engine {spec.name}: its builder {spec.builder!r} cannot be loaded ({err})") from err
+
+
 def make_engine(
     name: str,
     source: AcousticSource,
@@ -66,6 +85,9 @@ def make_engine(
     ``allow_compile=False`` makes a compiled engine refuse to build a missing shape (a ModelError
     naming `tts tune`); ``on_compile(key)`` is told before a shape compiles."""
     spec = registry.spec(name)
+    if spec.builder:
+        return builder_of(spec)(spec, source, settings=settings, margins=margins, runners=runners,
+                                allow_compile=allow_compile, on_compile=on_compile)  # fmt: skip
     if spec.runtime == "onnx":
         return OrtDecoderEngine(source.decoder(spec.precision), settings)
     if margins is None:
@@ -93,12 +115,15 @@ def engine_for_plan(
     disk; if one turns out unusable the run stays on ORT fp32 and ``on_note`` hears why (the plan
     itself is frozen). Asked for by flag or profile, it compiles what is missing, or fails."""
     spec = registry.spec(plan.acoustic)
-    if spec.name == registry.REFERENCE:
-        return first
-    if spec.runtime == "onnx":
-        return OrtDecoderEngine(source.decoder(spec.precision), plan)
     chosen_by_costs = plan.sources.get("acoustic") == "heuristic"
     runners = max(1, plan.workers)
+    if spec.name == registry.REFERENCE:
+        return first
+    if spec.builder:
+        return make_engine(spec.name, source, settings=plan, margins=first.margins, runners=runners,
+                           allow_compile=not chosen_by_costs, on_compile=on_compile)  # fmt: skip
+    if spec.runtime == "onnx":
+        return OrtDecoderEngine(source.decoder(spec.precision), plan)
 
     def load() -> DecoderEngine:
         engine = source.torch_engine(spec, margins=first.margins, runners=runners, allow_compile=not chosen_by_costs,

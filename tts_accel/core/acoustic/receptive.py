@@ -21,7 +21,7 @@ The walk also checks that every position depends on the frame under it
 ``[f - left, f + right]`` for each of its core frames ``f`` computes every intermediate value
 the core's samples need from real data, so the core samples equal a whole run's (to float
 rounding), and a window that reaches the sentence's true edge sees the same zero padding a
-whole run sees. Margins so derived are a safe upper bound; ``tests/core/test_receptive.py``
+whole run sees. Margins so derived are a safe upper bound; ``tests/core/acoustic/test_receptive.py``
 measures how much smaller the empirically exact margin is on the real voice.
 
 ``onnx`` is imported only by the functions that walk a graph: sessions read the margins a
@@ -228,7 +228,7 @@ def receptive_field(acoustic_graph: str | Path) -> Margins:
     Derived from the graph (module docstring). For joe (medium): the decoder 11 left / 11
     right; the flow 32 / 32 (4 couplings x 4 WaveNet layers of kernel 5, dilation 1); both as
     one graph 43 / 43. Equal to the reach ORT shows when one frame is perturbed
-    (tests/core/test_receptive.py), and a safe upper bound for exactness at 1e-4 (docs/streaming.md)."""
+    (tests/core/acoustic/test_receptive.py), and a safe upper bound for exactness at 1e-4 (docs/streaming.md)."""
     import onnx
 
     return analyse(onnx.load(str(acoustic_graph)))[0]

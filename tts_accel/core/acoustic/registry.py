@@ -11,7 +11,6 @@ plus one entry in ``_ENGINES`` (docs/architecture.md walks through it).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from tts_accel.core.errors import InputError
 
@@ -23,7 +22,9 @@ class AcousticSpec:
     """One acoustic engine."""
 
     name: str
-    runtime: Literal["onnx", "torch"]
+    #: onnx: a decoder graph of the family's on ONNX Runtime; torch: the family's torch network;
+    #: any other runtime needs ``builder``
+    runtime: str
     precision: str  # fp32 | int8 | bf16
     #: fixed context lengths (frames) it is compiled at, once per machine; () = any length
     shapes: tuple[int, ...] = ()
@@ -34,6 +35,9 @@ class AcousticSpec:
     #: claims to be the reference's voice: `tts tune` and `tts verify` hold it to the same-voice gate
     same_voice: bool = True
     doc: str = ""
+    #: "module:function" that makes this engine (``factory.Builder``), imported only when it is
+    #: made; "" for the two built-in runtimes
+    builder: str = ""
 
     @property
     def compiled(self) -> bool:

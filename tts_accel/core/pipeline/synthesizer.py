@@ -143,7 +143,7 @@ def synthesize(
     **params: object,
 ) -> tuple[np.ndarray, int]:
     """Library entry point: ``(float32 samples, sample_rate)``. The plan comes from the one
-    resolver (``planner.plan_for``): ``mode="torch"`` runs the torch port or says why it cannot,
+    resolver (``pipeline.planning.plan_for``): ``mode="torch"`` runs the torch port or says why it cannot,
     ``mode="auto"`` is what `tts synth` would pick here."""
     if not text or not text.strip():
         raise InputError(NOTHING_TO_SAY)

@@ -214,7 +214,7 @@ LayerParity = Callable[[Voice, np.ndarray], Sequence[tuple[str, float, float, fl
 @dataclass(frozen=True)
 class AcousticSupport:
     """A family whose voices split into a text stage and an acoustic stage run apart, window by
-    window, on one of several engines (``modes.ACOUSTIC_SPECS``); the planner, bench, tune and
+    window, on one of several engines (``acoustic.registry``); the planner, bench, tune and
     verify read this, never the family's name."""
 
     #: the acoustic engines these voices can run (ort-fp32 first: the reference)
@@ -226,7 +226,7 @@ class AcousticSupport:
     #: a stat per shape, nothing imported (False for engines that need no compiling)
     compiled: Callable[[str, str], bool]
     #: (loaded voice) -> the acoustic lab of bench, tune and verify: real latents of texts, and
-    #: each engine run over them window by window (``engines.AcousticLab`` for Piper)
+    #: each engine run over them window by window (``acoustic.lab.AcousticLab``)
     lab: Callable[[Voice], Any]
 
 
