@@ -66,6 +66,16 @@ def _constants(graph) -> dict[str, np.ndarray]:  # type: ignore[no-untyped-def]
     for node in graph.node:
         if node.op_type == "Constant":
             values[node.output[0]] = numpy_helper.to_array(_attrs(node)["value"])
+        elif node.op_type == "DequantizeLinear" and all(name in values for name in node.input if name):
+            # an int8 copy's weights: x (int8), scale, zero point -> float, per tensor or per axis
+            x, scale = values[node.input[0]].astype(np.float64), values[node.input[1]].astype(np.float64)
+            zero = values[node.input[2]].astype(np.float64) if len(node.input) > 2 and node.input[2] else 0.0
+            if np.ndim(scale) == 1 and x.ndim > 1:
+                shape = [1] * x.ndim
+                shape[int(_attrs(node).get("axis", 1))] = -1
+                scale = scale.reshape(shape)
+                zero = np.reshape(zero, shape) if np.ndim(zero) == 1 else zero
+            values[node.output[0]] = ((x - zero) * scale).astype(np.float32)
     return values
 
 
