@@ -9,14 +9,14 @@ import json
 from pathlib import Path
 
 import pytest
+from tts_accel.core.hardware.profile import HardwareProfile
+from tts_accel.core.plan.model import ExecutionPlan
+from tts_accel.core.plan.resolve import resolve_plan
 
 from tests.core.hardware.fake_trees import epyc_vm
 from tests.utils import run_python
 from tts_accel.core.errors import InputError, ModeNotApplicable, TorchMissing
-from tts_accel.core.hardware.profile import HardwareProfile
 from tts_accel.core.plan import costs
-from tts_accel.core.plan.model import ExecutionPlan
-from tts_accel.core.plan.resolve import resolve_plan
 from tts_accel.core.voices.registry import family_named
 
 PIPER = family_named("piper")
@@ -124,9 +124,18 @@ def _fake_warm_cache(root: Path) -> None:
         path.write_bytes(b"")
 
 
+#: The planner in a fresh process, on this machine's hardware profile with its ISA flags made
+#: those of one class: the choice depends on the ISA class's default costs (costs.DEFAULTS), so a
+#: test of it says which class it asserts about instead of taking the dev VM's. GPUs are left
+#: out (with one, `auto` is the hybrid mode, which has no acoustic stage). The compile cache's
+#: stat still uses this CPU's own artifact keys, as _fake_warm_cache does.
 PLAN_CODE = """
-import json, sys
+import dataclasses, json, sys
+from tts_accel.core.hardware.profile import HardwareProfile
 from tts_accel.core.pipeline.planning import plan_for
+real = HardwareProfile.detect(gpus=False)
+isa = tuple(f for f in real.isa if f not in {drop!r}) + {add!r}
+HardwareProfile.detect = classmethod(lambda cls, root="/", *, gpus=True: dataclasses.replace(real, isa=isa))
 out = {{}}
 for chars in (60, 4 * 3405):
     plan = plan_for("auto", text_chars=chars)
@@ -134,20 +143,42 @@ for chars in (60, 4 * 3405):
 out["torch imported"] = "torch" in sys.modules
 print(json.dumps(out))
 """
+#: ISA flags that make each bf16 class: (dropped, added).
+CLASS_FLAGS = {
+    "amx": ((), ("avx512f", "avx512_bf16", "amx_tile")),  # Sapphire Rapids and later
+    "avx512_bf16": (("amx_tile",), ("avx512f", "avx512_bf16")),  # Zen 4/5, Cooper Lake, AMX hidden by a VM
+}
+
+
+def _plan_as(isa: str) -> dict:
+    drop, add = CLASS_FLAGS[isa]
+    return json.loads(run_python(PLAN_CODE.format(drop=drop, add=add)).stdout.strip().splitlines()[-1])
 
 
 @pytest.mark.skipif(not HAS_TORCH, reason="the choice of bf16 needs torch installed")
 def test_planner_picks_bf16_for_a_book_and_never_imports_torch(tmp_path, monkeypatch, config_home) -> None:
-    if costs.isa_class(HardwareProfile.detect(gpus=False).isa) not in costs.BF16_ISAS:
-        pytest.skip("this CPU has no bf16 instructions: ORT fp32 is the only choice (tested above)")
+    """On the amx class (the dev VM's default costs): a book gets bf16 once its shapes are compiled."""
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)  # a cap would lower the class under test
     monkeypatch.setenv("TTS_ACCEL_CACHE_DIR", str(tmp_path / "cache"))
-    cold = json.loads(run_python(PLAN_CODE.format()).stdout.strip().splitlines()[-1])
+    cold = _plan_as("amx")
     assert cold["13620"][0] == "ort-fp32" and "not compiled here" in cold["13620"][1]
     _fake_warm_cache(tmp_path / "cache")
-    warm = json.loads(run_python(PLAN_CODE.format()).stdout.strip().splitlines()[-1])
+    warm = _plan_as("amx")
     assert warm["60"][0] == "ort-fp32"  # a sentence never pays torch's start-up
     assert warm["13620"][0] == "torch-bf16"  # long.txt four times: a book
     assert warm["torch imported"] is False
+
+
+@pytest.mark.skipif(not HAS_TORCH, reason="the choice of bf16 needs torch installed")
+def test_planner_keeps_ort_for_a_book_on_avx512_bf16_without_amx(tmp_path, monkeypatch, config_home) -> None:
+    """On the avx512_bf16 class (Zen 4, no AMX) bf16 measured no faster per second than ORT fp32
+    (costs.DEFAULTS): a book stays on ORT, warm cache or not, until `tts tune` measures the machine."""
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.setenv("TTS_ACCEL_CACHE_DIR", str(tmp_path / "cache"))
+    _fake_warm_cache(tmp_path / "cache")
+    warm = _plan_as("avx512_bf16")
+    assert warm["13620"][0] == "ort-fp32" and "bf16 is not faster per second on this CPU" in warm["13620"][1]
+    assert warm["60"][0] == "ort-fp32" and warm["torch imported"] is False
 
 
 SYNTH_CODE = """

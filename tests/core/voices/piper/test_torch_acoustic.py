@@ -230,9 +230,10 @@ def test_handoff_stays_on_onnx_runtime_when_loading_fails_unless_the_engine_was_
 
 
 def test_a_plan_that_chose_bf16_on_costs_never_compiles_and_says_it_stayed_on_ort(model, tmp_path, monkeypatch) -> None:
+    from tts_accel.core.plan.model import ExecutionPlan
+
     from tts_accel.core.acoustic.factory import engine_for_plan
     from tts_accel.core.acoustic.ort import OrtDecoderEngine
-    from tts_accel.core.plan.model import ExecutionPlan
     from tts_accel.core.voices.piper.acoustic import PiperAcoustic
 
     monkeypatch.setenv("TTS_ACCEL_CACHE_DIR", str(tmp_path))  # no compiled shapes here
@@ -248,10 +249,25 @@ def test_a_plan_that_chose_bf16_on_costs_never_compiles_and_says_it_stayed_on_or
     assert not list(tmp_path.glob("torch/aoti/*.pt2"))
 
 
+def _openmp_threads():  # type: ignore[no-untyped-def]
+    """``omp_get_max_threads`` of the OpenMP runtime torch loaded (None where none is mapped)."""
+    import ctypes
+
+    try:
+        with open("/proc/self/maps", encoding="utf-8") as fh:
+            lib = next((line.split()[-1] for line in fh if "libgomp" in line or "libiomp" in line), None)
+    except OSError:
+        return None
+    return None if lib is None else ctypes.CDLL(lib).omp_get_max_threads
+
+
 def test_the_package_runs_through_its_c_entry_points_with_the_samples_of_torchs_loader(model, compiled) -> None:
     """The default runner drives the package's library through ctypes (the GIL is released for a
     window, so two workers' windows run at once); its samples are those of torch's own loader,
-    also when two threads call it at once on a two-instance container."""
+    also when four fresh threads call it at once on a two-instance container. A fresh thread's
+    OpenMP count starts at one per CPU: the runner sets it to torch's intra-op threads (the
+    package's one) before a window. Without that, the first windows ran their convolutions on 2
+    OpenMP threads on a 2-vCPU Xeon with avx512_bf16 and no AMX, and differed by up to 4.9e-4."""
     import threading
 
     import torch
@@ -265,17 +281,26 @@ def test_the_package_runs_through_its_c_entry_points_with_the_samples_of_torchs_
     rng = np.random.default_rng(0)
     inputs = [torch.from_numpy(rng.standard_normal((1, 192, SHAPE), dtype=np.float32)) for _ in range(4)]
     valid = torch.tensor([SHAPE])
+    threads = torch.get_num_threads()  # the engine's setting: the package's baked thread count
+    assert threads == 1
     expected = [loader.run([x, valid])[0] for x in inputs]
-    results: dict[int, torch.Tensor] = {}
+    results: dict[int, list[torch.Tensor]] = {}
+    omp = _openmp_threads()
+    omp_in_thread: dict[int, int] = {}
+    started = threading.Barrier(4)
 
-    def work(i: int) -> None:
-        for _ in range(3):
-            results[i] = runner(inputs[i], valid)
+    def work(i: int) -> None:  # no torch op of its own before the runner: a worker's first window
+        started.wait()
+        results[i] = [runner(inputs[i], valid) for _ in range(3)]
+        if omp is not None:
+            omp_in_thread[i] = omp()
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
-    for t in threads:
+    workers = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in workers:
         t.start()
-    for t in threads:
+    for t in workers:
         t.join()
     for i, want in enumerate(expected):
-        assert torch.equal(results[i], want)
+        assert all(torch.equal(got, want) for got in results[i]), i
+    if omp is not None:
+        assert omp_in_thread == dict.fromkeys(range(4), threads)

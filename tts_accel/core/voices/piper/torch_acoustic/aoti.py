@@ -31,13 +31,25 @@ INDUCTOR_CONFIGS: dict[str, object] = {"freezing": True}
 
 
 class PackageRunner:
-    """A loaded package called as ``runner(latent, valid) -> audio``."""
+    """A loaded package called as ``runner(latent, valid) -> audio``, from any thread.
+
+    Each call first makes the calling thread's OpenMP thread count torch's intra-op setting
+    (``torch.set_num_threads``, which the engine sets to the package's baked thread count):
+    OpenMP keeps that count per thread, and a thread that has not yet run an ATen op that
+    initialises it (``at::internal::lazy_init_num_threads``, which ``torch.get_num_threads``
+    runs) starts at OpenMP's default, one thread per CPU. A package's run does not initialise
+    it, through ctypes or torch's own loader: a worker thread's windows ran their oneDNN
+    convolutions on 2 OpenMP threads on the 2-vCPU dev VM (``omp_get_max_threads()`` 2 in the
+    worker, 1 where the engine was made), oversubscribing the cores, and on avx512_bf16
+    without AMX the 2-thread run changed the samples (max 1.2e-4 to 4.9e-4 on 16-frame
+    windows peaking at 0.065) against the same package run on the package's one thread."""
 
     def __init__(self, run: Callable[[list], list], path: Path) -> None:
         self._run = run
         self.path = path
 
     def __call__(self, *args):  # type: ignore[no-untyped-def]
+        torch.get_num_threads()  # this thread's OpenMP count := torch's intra-op threads (once per thread)
         return self._run(list(args))[0]
 
 
