@@ -9,14 +9,14 @@ import json
 from pathlib import Path
 
 import pytest
-from tts_accel.core.hardware.profile import HardwareProfile
-from tts_accel.core.plan.model import ExecutionPlan
-from tts_accel.core.plan.resolve import resolve_plan
 
 from tests.core.hardware.fake_trees import epyc_vm
 from tests.utils import run_python
 from tts_accel.core.errors import InputError, ModeNotApplicable, TorchMissing
+from tts_accel.core.hardware.profile import HardwareProfile
 from tts_accel.core.plan import costs
+from tts_accel.core.plan.model import ExecutionPlan
+from tts_accel.core.plan.resolve import resolve_plan
 from tts_accel.core.voices.registry import family_named
 
 PIPER = family_named("piper")

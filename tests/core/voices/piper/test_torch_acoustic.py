@@ -230,10 +230,9 @@ def test_handoff_stays_on_onnx_runtime_when_loading_fails_unless_the_engine_was_
 
 
 def test_a_plan_that_chose_bf16_on_costs_never_compiles_and_says_it_stayed_on_ort(model, tmp_path, monkeypatch) -> None:
-    from tts_accel.core.plan.model import ExecutionPlan
-
     from tts_accel.core.acoustic.factory import engine_for_plan
     from tts_accel.core.acoustic.ort import OrtDecoderEngine
+    from tts_accel.core.plan.model import ExecutionPlan
     from tts_accel.core.voices.piper.acoustic import PiperAcoustic
 
     monkeypatch.setenv("TTS_ACCEL_CACHE_DIR", str(tmp_path))  # no compiled shapes here
