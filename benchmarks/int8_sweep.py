@@ -118,7 +118,7 @@ def main() -> None:
     fp32 = lab.source.decoder("fp32")  # the split decoder: z -> audio
     texts = harvard_sentences()
     data = lab.utterances(texts)
-    tapped = with_outputs(lab.model_path, {DECODER_INPUT: "z"}, "tap-z", "tapping the decoder's input")
+    tapped = with_outputs(lab.model_path, {DECODER_INPUT: "z"}, "tap-decoder-z", "tapping the decoder's input")
     tap = ort.InferenceSession(str(tapped), providers=["CPUExecutionProvider"])
     calib = []
     for ids in voice.calibration_ids():  # type: ignore[attr-defined]

@@ -72,7 +72,7 @@ class PiperAcoustic:
             from tts_accel.core.onnx.graphs import with_outputs
             from tts_accel.core.onnx.sessions import Solo, create_session
 
-            tapped = with_outputs(self.model_path, {DECODER_INPUT: "z"}, "tap-z", "tapping the decoder's input")
+            tapped = with_outputs(self.model_path, {DECODER_INPUT: "z"}, "tap-decoder-z", "tapping the decoder's input")
             self._tap = create_session(tapped, Solo())
         feeds = {"input": ids[np.newaxis], "input_lengths": np.array([ids.size], dtype=np.int64),
                  "scales": np.array([0.0, 1.0, 0.0], dtype=np.float32)}  # fmt: skip
