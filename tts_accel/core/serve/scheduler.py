@@ -161,7 +161,8 @@ class Scheduler:
         self._seq = itertools.count()
         self._running = 0  # units running now
         self._stopping = False
-        self.on_unit: Callable[[Job, float], None] | None = None  # (job, seconds the unit took)
+        #: (job, wall seconds, CPU seconds of the worker thread) after each unit
+        self.on_unit: Callable[[Job, float, float], None] | None = None
         self._threads = [
             threading.Thread(target=self._work, name=f"tts-serve-{i}", daemon=True) for i in range(self.workers)
         ]
@@ -192,6 +193,12 @@ class Scheduler:
                 self._retire(job)
             self._cond.notify_all()
         job._notify()
+
+    def cancel_all(self) -> None:
+        with self._cond:
+            jobs = list(self._jobs)
+        for job in jobs:
+            self.cancel(job)
 
     def depth(self) -> int:
         """Requests admitted and not finished (running or waiting)."""
@@ -258,7 +265,7 @@ class Scheduler:
                     job = self._pick()
                 job.busy = True
                 self._running += 1
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.thread_time()
             item: Any = None
             finished = False
             error: BaseException | None = None
@@ -268,7 +275,7 @@ class Scheduler:
                 finished = True
             except BaseException as err:  # noqa: BLE001 - handed to the consumer, raised there
                 error = err
-            took = time.perf_counter() - start
+            took, cpu = time.perf_counter() - start, time.thread_time() - cpu
             with self._cond:
                 job.busy = False
                 job.units_run += 1
@@ -286,5 +293,5 @@ class Scheduler:
                     self._retire(job)
                 self._cond.notify_all()
             if self.on_unit is not None:
-                self.on_unit(job, took)
+                self.on_unit(job, took, cpu)
             job._notify()
