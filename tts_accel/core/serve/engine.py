@@ -125,9 +125,15 @@ class Engine:
     def plan_of(self, voice: str) -> ExecutionPlan:
         s = self.settings
         return self._plan_for(
-            s.mode, voice, None, workers=s.workers, intra_op_threads=s.threads, acoustic=s.acoustic,
-            streaming=True, text_chars=RESIDENT_CHARS,
-        )  # fmt: skip
+            s.mode,
+            voice,
+            None,
+            workers=s.workers,
+            intra_op_threads=s.threads,
+            acoustic=s.acoustic,
+            streaming=True,
+            text_chars=RESIDENT_CHARS,
+        )
 
     @staticmethod
     def check_voice(name: str) -> VoiceEntry:
@@ -182,15 +188,22 @@ class Engine:
         with self._lock:
             loaded.in_use = max(0, loaded.in_use - 1)
 
+    def default_rate(self) -> int:
+        return registry()[self.settings.voice].sample_rate
+
     def loaded_voices(self) -> list[str]:
         with self._lock:
             return list(self._voices)
 
     # -- requests --------------------------------------------------------------------------------
     def open(
-        self, text: str, voice: str | None = None, params: SynthParams | None = None, lang: str | None = None,
+        self,
+        text: str,
+        voice: str | None = None,
+        params: SynthParams | None = None,
+        lang: str | None = None,
         timestamps: bool = False,
-    ) -> Stream:  # fmt: skip
+    ) -> Stream:
         """Admit one request (Busy when the queue is full); read its ``job`` for ``Out`` items."""
         if not text.strip():
             raise InputError(NOTHING_TO_SAY)
@@ -265,4 +278,3 @@ class Engine:
         self.scheduler.cancel_all()
         self.scheduler.stop(timeout=1.0)
         return done
-
