@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 from typing import Annotated
 
 import typer
@@ -31,7 +31,13 @@ EXAMPLES = """
 
 
 def missing_modules() -> list[str]:
-    return [m for m in SERVE_MODULES if importlib.util.find_spec(m) is None]
+    missing = []
+    for module in SERVE_MODULES:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    return missing
 
 
 def _voice_map(pairs: list[str]) -> dict[str, str]:

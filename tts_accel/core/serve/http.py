@@ -93,6 +93,26 @@ class _Track:
             self.metrics.latency.labels(self.protocol).observe(time.perf_counter() - self.start)
 
 
+class BearerAuth:
+    """``Authorization: Bearer KEY`` on every route but /health, compared in constant time. A plain
+    ASGI middleware: Starlette's BaseHTTPMiddleware would cut streamed replies short."""
+
+    def __init__(self, app: Any, key: bytes):
+        self.app = app
+        self.key = key
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] != "/health":
+            given = dict(scope["headers"]).get(b"authorization", b"")
+            scheme, _, token = given.partition(b" ")
+            if scheme.lower() != b"bearer" or not hmac.compare_digest(token.strip(), self.key):
+                err = ApiError(401, "missing or wrong API key: send Authorization: Bearer KEY.", None,
+                               "invalid_api_key", {"WWW-Authenticate": "Bearer"})  # fmt: skip
+                await _error(err)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def _error(err: ApiError) -> JSONResponse:
     return JSONResponse(err.body(), status_code=err.status, headers=err.headers)
 
@@ -129,21 +149,8 @@ def create_app(engine: Engine, config: HttpConfig, metrics: Metrics) -> FastAPI:
     installed = tuple(e.name for e in installed_voices())
     key = config.api_key.encode() if config.api_key else None
 
-    @app.middleware("http")
-    async def authenticate(request: Request, call_next):  # type: ignore[no-untyped-def]
-        if key is not None and request.url.path != "/health":
-            given = request.headers.get("authorization", "")
-            scheme, _, token = given.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), key):
-                err = ApiError(
-                    401,
-                    "missing or wrong API key: send Authorization: Bearer KEY.",
-                    None,
-                    "invalid_api_key",
-                    {"WWW-Authenticate": "Bearer"},
-                )
-                return _error(err)
-        return await call_next(request)
+    if key is not None:
+        app.add_middleware(BearerAuth, key=key)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
