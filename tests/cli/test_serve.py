@@ -48,7 +48,7 @@ class Server:
         self.wyoming_port = free_port() if wyoming else None
         cmd = [sys.executable, "-m", "tts_accel", "serve", "--host", "127.0.0.1", "--port", str(self.port), *args]
         if wyoming:
-            cmd += ["--wyoming", f"tcp://127.0.0.1:{self.wyoming_port}"]
+            cmd += ["--wyoming-uri", f"tcp://127.0.0.1:{self.wyoming_port}"]
         if key:
             cmd += ["--api-key", key]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -415,12 +415,17 @@ def test_sigterm_lets_the_request_in_flight_finish_then_exits_0():
 
 
 def test_cli_refusals_before_listening():
-    r = run_cli("serve", "--wyoming", "tcp://0.0.0.0:10200", "--port", str(free_port()), timeout=60)
+    r = run_cli("serve", "--wyoming-uri", "tcp://0.0.0.0:10200", "--port", str(free_port()), timeout=60)
     assert r.returncode == 2 and b"--wyoming-allow-remote" in r.stderr and b"Traceback" not in r.stderr
     r = run_cli("serve", "--voice", "./voice.onnx", "--port", str(free_port()), timeout=60)
     assert r.returncode == 3 and b"unknown voice" in r.stderr and b"Traceback" not in r.stderr
     r = run_cli("serve", "--voice-map", "alloy", timeout=60)
     assert r.returncode == 2 and b"NAME=VOICE" in r.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        r = run_cli("serve", "--port", str(taken.getsockname()[1]), timeout=60)
+    assert r.returncode == 2 and b"choose another --port" in r.stderr and b"Traceback" not in r.stderr
 
 
 def test_without_the_serve_extra_it_prints_the_install_line():

@@ -22,7 +22,7 @@ EXAMPLES = """
 
 [cyan]tts serve[/]   (http://127.0.0.1:8880: POST /v1/audio/speech, docs at /docs)
 
-[cyan]tts serve --voice kokoro-ja --wyoming[/]   (also Wyoming on tcp://127.0.0.1:10200, for Home Assistant)
+[cyan]tts serve --voice kokoro-jf_alpha --wyoming[/]   (also Wyoming on tcp://127.0.0.1:10200, for Home Assistant)
 
 [cyan]TTS_ACCEL_API_KEY=secret tts serve --host 0.0.0.0[/]   (Bearer key on every route but /health)
 
@@ -53,6 +53,23 @@ def _voice_map(pairs: list[str]) -> dict[str, str]:
 def _positive(flag: str, value: float, lo: float = 1) -> None:
     if not value >= lo:
         raise InputError(f"{flag} {value} is too small: use at least {lo}.")
+
+
+def _check_free(host: str, port: int) -> None:
+    """Refuse a port another process holds before loading anything (uvicorn would exit mid-start)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as err:
+        raise InputError(f"--host {host}: {err.strerror or err}; give an address of this machine.") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as err:
+            raise InputError(f"cannot listen on {host}:{port}: {err.strerror}; choose another --port.") from None
 
 
 @error_boundary
@@ -108,13 +125,12 @@ def serve_command(
         ),
     ] = None,
     wyoming: Annotated[
+        bool, typer.Option("--wyoming", help=f"Also serve the Wyoming protocol (on {WYOMING_DEFAULT} by default).")
+    ] = False,
+    wyoming_uri: Annotated[
         str | None,
         typer.Option(
-            "--wyoming",
-            is_flag=False,
-            flag_value=WYOMING_DEFAULT,
-            show_default=False,
-            help=f"Also serve Wyoming; alone: {WYOMING_DEFAULT}, or give tcp://HOST:PORT.",
+            "--wyoming-uri", help="Where Wyoming listens: tcp://HOST:PORT (implies --wyoming).", show_default=False
         ),
     ] = None,
     wyoming_allow_remote: Annotated[
@@ -143,10 +159,10 @@ def serve_command(
     from tts_accel.core.serve.engine import Engine, EngineSettings
     from tts_accel.core.serve.http import HttpConfig
 
-    if wyoming is not None:
+    if wyoming_uri is not None or wyoming:
         from tts_accel.core.serve.wyoming import check_uri
 
-        check_uri(wyoming, wyoming_allow_remote)
+        wyoming_uri = check_uri(wyoming_uri or WYOMING_DEFAULT, wyoming_allow_remote)
     settings = EngineSettings(
         voice=default_voice,
         preload=tuple(voices or ()),
@@ -175,11 +191,14 @@ def serve_command(
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="tts serve: %(message)s")
     from tts_accel.core.serve.server import Listen, run
 
+    _check_free(host, port)
     engine = Engine(settings)  # voices checked, plan resolved: a bad flag is refused before listening
     config = HttpConfig(
         api_key=api_key, max_input_chars=max_input_chars, request_timeout=request_timeout, voice_map=mapping
     )
-    code = run(engine, config, Listen(host, port, wyoming, grace), lambda line: err_console.print(line, markup=False))
+    code = run(
+        engine, config, Listen(host, port, wyoming_uri, grace), lambda line: err_console.print(line, markup=False)
+    )
     if code:
         err_console.print(f"stopped: requests still in flight after --grace {grace:g} s were cut short.", markup=False)
         raise typer.Exit(code)
