@@ -11,6 +11,7 @@ from tts_accel.cli.batch import BatchCommand, batch_command
 from tts_accel.cli.bench import bench_command
 from tts_accel.cli.common import run_app
 from tts_accel.cli.profile import profile_app
+from tts_accel.cli.serve import serve_command
 from tts_accel.cli.synth import synth_command
 from tts_accel.cli.tune import tune_command
 from tts_accel.cli.verify import verify_command
@@ -51,6 +52,7 @@ app.command("batch", context_settings=CONTEXT, cls=BatchCommand)(batch_command)
 app.command("bench", context_settings=CONTEXT)(bench_command)
 app.command("tune", context_settings=CONTEXT)(tune_command)
 app.command("verify", context_settings=CONTEXT)(verify_command)
+app.command("serve", context_settings=CONTEXT)(serve_command)
 app.add_typer(profile_app, name="profile")
 
 

@@ -1,0 +1,211 @@
+"""The serve scheduler's policy, with fake requests: generators whose units record when they ran."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tts_accel.core.serve.scheduler import END, Busy, Cancelled, Scheduler
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def fake(name: str, n_windows: int, log: list[str], gate: threading.Event | None = None, seconds: float = 1.0):
+    """A request: a text stage (no audio), then ``n_windows`` windows of ``seconds`` audio each."""
+    if gate is not None:
+        gate.wait(5)
+    log.append(f"{name}.text")
+    yield None
+    for k in range(n_windows):
+        log.append(f"{name}.{k}")
+        yield (name, k, seconds)
+
+
+def seconds(item) -> float:
+    return item[2]
+
+
+def drain(job) -> list:
+    items = []
+    while (item := job.get(timeout=5)) is not END:
+        items.append(item)
+    return items
+
+
+@pytest.fixture
+def one_worker():
+    sched = Scheduler(workers=1, max_queue=8, capacity=100)
+    yield sched
+    sched.stop()
+
+
+def test_every_unit_runs_once_and_items_come_in_order(one_worker):
+    log: list[str] = []
+    job = one_worker.submit(fake("a", 5, log), seconds)
+    assert [k for _, k, _ in drain(job)] == [0, 1, 2, 3, 4]
+    assert log == ["a.text", "a.0", "a.1", "a.2", "a.3", "a.4"]
+    assert job.units_run == 7  # text, five windows, and the unit that found the end
+
+
+def test_a_new_request_gets_its_first_audio_before_later_windows_of_a_running_one(one_worker):
+    log: list[str] = []
+    gate = threading.Event()
+
+    def long():  # a stream that has audio out, its worker busy on its second window
+        yield from fake("a", 1, log)
+        gate.wait(5)
+        for k in range(1, 6):
+            log.append(f"a.{k}")
+            yield ("a", k, 1.0)
+
+    a = one_worker.submit(long(), seconds)
+    assert a.get(timeout=5)[1] == 0
+    b = one_worker.submit(fake("b", 2, log), seconds)
+    gate.set()
+    drain(a), drain(b)
+    # a's window 1 was running; b (no audio yet) goes before any later window of a
+    assert log[:5] == ["a.text", "a.0", "a.1", "b.text", "b.0"]
+    assert sorted(log) == sorted(["a.text", *(f"a.{k}" for k in range(6)), "b.text", "b.0", "b.1"])
+
+
+def test_requests_without_audio_go_oldest_first(one_worker):
+    log: list[str] = []
+    gate = threading.Event()
+    a = one_worker.submit(fake("a", 2, log, gate), seconds)
+    b = one_worker.submit(fake("b", 2, log), seconds)
+    c = one_worker.submit(fake("c", 2, log), seconds)
+    gate.set()
+    drain(a), drain(b), drain(c)
+    assert log[:6] == ["a.text", "a.0", "b.text", "b.0", "c.text", "c.0"]
+
+
+def test_after_first_audio_the_stream_with_least_buffered_goes_next():
+    clock = Clock()
+    sched = Scheduler(workers=1, max_queue=8, capacity=100, clock=clock)
+    try:
+        log: list[str] = []
+        gate = threading.Event()
+        # a: long windows (3 s of audio each); b: short windows (0.5 s each)
+        a = sched.submit(fake("a", 4, log, gate, seconds=3.0), seconds)
+        b = sched.submit(fake("b", 4, log, seconds=0.5), seconds)
+        gate.set()
+        drain(a), drain(b)
+        # first audio of both first; then b (0.5 s ahead) runs until it has more buffered than a (3 s)
+        assert log[:4] == ["a.text", "a.0", "b.text", "b.0"]
+        assert log[4:7] == ["b.1", "b.2", "b.3"]
+        assert log[7:] == ["a.1", "a.2", "a.3"]
+    finally:
+        sched.stop()
+
+
+def test_playback_time_drains_the_buffer_and_changes_the_order():
+    clock = Clock()
+    sched = Scheduler(workers=1, max_queue=8, capacity=100, clock=clock)
+    try:
+        gate = threading.Event()
+        log: list[str] = []
+        a = sched.submit(fake("a", 1, log, gate, seconds=10.0), seconds)
+        gate.set()
+        assert a.get(timeout=5)[1] == 0
+        # 10 s of audio at t=0; at t=4 six seconds are still ahead of a listener
+        clock.now = 4.0
+        assert a.ahead(clock()) == pytest.approx(6.0)
+        clock.now = 12.0
+        assert a.ahead(clock()) == pytest.approx(-2.0)  # an underrun: it would go first among the started
+    finally:
+        sched.stop()
+
+
+def test_a_full_queue_refuses_and_capacity_comes_back_when_a_request_ends():
+    sched = Scheduler(workers=1, max_queue=2, capacity=100)
+    try:
+        gate = threading.Event()
+        log: list[str] = []
+        a = sched.submit(fake("a", 1, log, gate), seconds)
+        b = sched.submit(fake("b", 1, log), seconds)
+        with pytest.raises(Busy, match="queue is full"):
+            sched.submit(fake("c", 1, log), seconds)
+        sched.cancel(a)
+        gate.set()
+        assert len(drain(b)) == 1
+        assert sched.wait_idle(5)
+        c = sched.submit(fake("c", 1, log), seconds)  # a's place is free again
+        assert [k for _, k, _ in drain(c)] == [0]
+    finally:
+        sched.stop()
+
+
+def test_cancel_drops_the_pending_units_and_the_running_one_is_the_last(one_worker):
+    log: list[str] = []
+    gate = threading.Event()
+    started = threading.Event()
+
+    def units():
+        started.set()
+        yield from fake("a", 50, log, gate)
+
+    job = one_worker.submit(units(), seconds)
+    assert started.wait(5)
+    one_worker.cancel(job)  # while its first unit runs
+    gate.set()
+    assert one_worker.wait_idle(5)
+    assert log == ["a.text"]
+    with pytest.raises(Cancelled):
+        job.get(timeout=1)
+    assert one_worker.depth() == 0
+
+
+def test_a_slow_reader_holds_its_own_request_at_the_buffer_capacity():
+    sched = Scheduler(workers=1, max_queue=4, capacity=2)
+    try:
+        log: list[str] = []
+        slow = sched.submit(fake("slow", 20, log), seconds)
+        other = sched.submit(fake("other", 3, log), seconds)
+        assert len(drain(other)) == 3  # not stuck behind the slow reader
+        assert sum(1 for e in log if e.startswith("slow.") and e != "slow.text") == 2  # two windows, no more
+        assert len(drain(slow)) == 20
+    finally:
+        sched.stop()
+
+
+def test_an_error_in_a_unit_reaches_the_consumer_after_the_audio_before_it(one_worker):
+    def failing():
+        yield ("x", 0, 1.0)
+        raise ValueError("model failed")
+
+    job = one_worker.submit(failing(), seconds)
+    assert job.get(timeout=5)[1] == 0
+    with pytest.raises(ValueError, match="model failed"):
+        job.get(timeout=5)
+    assert one_worker.depth() == 0
+
+
+def test_stop_refuses_new_requests_and_lets_admitted_ones_finish():
+    sched = Scheduler(workers=2, max_queue=4, capacity=100)
+    log: list[str] = []
+    job = sched.submit(fake("a", 3, log), seconds)
+    sched.stop(timeout=5)
+    with pytest.raises(Busy, match="shutting down"):
+        sched.submit(fake("b", 1, log), seconds)
+    assert len(drain(job)) == 3
+
+
+def test_async_consumer_gets_the_same_items(one_worker):
+    import asyncio
+
+    async def read(job):
+        items = []
+        while (item := await job.aget()) is not END:
+            items.append(item)
+        return items
+
+    log: list[str] = []
+    job = one_worker.submit(fake("a", 4, log), seconds)
+    assert [k for _, k, _ in asyncio.run(read(job))] == [0, 1, 2, 3]
