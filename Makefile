@@ -30,7 +30,7 @@ test-base: $(BIN)/python
 	TTS_ACCEL_SKIPPED_FILE=$(SKIPPED) $(PYTEST)
 
 test-extras: $(BIN)/python
-	$(PIP) -e '.[dev,torch,eval,kokoro,ray]'
+	$(PIP) -e '.[dev,torch,eval,kokoro,ray,serve]'
 	@if [ ! -f $(SKIPPED) ]; then $(PYTEST); \
 	elif [ -s $(SKIPPED) ]; then echo "extras pass: the $$(wc -l < $(SKIPPED)) tests the base pass skipped"; \
 	  $(PYTEST) @$(SKIPPED); \

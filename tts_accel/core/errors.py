@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import errno as _errno
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 TORCH_INSTALL = "pip install 'tts-accel[torch]'"
 EVAL_INSTALL = "pip install 'tts-accel[eval]'"
@@ -147,3 +149,48 @@ class RowError:
 
     def as_json(self) -> dict[str, object]:
         return {"id": self.id, "line": self.line, "error": self.error}
+
+
+# --- `tts serve`: what a request can meet --------------------------------------------------------
+
+
+class Busy(TTSError):
+    """The queue is full: try again later (HTTP 429 with Retry-After)."""
+
+    exit_code = 2
+
+
+class Cancelled(TTSError):
+    """The request was cancelled (its client went away, or it ran out of time)."""
+
+    exit_code = 2
+
+
+class ApiError(Exception):
+    """One reply: ``status`` and OpenAI's ``{"error": {"message", "type", "param", "code"}}``."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        param: str | None = None,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.param = param
+        self.code = code
+        self.headers = dict(headers or {})
+
+    @property
+    def type(self) -> str:
+        if self.status == 401:
+            return "authentication_error"
+        if self.status == 429:
+            return "rate_limit_exceeded"
+        return "invalid_request_error" if self.status < 500 else "server_error"
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}

@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from tts_accel.core.serve.scheduler import END, Busy, Cancelled, Scheduler
+from tts_accel.core.errors import Busy, Cancelled
+from tts_accel.core.serve.scheduler import END, Scheduler
 
 
 class Clock:

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tts_accel.core.errors import InputError
-from tts_accel.core.params import NOISE_RANGE, SILENCE_RANGE, SynthParams
+from tts_accel.core.errors import ApiError, InputError
+from tts_accel.core.voices.params import NOISE_RANGE, SILENCE_RANGE, SynthParams
 
 MODEL = "tts-accel"
 #: OpenAI's model names, served by the default plan (so off-the-shelf clients work unchanged)
@@ -43,34 +43,7 @@ FIELDS = {
 }
 
 
-class ApiError(Exception):
-    """One reply: ``status`` and OpenAI's ``{"error": {"message", "type", "param", "code"}}``."""
 
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        param: str | None = None,
-        code: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.param = param
-        self.code = code
-        self.headers = dict(headers or {})
-
-    @property
-    def type(self) -> str:
-        if self.status == 401:
-            return "authentication_error"
-        if self.status == 429:
-            return "rate_limit_exceeded"
-        return "invalid_request_error" if self.status < 500 else "server_error"
-
-    def body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
 
 
 @dataclass(frozen=True)

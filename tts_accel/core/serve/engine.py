@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from tts_accel.core.audio import silence, to_pcm16
-from tts_accel.core.engine import NOTHING_TO_SAY, Synthesizer
-from tts_accel.core.errors import InputError, VoiceError
-from tts_accel.core.params import SynthParams
-from tts_accel.core.plan import ExecutionPlan
-from tts_accel.core.scheduler import Piece
-from tts_accel.core.serve.scheduler import END, Busy, Job, Scheduler
+from tts_accel.core.audio.pcm import silence, to_pcm16
+from tts_accel.core.errors import Busy, InputError, VoiceError
+from tts_accel.core.pipeline.scheduler import Piece
+from tts_accel.core.pipeline.synthesizer import NOTHING_TO_SAY, Synthesizer
+from tts_accel.core.plan.model import ExecutionPlan
+from tts_accel.core.serve.scheduler import END, Job, Scheduler
 from tts_accel.core.voices.base import VoiceEntry
+from tts_accel.core.voices.params import SynthParams
 from tts_accel.core.voices.registry import DEFAULT_VOICE, registry
 
 #: A resident process amortises its start-up over hours of audio: the planner chooses the
@@ -103,7 +103,7 @@ class Stream:
 
 class Engine:
     def __init__(self, settings: EngineSettings):
-        from tts_accel.core.planner import plan_for
+        from tts_accel.core.pipeline.planning import plan_for
 
         self.settings = settings
         self._plan_for = plan_for

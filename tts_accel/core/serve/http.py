@@ -24,12 +24,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tts_accel.core.errors import InputError, TTSError, VoiceError
-from tts_accel.core.formats import ByteOutput, format_for, make_encoder, writable_formats
-from tts_accel.core.serve.api import FORMATS, MEDIA_TYPES, MODEL, MODEL_ALIASES, ApiError, Limits, parse_speech
+from tts_accel.core.audio.formats import ByteOutput, format_for, make_encoder, writable_formats
+from tts_accel.core.errors import ApiError, Busy, Cancelled, InputError, TTSError, VoiceError
+from tts_accel.core.serve.api import FORMATS, MEDIA_TYPES, MODEL, MODEL_ALIASES, Limits, parse_speech
 from tts_accel.core.serve.engine import Engine, Stream, installed_voices
 from tts_accel.core.serve.metrics import CONTENT_TYPE, Metrics
-from tts_accel.core.serve.scheduler import END, Busy, Cancelled
+from tts_accel.core.serve.scheduler import END
 
 log = logging.getLogger("tts_accel.serve")
 RETRY_AFTER_S = 1

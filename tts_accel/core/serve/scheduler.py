@@ -33,22 +33,10 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from tts_accel.core.errors import TTSError
+from tts_accel.core.errors import Busy, Cancelled
 
 #: Returned by ``Job.get`` once every item of the request is out.
 END = object()
-
-
-class Busy(TTSError):
-    """The queue is full: try again later (HTTP 429 with Retry-After)."""
-
-    exit_code = 2
-
-
-class Cancelled(TTSError):
-    """The request was cancelled (its client went away, or it ran out of time)."""
-
-    exit_code = 2
 
 
 class Job:

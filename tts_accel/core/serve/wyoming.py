@@ -26,10 +26,10 @@ from wyoming.server import AsyncEventHandler, AsyncServer
 from wyoming.tts import Synthesize, SynthesizeChunk, SynthesizeStart, SynthesizeStop, SynthesizeStopped
 
 from tts_accel import __version__
-from tts_accel.core.errors import InputError, TTSError
+from tts_accel.core.errors import Busy, InputError, TTSError
 from tts_accel.core.serve.engine import Engine, installed_voices
 from tts_accel.core.serve.metrics import Metrics
-from tts_accel.core.serve.scheduler import END, Busy
+from tts_accel.core.serve.scheduler import END
 
 log = logging.getLogger("tts_accel.serve")
 DEFAULT_URI = "tcp://127.0.0.1:10200"
