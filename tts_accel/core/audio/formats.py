@@ -27,7 +27,7 @@ __all__ = [
     "FORMATS",
     "AudioFormat",
     "ByteOutput",
-    "Encoder",
+    "AudioEncoder",
     "Guard",
     "StreamOutput",
     "format_for",
@@ -192,7 +192,7 @@ class StreamOutput(ByteOutput):
 # --- encoders -----------------------------------------------------------------------------
 
 
-class Encoder:
+class AudioEncoder:
     """PCM16 in, encoded bytes out to ``out``. Nothing is sent before the first audio (a run
     that fails before it, such as a text with nothing to pronounce, leaves a stream empty)."""
 
@@ -230,7 +230,7 @@ class Encoder:
         pass
 
 
-class WavEncoder(Encoder):
+class WavEncoder(AudioEncoder):
     """A header of unknown length first (so even an interrupted file or a stream is readable),
     rewritten with the real sizes at the end where the target can be sought back in."""
 
@@ -250,7 +250,7 @@ class WavEncoder(Encoder):
             self.out.seek(0, os.SEEK_END)
 
 
-class SndEncoder(Encoder):
+class SndEncoder(AudioEncoder):
     """flac, ogg, opus, mp3 through soundfile (libsndfile) over :class:`ByteOutput`."""
 
     def __init__(self, out: ByteOutput, sample_rate: int, spec: AudioFormat):
@@ -304,11 +304,11 @@ class SndEncoder(Encoder):
                 self.file.close()
 
 
-def make_encoder(spec: AudioFormat, out: ByteOutput, sample_rate: int) -> Encoder:
+def make_encoder(spec: AudioFormat, out: ByteOutput, sample_rate: int) -> AudioEncoder:
     if spec.name == "wav":
         return WavEncoder(out, sample_rate)
     if spec.container is None:
-        return Encoder(out, sample_rate)
+        return AudioEncoder(out, sample_rate)
     return SndEncoder(out, sample_rate, spec)
 
 

@@ -24,7 +24,7 @@ from tts_accel.core.errors import Busy, InputError, VoiceError
 from tts_accel.core.pipeline.scheduler import Piece
 from tts_accel.core.pipeline.synthesizer import NOTHING_TO_SAY, Synthesizer
 from tts_accel.core.plan.model import ExecutionPlan
-from tts_accel.core.serve.scheduler import END, Job, Scheduler
+from tts_accel.core.serve.scheduler import END, RequestJob, Scheduler
 from tts_accel.core.voices.base import VoiceEntry
 from tts_accel.core.voices.params import SynthParams
 from tts_accel.core.voices.registry import DEFAULT_VOICE, registry
@@ -83,10 +83,10 @@ def installed_voices() -> list[VoiceEntry]:
 class Stream:
     """One admitted request: read ``job`` (``aget``/``get``) until END."""
 
-    def __init__(self, engine: Engine, loaded: Loaded, job: Job | None = None):
+    def __init__(self, engine: Engine, loaded: Loaded, job: RequestJob | None = None):
         self.engine = engine
         self.loaded = loaded
-        self.job: Job = job  # type: ignore[assignment]
+        self.job: RequestJob = job  # type: ignore[assignment]
         self.sample_rate = loaded.synth.sample_rate
         self.timeline = None
         self._released = False

@@ -65,7 +65,7 @@ class _Collected(ByteOutput):
         return data
 
 
-class _Track:
+class _RequestMetrics:
     """One request's metrics: in flight until ``done(outcome)`` (once)."""
 
     def __init__(self, metrics: Metrics, protocol: str = "http"):
@@ -196,7 +196,7 @@ def create_app(engine: Engine, config: HttpConfig, metrics: Metrics) -> FastAPI:
 
     @app.post("/v1/audio/speech")
     async def speech(request: Request) -> Response:
-        track = _Track(metrics)
+        track = _RequestMetrics(metrics)
         deadline = track.start + config.request_timeout
         stream: Stream | None = None
         try:
@@ -274,7 +274,7 @@ async def _next(stream: Stream, deadline: float) -> Any:
     return await asyncio.wait_for(stream.job.aget(), left)
 
 
-async def _items(stream: Stream, first: Any, deadline: float, track: _Track) -> AsyncIterator[Any]:
+async def _items(stream: Stream, first: Any, deadline: float, track: _RequestMetrics) -> AsyncIterator[Any]:
     """The request's Out items; its metrics and its place in the queue are settled however it ends
     (a client that goes away cancels the generator here: its pending units are dropped)."""
     outcome = "cancelled"

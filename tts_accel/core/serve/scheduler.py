@@ -7,7 +7,7 @@ the next unit of the request that should go next, runs it, hands the result to t
 small output buffer, and picks again. So a long sentence of one request never holds a worker
 for longer than one window while another request waits for its first audio.
 
-Which request goes next (``Job.key``, smallest first):
+Which request goes next (``RequestJob.key``, smallest first):
 
 1. a request that has not yet produced audio (its text stage, then its first window), oldest first;
 2. then the request with the least audio buffered ahead of real-time playback: seconds of audio
@@ -35,11 +35,11 @@ from typing import Any
 
 from tts_accel.core.errors import Busy, Cancelled
 
-#: Returned by ``Job.get`` once every item of the request is out.
+#: Returned by ``RequestJob.get`` once every item of the request is out.
 END = object()
 
 
-class Job:
+class RequestJob:
     """One request: its units, its output buffer, and what the priority needs."""
 
     def __init__(
@@ -145,12 +145,12 @@ class Scheduler:
         self.capacity = max(1, capacity)
         self.clock = clock
         self._cond = threading.Condition()
-        self._jobs: list[Job] = []
+        self._jobs: list[RequestJob] = []
         self._seq = itertools.count()
         self._running = 0  # units running now
         self._stopping = False
         #: (job, wall seconds, CPU seconds of the worker thread) after each unit
-        self.on_unit: Callable[[Job, float, float], None] | None = None
+        self.on_unit: Callable[[RequestJob, float, float], None] | None = None
         self._threads = [
             threading.Thread(target=self._work, name=f"tts-serve-{i}", daemon=True) for i in range(self.workers)
         ]
@@ -158,19 +158,19 @@ class Scheduler:
             thread.start()
 
     # -- admission -------------------------------------------------------------------------------
-    def submit(self, units: Iterator[Any], seconds: Callable[[Any], float] = lambda item: 0.0) -> Job:
+    def submit(self, units: Iterator[Any], seconds: Callable[[Any], float] = lambda item: 0.0) -> RequestJob:
         """Admit a request; Busy when ``max_queue`` requests are already admitted."""
         with self._cond:
             if self._stopping:
                 raise Busy("the server is shutting down")
             if len(self._jobs) >= self.max_queue:
                 raise Busy(f"the queue is full ({self.max_queue} requests in flight): try again shortly")
-            job = Job(units, seconds, next(self._seq), self.capacity, self._cond, self.clock)
+            job = RequestJob(units, seconds, next(self._seq), self.capacity, self._cond, self.clock)
             self._jobs.append(job)
             self._cond.notify_all()
             return job
 
-    def cancel(self, job: Job) -> None:
+    def cancel(self, job: RequestJob) -> None:
         """Drop ``job``: its pending units never run; one running now is its last."""
         with self._cond:
             if job.done:
@@ -227,12 +227,12 @@ class Scheduler:
         return True
 
     # -- the workers -----------------------------------------------------------------------------
-    def _pick(self) -> Job | None:
+    def _pick(self) -> RequestJob | None:
         now = self.clock()
         ready = [j for j in self._jobs if j.runnable()]
         return min(ready, key=lambda j: j.key(now)) if ready else None
 
-    def _retire(self, job: Job) -> None:
+    def _retire(self, job: RequestJob) -> None:
         """(under the lock) the job leaves the pool; its generator is closed (not running now)."""
         job.done = True
         if job in self._jobs:

@@ -156,11 +156,11 @@ class Handler(AsyncEventHandler):
     async def _speak(self, text: str, voice: str | None) -> None:
         import asyncio
 
-        from tts_accel.core.serve.http import _Track
+        from tts_accel.core.serve.http import _RequestMetrics
 
         if not self.engine.ready:
             raise Busy("the engine is still loading: try again shortly")
-        track = _Track(self.metrics, "wyoming")
+        track = _RequestMetrics(self.metrics, "wyoming")
         outcome = "cancelled"
         stream = None
         try:
