@@ -52,15 +52,18 @@ COMPILED_SHAPES = (48, 160, 288, 400, 544)
 
 #: The reference every other engine is measured against: the voice's own decoder, fp32.
 REFERENCE = "ort-fp32"
-#: The fast engine the cost model weighs against the reference.
+#: The fast engine the cost model weighs against the reference, and the same net uncompiled.
 FAST = "torch-bf16"
+FAST_EAGER = "torch-bf16-eager"
+#: The int8 engine (``--precision int8`` in a two-stage mode).
+INT8 = "ort-int8"
 
 _ENGINES = (
     AcousticSpec(REFERENCE, "onnx", "fp32", costed=True, doc="the voice's own decoder on ONNX Runtime: the reference"),
-    AcousticSpec("ort-int8", "onnx", "int8", same_voice=False,
+    AcousticSpec(INT8, "onnx", "int8", same_voice=False,
                  doc="the decoder's convolutions int8 (static QDQ): not the same voice"),
     AcousticSpec("torch-fp32", "torch", "fp32", doc="the decoder in PyTorch, eager, fp32 (exact: 2-D port check)"),
-    AcousticSpec("torch-bf16-eager", "torch", "bf16", doc="the same in bfloat16, eager (no compile)"),
+    AcousticSpec(FAST_EAGER, "torch", "bf16", doc="the same in bfloat16, eager (no compile)"),
     AcousticSpec(FAST, "torch", "bf16", shapes=COMPILED_SHAPES, costed=True,
                  doc="bfloat16, AOTInductor-compiled at fixed window shapes (cached per machine)"),
 )  # fmt: skip
@@ -71,6 +74,8 @@ NAMES = tuple(ENGINES)
 CLI_CHOICES = (AUTO, *NAMES)
 #: The engines the cost model weighs (and `tts tune` times).
 COSTED = tuple(s.name for s in _ENGINES if s.costed)
+#: The engines held to the same-voice gate against the reference.
+CLAIMS_VOICE = tuple(s.name for s in _ENGINES if s.same_voice and s.name != REFERENCE)
 
 
 def spec(name: str, source: str = "") -> AcousticSpec:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tts_accel.core.acoustic.registry import INT8, REFERENCE
 from tts_accel.core.errors import VoiceError
 from tts_accel.core.plan.model import NO_ACOUSTIC
 from tts_accel.core.voices.registry import DEFAULT_VOICE
@@ -113,7 +114,7 @@ def worker_plan(
             "pipelined", voice, precision, workers=1, intra_op_threads=threads, text_chars=corpus_chars,
             acoustic=acoustic,
         )  # fmt: skip
-        if acoustic is not None or staged.acoustic not in (NO_ACOUSTIC, "ort-fp32", "ort-int8"):
+        if acoustic is not None or staged.acoustic not in (NO_ACOUSTIC, REFERENCE, INT8):
             return staged
     elif acoustic is not None:
         return plan_for(mode, voice, precision, workers=1, intra_op_threads=threads, acoustic=acoustic)
@@ -125,7 +126,7 @@ def engine_label(plan: ExecutionPlan) -> str:
     label = f"{plan.backend}:{plan.precision}"
     # An acoustic engine other than the whole graph's own ORT run changes the samples (bf16): it
     # joins the key, so a resume never mixes engines; ORT fp32 keeps the keys manifests have.
-    return label if plan.acoustic in (NO_ACOUSTIC, "ort-fp32", "ort-int8") else f"{label}:{plan.acoustic}"
+    return label if plan.acoustic in (NO_ACOUSTIC, REFERENCE, INT8) else f"{label}:{plan.acoustic}"
 
 
 def open_synthesizer(voice: str, plan: ExecutionPlan, lang: str | None) -> Synthesizer:

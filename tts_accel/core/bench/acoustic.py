@@ -18,13 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from tts_accel.core.acoustic.registry import CLI_CHOICES, ENGINES
+from tts_accel.core.acoustic.registry import CLI_CHOICES, ENGINES, REFERENCE
 from tts_accel.core.errors import InputError, ModeNotApplicable, TTSError
 from tts_accel.core.hardware.profile import machine_label
 from tts_accel.core.versions import versions_label
 from tts_accel.core.voices.registry import family_of, resolve_voice
-
-REFERENCE = "ort-fp32"
 
 
 @dataclass

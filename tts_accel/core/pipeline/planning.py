@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from tts_accel.core.acoustic.registry import FAST, REFERENCE
 from tts_accel.core.hardware.gpu import torch_available
 from tts_accel.core.hardware.profile import HardwareProfile
 from tts_accel.core.plan import costs
@@ -74,11 +75,11 @@ def acoustic_facts(
     table = costs.default_costs(isa)
     if measured:  # this machine's own figures, the ISA class's defaults for any engine not measured
         mine = costs.CostTable.from_profile(measured)
-        both = all(name in mine.costs for name in ("ort-fp32", "torch-bf16"))
+        both = all(name in mine.costs for name in (REFERENCE, FAST))
         table = costs.CostTable({**table.costs, **mine.costs}, "tuned" if both else "tuned and default")
     # the stat is worth doing only where bf16 is in the running at all
     worth = has_torch and isa in costs.BF16_ISAS and audio_s is not None
-    warm = bool(worth) and support.compiled(voice, "torch-bf16")
+    warm = bool(worth) and support.compiled(voice, FAST)
     same = tuned.acoustic_same_voice() if tuned is not None else {}
     return costs.Facts(audio_s, has_torch, isa, warm, table, same)
 

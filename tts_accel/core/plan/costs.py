@@ -22,6 +22,8 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
+from tts_accel.core.acoustic.registry import FAST, REFERENCE
+
 #: ISA classes the planner tells apart, best first: (name, CPU flags it needs).
 ISA_CLASSES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("amx", ("amx_tile",)),  # Sapphire Rapids and later: amx_bf16 / amx_int8 come with the tiles
@@ -122,14 +124,14 @@ BF16_FIXED_S = 0.28 + 7.3
 DEFAULTS: dict[str, CostTable] = {
     "amx": CostTable(
         {
-            "ort-fp32": EngineCost(0.28, per_second(0.221, 256)),
-            "torch-bf16": EngineCost(BF16_FIXED_S, per_second(0.221, 256) - 0.032, compile_s=5 * COMPILE_PER_SHAPE_S),
+            REFERENCE: EngineCost(0.28, per_second(0.221, 256)),
+            FAST: EngineCost(BF16_FIXED_S, per_second(0.221, 256) - 0.032, compile_s=5 * COMPILE_PER_SHAPE_S),
         }
     ),  # fmt: skip
     "avx512_bf16": CostTable(
         {
-            "ort-fp32": EngineCost(0.28, per_second(0.224, 256)),
-            "torch-bf16": EngineCost(BF16_FIXED_S, per_second(0.212, 256), compile_s=5 * COMPILE_PER_SHAPE_S),
+            REFERENCE: EngineCost(0.28, per_second(0.224, 256)),
+            FAST: EngineCost(BF16_FIXED_S, per_second(0.212, 256), compile_s=5 * COMPILE_PER_SHAPE_S),
         }
     ),  # fmt: skip
 }
@@ -155,19 +157,19 @@ class Facts:
 
 def choose(facts: Facts) -> tuple[str, str]:
     """The acoustic engine for a run and the reason, in the words `--explain` prints."""
-    ort = "ort-fp32"
+    ort = REFERENCE
     if not facts.torch_installed:
         return ort, "torch is not installed: ONNX Runtime fp32 (pip install 'tts-accel[torch]' adds the bf16 engine)"
     if facts.isa not in BF16_ISAS:
         return ort, f"this CPU ({facts.isa}) has no bf16 instructions (avx512_bf16 or AMX): ONNX Runtime fp32"
-    if facts.same_voice.get("torch-bf16") is False:
+    if facts.same_voice.get(FAST) is False:
         return ort, "bf16 failed the same-voice gate in `tts tune` on this machine: ONNX Runtime fp32"
     if facts.audio_s is None:
         return (
             ort,
             "input length not known in advance (text on stdin): ONNX Runtime fp32 (--acoustic torch-bf16 for bf16)",
         )
-    fast, base = facts.costs.costs.get("torch-bf16"), facts.costs.costs.get(ort)
+    fast, base = facts.costs.costs.get(FAST), facts.costs.costs.get(ort)
     if fast is None or base is None:
         return ort, f"no measured costs for bf16 on this CPU class ({facts.isa}): run `tts tune` to measure them"
     t_ort, t_warm = base.total(facts.audio_s), fast.total(facts.audio_s)
@@ -175,7 +177,7 @@ def choose(facts: Facts) -> tuple[str, str]:
                f"bf16 ~{t_warm:.2f} s ({facts.costs.source} costs, CPU s)")  # fmt: skip
     pays = t_warm < (1.0 - SAFETY) * t_ort
     if pays and facts.warm:
-        return "torch-bf16", f"bf16 acoustic stage: {figures}"
+        return FAST, f"bf16 acoustic stage: {figures}"
     even = break_even_s(base, fast)
     if pays:
         return ort, (f"ONNX Runtime fp32: {figures}, but bf16's window shapes are not compiled here and a run "

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from tts_accel.core.acoustic.registry import INT8, REFERENCE
 from tts_accel.core.acoustic.registry import spec as acoustic_spec
 from tts_accel.core.acoustic.windows import WindowPlan, parse_windows
 from tts_accel.core.errors import InputError
@@ -65,7 +66,7 @@ class ExecutionPlan:
             raise InputError(f"--mode {self.mode} runs on the {mode_backend} backend, not {self.backend}: drop one.")
         staged = self.mode in STAGED_MODES and self.window_plan is not None
         if not self.acoustic:
-            own = ("ort-int8" if self.precision == "int8" else "ort-fp32") if staged else NO_ACOUSTIC
+            own = (INT8 if self.precision == "int8" else REFERENCE) if staged else NO_ACOUSTIC
             object.__setattr__(self, "acoustic", own)
         check_acoustic(self.mode, self.backend, self.precision, self.acoustic, staged)
         if self.precision not in PRECISIONS[self.backend]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Protocol
 
+from tts_accel.core.acoustic.registry import INT8, REFERENCE
 from tts_accel.core.acoustic.registry import NAMES as ENGINE_NAMES
 from tts_accel.core.acoustic.registry import spec as acoustic_spec
 from tts_accel.core.acoustic.windows import parse_windows
@@ -116,7 +117,7 @@ def resolve_plan(
     )
     if reason:
         reasons["acoustic"] = reason
-    if values["acoustic"] == "ort-int8" and precision != "int8":
+    if values["acoustic"] == INT8 and precision != "int8":
         if sources["precision"] == "flag":
             raise InputError("--precision fp32 and --acoustic ort-int8 disagree: give one of them.")
         values["precision"], sources["precision"] = "int8", sources["acoustic"]  # one engine, two names
@@ -163,10 +164,10 @@ def _resolve_acoustic(
         source = chosen[1] if chosen is not None and chosen[0] == NO_ACOUSTIC else "default"
         return NO_ACOUSTIC, source, where
     if chosen is None and precision == "int8":
-        return "ort-int8", precision_source, "--precision int8 is the int8 acoustic engine"
+        return INT8, precision_source, "--precision int8 is the int8 acoustic engine"
     if chosen is None:
         if facts is None:
-            return "ort-fp32", "default", ""
+            return REFERENCE, "default", ""
         engine, reason = costs.choose(facts)
         return engine, "heuristic", reason
     name, source = chosen

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from tts_accel.core.acoustic.registry import COSTED, REFERENCE
 from tts_accel.core.bench.acoustic import load_engines, unavailable
 from tts_accel.core.errors import ModelError, ModeNotApplicable
 from tts_accel.core.hardware.profile import HardwareProfile
@@ -35,7 +36,6 @@ from tts_accel.core.versions import versions
 from tts_accel.core.voices.registry import family_of, resolve_voice
 
 #: The engines whose costs the planner weighs (auto chooses between these two only).
-COSTED = ("ort-fp32", "torch-bf16")
 
 
 def runnable(voice: str, hw: HardwareProfile | None = None) -> dict[str, str]:
@@ -103,7 +103,7 @@ def tune_acoustic(
     for name in engines:
         q = measure(refs, renders[name], lab.sample_rate)
         if wers:
-            q = type(q)(**{**q.__dict__, "wer": wers.get(name), "wer_fp32": wers.get("ort-fp32")})
+            q = type(q)(**{**q.__dict__, "wer": wers.get(name), "wer_fp32": wers.get(REFERENCE)})
         quality[name] = {**q.to_dict(), "per_audio_s": round(float(np.median(spent[name])) / audio_s, 5)}
     return {
         "isa": isa, "torch": versions().get("torch", ""), "text_audio_s": round(audio_s, 2),

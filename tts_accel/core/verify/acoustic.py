@@ -19,17 +19,15 @@ from typing import Any
 
 import numpy as np
 
-from tts_accel.core.acoustic.registry import ENGINES
+from tts_accel.core.acoustic.registry import CLAIMS_VOICE, ENGINES, FAST, FAST_EAGER, REFERENCE
 from tts_accel.core.errors import EvalUnavailable, InputError, TierUnavailable, TTSError
 from tts_accel.core.text.samples import harvard_sentences, read_text
 from tts_accel.core.verify.quality import MCD16_MAX_DB, PESQ_WB_MIN, SNR_MIN_DB, WER_POINTS, measure
 from tts_accel.core.verify.report import INFO, Row, check, skip
 from tts_accel.core.voices.registry import family_of, resolve_voice
 
-REFERENCE = "ort-fp32"
 QUICK_SENTENCES = 10
 #: engines tiers 2 and 3 gate as the same voice; ort-int8 is measured and shown, never gated
-CLAIMS_VOICE = ("torch-fp32", "torch-bf16-eager", "torch-bf16")
 #: a join is a click when the error against fp32 jumps there by more than this many times its
 #: 99.9th-percentile step elsewhere: compiled bf16 measured 0.0014 at 61 joins of long.txt vs
 #: 0.0027 elsewhere (ratio 0.5); a click is a step of the error itself, far above its noise
@@ -66,8 +64,8 @@ class AcousticRenders:
         (compiled where `tts tune` built it, else eager: the same numerics within 0.5 dB SNR)."""
         names = [n for n in (self.support.engines if self.support else ()) if n != REFERENCE]
         if self.quick and names:
-            compiled = self.support is not None and self.support.compiled(self.voice, "torch-bf16")
-            names = [n for n in names if n == ("torch-bf16" if compiled else "torch-bf16-eager")]
+            compiled = self.support is not None and self.support.compiled(self.voice, FAST)
+            names = [n for n in names if n == (FAST if compiled else FAST_EAGER)]
         return names
 
     def audio(self, name: str) -> list[np.ndarray] | str:
@@ -133,7 +131,7 @@ def tier2_rows(renders: AcousticRenders) -> list[Row]:
 def join_rows(renders: AcousticRenders) -> list[Row]:
     """The bf16 stream's joins on the longest sentence of long.txt: the error against fp32 does
     not jump at a join more than it moves between any two samples elsewhere (a click would)."""
-    name = next((n for n in ("torch-bf16", "torch-bf16-eager") if isinstance(renders.audio(n), list)), None)
+    name = next((n for n in (FAST, FAST_EAGER) if isinstance(renders.audio(n), list)), None)
     item = "acoustic bf16 joins"
     if name is None:
         return [skip(2, item, "no bf16 engine runs here")]
