@@ -31,7 +31,8 @@ LEADERS = 3  # candidates re-timed with the budget left after the first pass
 #: The acoustic engine is not searched: it depends on each run's length (the planner chooses it
 #: from the costs `tts tune --acoustic` measures), so a saved profile leaves it to ``auto``.
 _DEFAULTS = {
-    f.name: f.default for f in fields(ExecutionPlan) if f.name not in ("sources", "reasons", "backend", "acoustic")
+    f.name: f.default for f in fields(ExecutionPlan) if f.name in ExecutionPlan.field_names()
+    and f.name not in ("backend", "acoustic")
 }
 
 
