@@ -1,6 +1,12 @@
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# Triton kernels run on the CPU under its interpreter, which must be chosen before triton is
+# first imported, whichever test imports it first (tests/kernels/conftest.py says the same).
+os.environ.setdefault("TRITON_INTERPRET", "1")
 
 from tts_accel.core.pipeline.synthesizer import Synthesizer
 from tts_accel.core.voices.params import SynthParams
@@ -110,10 +116,21 @@ def pytest_sessionstart(session) -> None:  # type: ignore[no-untyped-def]
         open(path, "w").close()  # this pass's list, not an earlier one's
 
 
-def pytest_runtest_logreport(report) -> None:  # type: ignore[no-untyped-def]
+def _record_skip(nodeid: str) -> None:
     import os
 
     path = os.environ.get(SKIPPED_FILE_ENV)
-    if path and report.skipped and report.when in ("setup", "call"):
+    if path:
         with open(path, "a", encoding="utf-8") as out:
-            out.write(report.nodeid + "\n")
+            out.write(nodeid + "\n")
+
+
+def pytest_runtest_logreport(report) -> None:  # type: ignore[no-untyped-def]
+    if report.skipped and report.when in ("setup", "call"):
+        _record_skip(report.nodeid)
+
+
+def pytest_collectreport(report) -> None:  # type: ignore[no-untyped-def]
+    """A module that skips itself at import (``importorskip`` of an extra): all of it runs later."""
+    if report.skipped and report.nodeid:
+        _record_skip(report.nodeid)

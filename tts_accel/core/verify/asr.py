@@ -44,14 +44,28 @@ def model_dir() -> Path:
 
 
 def resample(audio: np.ndarray, sample_rate: int, target: int = ASR_RATE) -> np.ndarray:
-    """Mono float32 ``audio`` at ``sample_rate`` -> float32 at ``target`` (the quality module's
-    polyphase resampler: one resampler for every measurement)."""
-    from tts_accel.core.verify.quality import resample as polyphase
+    """Mono float32 ``audio`` at ``sample_rate`` -> float32 at ``target`` (FFmpeg's swresample via PyAV).
 
+    Not ``verify.quality.resample``: Whisper hears audio the way faster-whisper itself decodes
+    files, through PyAV; the polyphase resampler changed what it transcribed (a word of
+    harvard.txt).
+
+    PyAV is what faster-whisper itself decodes audio with, so it costs no extra dependency.
+    """
     audio = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
     if sample_rate == target or audio.size == 0:
         return audio.copy()
-    return polyphase(audio, sample_rate, target).astype(np.float32)
+    try:
+        import av
+    except ImportError as err:
+        raise EvalUnavailable(f"PyAV (a faster-whisper dependency) is not installed: {EVAL_HINT}") from err
+    frame = av.AudioFrame.from_ndarray(audio[np.newaxis, :], format="flt", layout="mono")  # (1, N)
+    frame.sample_rate = sample_rate
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=target)
+    frames = resampler.resample(frame) + resampler.resample(None)  # None flushes the tail
+    if not frames:
+        return np.zeros(0, dtype=np.float32)
+    return np.concatenate([f.to_ndarray().reshape(-1) for f in frames]).astype(np.float32, copy=False)
 
 
 class Transcriber:
