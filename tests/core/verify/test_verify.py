@@ -68,10 +68,8 @@ def test_a_registry_with_malformed_entries_is_refused(monkeypatch):
     import tts_accel.kernels as kernels
 
     monkeypatch.setattr(kernels, "registry", lambda: [object()], raising=False)
-    with pytest.raises(TierUnavailable, match="make_inputs"):
+    with pytest.raises(TierUnavailable, match="not KernelSpec"):
         verify_kernels.load_registry()
-    monkeypatch.delattr(kernels, "registry")
-    assert verify_kernels.load_registry() == []
 
 
 @pytest.fixture(scope="module")
