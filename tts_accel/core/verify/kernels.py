@@ -9,13 +9,15 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tts_accel.core.errors import TORCH_INSTALL, TierUnavailable
 from tts_accel.core.verify.report import FAIL, Row, check, skip
-from tts_accel.kernels import TOLERANCES, KernelSpec
+
+if TYPE_CHECKING:  # the kernels package is imported when tier 1 runs, not with the CLI
+    from tts_accel.kernels import KernelSpec
 
 TIER = 1
 
@@ -26,7 +28,7 @@ FULL_SHAPES = ((3, 37, 123), (5, 123, 123), (1, 192, 1823))
 
 def load_registry() -> list[KernelSpec]:
     """The kernel registry (``tts_accel.kernels.registry()``: imports torch and triton)."""
-    from tts_accel.kernels import registry
+    from tts_accel.kernels import KernelSpec, registry
 
     specs = registry()
     bad = [getattr(s, "name", repr(s)) for s in specs if not isinstance(s, KernelSpec)]
@@ -81,6 +83,8 @@ def compare(got: Any, want: Any, tol: float) -> tuple[float, bool, str]:
 
 def check_kernel(torch: Any, spec: KernelSpec, device: str, small: bool) -> list[Row]:
     """One row per dtype; ``torch`` is the module whose dtypes (float32, ...) are passed on."""
+    from tts_accel.kernels import TOLERANCES
+
     rows = []
     for dtype_name, tol in TOLERANCES.items():
         dtype = getattr(torch, dtype_name)
