@@ -4,6 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 PYTEST := $(BIN)/python -m pytest -q -p no:cacheprovider
+# Two pytest workers: most tests wait on a subprocess or a model load, so two keep both cores busy.
+PARALLEL ?= -n 2
 
 .PHONY: demo test test-base test-extras lint bench verify gpu-check clean
 
@@ -27,13 +29,14 @@ test: test-base test-extras
 test-base: $(BIN)/python
 	$(PIP) -e '.[dev]'
 	$(BIN)/lint-imports
-	TTS_ACCEL_SKIPPED_FILE=$(SKIPPED) $(PYTEST)
+	TTS_ACCEL_SKIPPED_FILE=$(SKIPPED) $(PYTEST) $(PARALLEL)
 
 test-extras: $(BIN)/python
 	$(PIP) -e '.[dev,torch,eval,kokoro,ray,serve]'
-	@if [ ! -f $(SKIPPED) ]; then $(PYTEST); \
-	elif [ -s $(SKIPPED) ]; then echo "extras pass: the $$(wc -l < $(SKIPPED)) tests the base pass skipped"; \
-	  $(PYTEST) @$(SKIPPED); \
+	@if [ ! -f $(SKIPPED) ]; then $(PYTEST) $(PARALLEL); \
+	elif [ -s $(SKIPPED) ]; then sort -u -o $(SKIPPED) $(SKIPPED); \
+	  echo "extras pass: the $$(wc -l < $(SKIPPED)) tests the base pass skipped"; \
+	  $(PYTEST) $(PARALLEL) @$(SKIPPED); \
 	else echo "extras pass: the base pass skipped no test"; fi
 	rm -f $(SKIPPED)
 	$(BIN)/tts verify --tier all --quick

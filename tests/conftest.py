@@ -108,20 +108,28 @@ def monolithic(piper_voice):
 SKIPPED_FILE_ENV = "TTS_ACCEL_SKIPPED_FILE"
 
 
+_RECORDS = True  # False in pytest-xdist's controller: its workers record their own skips
+
+
+def pytest_configure(config) -> None:  # type: ignore[no-untyped-def]
+    global _RECORDS
+    _RECORDS = hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None)
+
+
 def pytest_sessionstart(session) -> None:  # type: ignore[no-untyped-def]
     import os
 
     path = os.environ.get(SKIPPED_FILE_ENV)
-    if path:
-        open(path, "w").close()  # this pass's list, not an earlier one's
+    if path and not hasattr(session.config, "workerinput"):
+        open(path, "w").close()  # this pass's list, not an earlier one's (made before any worker starts)
 
 
 def _record_skip(nodeid: str) -> None:
     import os
 
     path = os.environ.get(SKIPPED_FILE_ENV)
-    if path:
-        with open(path, "a", encoding="utf-8") as out:
+    if path and _RECORDS:
+        with open(path, "a", encoding="utf-8") as out:  # one short O_APPEND write a line: workers do not interleave (each collects every module, so a module's skip may come twice: make dedupes)
             out.write(nodeid + "\n")
 
 
