@@ -83,3 +83,8 @@ def test_a_bad_url_is_a_one_line_error_exit_2(url, tmp_path):
     lines = r.stderr.decode().strip().splitlines()
     assert r.returncode == 2 and len(lines) == 1 and "--serve" in lines[0], r.stderr.decode()
     assert not out.exists()
+
+
+def test_load_options_without_serve_are_refused():
+    r = run_cli("bench", "--concurrency", "4", timeout=60)
+    assert r.returncode == 2 and b"--serve URL" in r.stderr and b"Traceback" not in r.stderr

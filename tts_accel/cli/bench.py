@@ -95,6 +95,8 @@ def bench_command(
         bench_serve(serve, concurrency, rate, requests, duration, timeout, voice, inputs or [], json_out, csv_out,
                     plot_out, quiet)  # fmt: skip
         return
+    if concurrency is not None or rate is not None:
+        raise InputError("--concurrency and --rate load a server: give its address with --serve URL.")
     names = [t.strip() for t in texts.split(",") if t.strip()]
     if acoustic is not None:
         if modes is not None:
