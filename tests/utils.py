@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+import re
+import socket
 import subprocess
 import sys
 import threading
@@ -100,3 +102,65 @@ class DelayBackend(Backend):
 
 def fake_chunks(n: int) -> list[Chunk]:
     return [Chunk(i, f"chunk {i}", np.full(3 + i % 5, i, dtype=np.int64), 0.0) for i in range(n)]
+
+
+# --- `tts serve` as a real process (the serve, bench --serve and page tests) ----------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`tts serve ARGS` as a real process on free loopback ports (HTTP, and Wyoming unless told not),
+    ready (``/health`` 200) when constructed; ``kill()`` ends it."""
+
+    def __init__(self, *args: str, key: str | None = None, wyoming: bool = True):
+        import httpx
+
+        self.key = key
+        self.port = free_port()
+        self.wyoming_port = free_port() if wyoming else None
+        cmd = [sys.executable, "-m", "tts_accel", "serve", "--host", "127.0.0.1", "--port", str(self.port), *args]
+        if wyoming:
+            cmd += ["--wyoming-uri", f"tcp://127.0.0.1:{self.wyoming_port}"]
+        if key:
+            cmd += ["--api-key", key]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.proc = subprocess.Popen(cmd, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"tts serve exited {self.proc.returncode}: {self.proc.stderr.read().decode()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.kill()
+        raise RuntimeError("tts serve did not become ready in 90 s")
+
+    def client(self):  # an openai.OpenAI on this server
+        import openai
+
+        return openai.OpenAI(base_url=self.url + "/v1", api_key=self.key or "none", max_retries=0, timeout=60)
+
+    def post(self, body, **kw):  # an httpx.Response
+        import httpx
+
+        return httpx.post(self.url + "/v1/audio/speech", json=body, headers=self.headers, timeout=60, **kw)
+
+    def metrics(self) -> dict[str, float]:
+        import httpx
+
+        text = httpx.get(self.url + "/metrics", headers=self.headers, timeout=10).text
+        return {m[0]: float(m[1]) for m in re.findall(r"^(\S+) (\S+)$", text, re.M)}
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)

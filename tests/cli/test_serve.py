@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import re
 import signal
 import socket
 import subprocess
@@ -18,7 +17,7 @@ import wave
 import numpy as np
 import pytest
 
-from tests.utils import cli_env, run_cli
+from tests.utils import Server, cli_env, free_port, run_cli
 
 pytest.importorskip("fastapi")
 pytest.importorskip("wyoming")
@@ -36,56 +35,9 @@ ZERO = {"noise_scale": 0.0, "noise_w": 0.0}
 MAX_QUEUE = 3
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, *args: str, key: str | None = KEY, wyoming: bool = True):
-        self.port = free_port()
-        self.wyoming_port = free_port() if wyoming else None
-        cmd = [sys.executable, "-m", "tts_accel", "serve", "--host", "127.0.0.1", "--port", str(self.port), *args]
-        if wyoming:
-            cmd += ["--wyoming-uri", f"tcp://127.0.0.1:{self.wyoming_port}"]
-        if key:
-            cmd += ["--api-key", key]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self.proc = subprocess.Popen(cmd, env=cli_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"tts serve exited {self.proc.returncode}: {self.proc.stderr.read().decode()}")
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.kill()
-        raise RuntimeError("tts serve did not become ready in 90 s")
-
-    def client(self) -> openai.OpenAI:
-        return openai.OpenAI(base_url=self.url + "/v1", api_key=KEY, max_retries=0, timeout=60)
-
-    def post(self, body, **kw) -> httpx.Response:
-        return httpx.post(self.url + "/v1/audio/speech", json=body, headers=self.headers, timeout=60, **kw)
-
-    def metrics(self) -> dict[str, float]:
-        text = httpx.get(self.url + "/metrics", headers=self.headers, timeout=10).text
-        return {m[0]: float(m[1]) for m in re.findall(r"^(\S+) (\S+)$", text, re.M)}
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-
-
 @pytest.fixture(scope="module")
 def server():
-    srv = Server("--max-queue", str(MAX_QUEUE), "--max-input-chars", "1200", "--acoustic", "ort-fp32")
+    srv = Server("--max-queue", str(MAX_QUEUE), "--max-input-chars", "1200", "--acoustic", "ort-fp32", key=KEY)
     try:
         yield srv
     finally:
@@ -436,3 +388,35 @@ def test_without_the_serve_extra_it_prints_the_install_line():
     r = subprocess.run([sys.executable, "-c", code], env=cli_env(), capture_output=True, timeout=60)
     assert r.returncode == 2
     assert b"pip install 'tts-accel[serve]'" in r.stderr and b"Traceback" not in r.stderr
+
+
+def test_a_request_past_request_timeout_gets_its_error_and_the_server_stays_healthy():
+    """HTTP: 504 ``timeout`` before any audio, or a stream that ends short (no ``speech.audio.done``)
+    after it (docs/serve.md); Wyoming: an ``error`` event with code ``timeout``. Then normal answers."""
+    from wyoming.tts import Synthesize
+
+    srv = Server("--request-timeout", "0.5", "--acoustic", "ort-fp32")
+    try:
+        before = srv.metrics()
+        body = {"input": LONGER, "response_format": "pcm", "stream_format": "sse"}
+        with httpx.stream("POST", srv.url + "/v1/audio/speech", json=body, timeout=60) as r:
+            if r.status_code == 200:
+                events = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: ")]
+                assert events and all(e["type"] == "speech.audio.delta" for e in events)  # cut short
+            else:
+                r.read()
+                assert r.status_code == 504 and r.json()["error"]["code"] == "timeout"
+        got = wyoming_exchange(srv.wyoming_port, [Synthesize(LONGER)])
+        assert got[-1].type == "error" and got[-1].data["code"] == "timeout"
+        assert "--request-timeout" in got[-1].data["text"]
+        after = srv.metrics()
+        assert count(after, "timeout") == count(before, "timeout") + 1
+        assert count(after, "timeout", "wyoming") == count(before, "timeout", "wyoming") + 1
+        assert after["tts_requests_in_flight"] == 0
+        assert httpx.get(srv.url + "/health", timeout=5).status_code == 200
+        ok = srv.post({"input": "Hi.", "response_format": "wav"})
+        assert ok.status_code == 200 and ok.content[:4] == b"RIFF"
+        (*_, stop) = wyoming_exchange(srv.wyoming_port, [Synthesize("Hi.")])
+        assert stop.type == "audio-stop"
+    finally:
+        srv.kill()

@@ -22,6 +22,9 @@ EXAMPLES = """
 [cyan]tts bench -i chapter1.txt --modes sequential,parallel+int8 --csv bench.csv --plot bench.png[/]
 
 [cyan]tts bench --acoustic all --texts paragraph,long[/]   (the acoustic stage's engines, speed beside quality)
+
+[cyan]tts bench --serve http://127.0.0.1:8880 --concurrency 1,2,4,8,16 --rate 2 --json serve.json[/]
+(a speech server under load; tcp://HOST:PORT for Wyoming)
 """
 
 
@@ -56,6 +59,27 @@ def bench_command(
             "ort-fp32,torch-bf16,ort-int8 (each a row with its quality against fp32).",
         ),
     ] = None,
+    serve: Annotated[
+        str | None,
+        typer.Option(
+            "--serve",
+            help="Load a running speech server instead: http://HOST:PORT (OpenAI's speech API) "
+            "or tcp://HOST:PORT (Wyoming). A Harvard-sentence mix with a long sentence among them, unless -i.",
+            show_default=False,
+        ),
+    ] = None,
+    concurrency: Annotated[
+        str | None,
+        typer.Option("--concurrency", help="With --serve: closed-loop levels, clients at once (1,2,4,8,16)."),
+    ] = None,
+    rate: Annotated[
+        str | None, typer.Option("--rate", help="With --serve: open-loop levels, Poisson arrivals per second (0.5,2).")
+    ] = None,
+    requests: Annotated[int, typer.Option("--requests", help="With --serve: requests per level at most.")] = 20,
+    duration: Annotated[
+        float, typer.Option("--duration", help="With --serve: seconds per level at most (then in-flight ones finish).")
+    ] = 60.0,
+    timeout: Annotated[float, typer.Option("--timeout", help="With --serve: seconds one request may take.")] = 60.0,
 ) -> None:
     """Measure execution modes: RTF (median, p20-p80), wall time, first audio, CPU, memory, speedup."""
     from rich import box
@@ -63,6 +87,16 @@ def bench_command(
 
     from tts_accel.core.bench import modes as bench
 
+    if serve is not None:
+        if modes is not None or acoustic is not None:
+            raise InputError("--serve loads a server; --modes and --acoustic bench this process: give one of them.")
+        from tts_accel.cli.bench_serve import bench_serve
+
+        bench_serve(serve, concurrency, rate, requests, duration, timeout, voice, inputs or [], json_out, csv_out,
+                    plot_out, quiet)  # fmt: skip
+        return
+    if concurrency is not None or rate is not None:
+        raise InputError("--concurrency and --rate load a server: give its address with --serve URL.")
     names = [t.strip() for t in texts.split(",") if t.strip()]
     if acoustic is not None:
         if modes is not None:

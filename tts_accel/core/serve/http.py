@@ -17,6 +17,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,11 @@ from tts_accel.core.serve.scheduler import END
 
 log = logging.getLogger("tts_accel.serve")
 RETRY_AFTER_S = 1
+#: the page at / (one HTML file and its script, shipped in the package): public like /health, as a
+#: browser cannot send a key to open a page; everything it fetches asks for the key
+PAGE = {"/": ("index.html", "text/html; charset=utf-8"), "/app.js": ("app.js", "text/javascript; charset=utf-8")}
+OPEN_PATHS = ("/health", *PAGE)
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 @dataclass
@@ -73,6 +79,7 @@ class _RequestMetrics:
         self.start = time.perf_counter()
         self.first: float | None = None
         self.finished = False
+        self.outcome: str | None = None  # once done
         metrics.in_flight.inc()
         metrics.active += 1
 
@@ -86,6 +93,7 @@ class _RequestMetrics:
         if self.finished:
             return
         self.finished = True
+        self.outcome = outcome
         self.metrics.in_flight.dec()
         self.metrics.active -= 1
         self.metrics.requests.labels(self.protocol, outcome).inc()
@@ -94,7 +102,7 @@ class _RequestMetrics:
 
 
 class BearerAuth:
-    """``Authorization: Bearer KEY`` on every route but /health, compared in constant time. A plain
+    """``Authorization: Bearer KEY`` on every route but /health and the page, compared in constant time. A plain
     ASGI middleware: Starlette's BaseHTTPMiddleware would cut streamed replies short."""
 
     def __init__(self, app: Any, key: bytes):
@@ -102,7 +110,7 @@ class BearerAuth:
         self.key = key
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] != "/health":
+        if scope["type"] == "http" and scope["path"] not in OPEN_PATHS:
             given = dict(scope["headers"]).get(b"authorization", b"")
             scheme, _, token = given.partition(b" ")
             if scheme.lower() != b"bearer" or not hmac.compare_digest(token.strip(), self.key):
@@ -166,6 +174,15 @@ def create_app(engine: Engine, config: HttpConfig, metrics: Metrics) -> FastAPI:
         if not engine.ready:
             return JSONResponse({"status": "loading"}, status_code=503, headers={"Retry-After": "1"})
         return JSONResponse({"status": "ok", "voices": engine.loaded_voices()})
+
+    def page_route(path: str, name: str, media_type: str) -> None:
+        async def page() -> Response:
+            return Response((STATIC / name).read_bytes(), media_type=media_type, headers={"Cache-Control": "no-cache"})
+
+        app.get(path, include_in_schema=False)(page)
+
+    for path, (name, media_type) in PAGE.items():
+        page_route(path, name, media_type)
 
     @app.get("/metrics")
     async def prometheus() -> Response:
@@ -232,13 +249,17 @@ def create_app(engine: Engine, config: HttpConfig, metrics: Metrics) -> FastAPI:
         items = _items(stream, first, deadline, track)
         if req.stream_format == "sse":
             return StreamingResponse(
-                _sse(items, spec, stream.sample_rate, req.timestamps), media_type="text/event-stream", headers=headers
+                _sse(items, spec, stream.sample_rate, req.timestamps, track),
+                media_type="text/event-stream",
+                headers=headers,
             )
         if req.timestamps:  # the audio and its word times in one JSON reply (docs/serve.md)
             audio, words = bytearray(), []
-            async for chunk, out in _encoded(items, spec, stream.sample_rate):
+            async for chunk, out in _encoded(items, spec, stream.sample_rate, track):
                 audio += chunk
                 words += [_word(w, stream.sample_rate) for w in out.words] if out is not None else []
+            if track.outcome != "ok":  # cut short before the reply began: say why, not half the audio
+                return _error(api_error(TimeoutError() if track.outcome == "timeout" else RuntimeError()))
             return JSONResponse(
                 {
                     "audio": base64.b64encode(bytes(audio)).decode(),
@@ -247,7 +268,7 @@ def create_app(engine: Engine, config: HttpConfig, metrics: Metrics) -> FastAPI:
                     "words": words,
                 }
             )
-        body = (chunk async for chunk, _ in _encoded(items, spec, stream.sample_rate) if chunk)
+        body = (chunk async for chunk, _ in _encoded(items, spec, stream.sample_rate, track) if chunk)
         return StreamingResponse(body, media_type=MEDIA_TYPES[req.response_format], headers=headers)
 
     return app
@@ -300,7 +321,11 @@ async def _items(stream: Stream, first: Any, deadline: float, track: _RequestMet
         track.done(outcome)
 
 
-async def _encoded(items: AsyncIterator[Any], spec, rate: int) -> AsyncIterator[tuple[bytes, Any]]:  # type: ignore[no-untyped-def]
+async def _encoded(
+    items: AsyncIterator[Any], spec: Any, rate: int, track: _RequestMetrics
+) -> AsyncIterator[tuple[bytes, Any]]:
+    """Encoded bytes per item; a request cut short (time limit, failure) ends without the
+    encoder's trailer, so a client can tell it from a whole one."""
     out = _Collected()
     encoder = make_encoder(spec, out, rate)
     ok = False
@@ -309,6 +334,8 @@ async def _encoded(items: AsyncIterator[Any], spec, rate: int) -> AsyncIterator[
             if item.pcm.size:
                 encoder.write(item.pcm)
             yield out.take(), item
+        if track.outcome != "ok":
+            return
         encoder.finish()
         ok = True
         yield out.take(), None
@@ -321,9 +348,11 @@ def _word(w, rate: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     return {"word": w.word, "start": round(w.start / rate, 6), "end": round(w.end / rate, 6)}
 
 
-async def _sse(items: AsyncIterator[Any], spec, rate: int, timestamps: bool) -> AsyncIterator[bytes]:  # type: ignore[no-untyped-def]
+async def _sse(
+    items: AsyncIterator[Any], spec: Any, rate: int, timestamps: bool, track: _RequestMetrics
+) -> AsyncIterator[bytes]:
     seconds = 0.0
-    async for chunk, out in _encoded(items, spec, rate):
+    async for chunk, out in _encoded(items, spec, rate, track):
         event: dict[str, Any] = {"type": "speech.audio.delta", "audio": base64.b64encode(chunk).decode()}
         if out is not None:
             seconds += out.seconds
@@ -331,6 +360,8 @@ async def _sse(items: AsyncIterator[Any], spec, rate: int, timestamps: bool) -> 
                 event["words"] = [_word(w, rate) for w in out.words]
         if chunk or event.get("words"):
             yield f"data: {json.dumps(event)}\n\n".encode()
+    if track.outcome != "ok":  # cut short: no speech.audio.done (docs/serve.md)
+        return
     done = {
         "type": "speech.audio.done",
         "audio_seconds": round(seconds, 6),

@@ -81,7 +81,7 @@ def run(engine: Engine, config: HttpConfig, listen: Listen, say: Callable[[str],
             if listen.wyoming and not server.should_exit:
                 from tts_accel.core.serve import wyoming as wy
 
-                wyoming = await wy.start(engine, metrics, listen.wyoming)
+                wyoming = await wy.start(engine, metrics, listen.wyoming, config.request_timeout)
             if not server.should_exit:
                 where = f"http://{listen.host}:{listen.port}" + (f" and {listen.wyoming}" if listen.wyoming else "")
                 say(f"ready: {where} (voices: {', '.join(engine.loaded_voices())}; workers {engine.plan.workers})")

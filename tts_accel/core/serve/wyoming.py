@@ -92,10 +92,11 @@ def split_complete(text: str) -> tuple[str, str]:
 
 
 class Handler(AsyncEventHandler):
-    def __init__(self, engine: Engine, metrics: Metrics, *args: Any, **kwargs: Any):
+    def __init__(self, engine: Engine, metrics: Metrics, timeout: float, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.engine = engine
         self.metrics = metrics
+        self.timeout = timeout  # --request-timeout: seconds for each text spoken
         self.streaming = False
         self.voice: str | None = None
         self.pending = ""  # streamed text not yet spoken (an incomplete sentence)
@@ -128,10 +129,12 @@ class Handler(AsyncEventHandler):
                     await self._audio_stop()
                     await self.write_event(SynthesizeStopped().event())
         except (TTSError, TimeoutError) as err:
-            code = "busy" if isinstance(err, Busy) else type(err).__name__
-            log.info("wyoming request refused: %s", err)
+            timeout = isinstance(err, TimeoutError)
+            code = "busy" if isinstance(err, Busy) else "timeout" if timeout else type(err).__name__
+            text = f"the request ran out of time (--request-timeout {self.timeout:g} s)" if timeout else str(err)
+            log.info("wyoming request refused: %s", text)
             self.streaming, self.pending = False, ""
-            await self.write_event(Error(text=str(err) or "the request ran out of time", code=code).event())
+            await self.write_event(Error(text=text, code=code).event())
         return True
 
     def _voice(self, voice: Any) -> str | None:
@@ -156,17 +159,18 @@ class Handler(AsyncEventHandler):
     async def _speak(self, text: str, voice: str | None) -> None:
         import asyncio
 
-        from tts_accel.core.serve.http import _RequestMetrics
+        from tts_accel.core.serve.http import _next, _RequestMetrics
 
         if not self.engine.ready:
             raise Busy("the engine is still loading: try again shortly")
         track = _RequestMetrics(self.metrics, "wyoming")
+        deadline = track.start + self.timeout
         outcome = "cancelled"
         stream = None
         try:
             stream = await asyncio.to_thread(self.engine.open, text, voice)
             rate = stream.sample_rate
-            while (item := await stream.job.aget()) is not END:
+            while (item := await _next(stream, deadline)) is not END:
                 if not self.audio_started:
                     await self.write_event(AudioStart(rate=rate, width=2, channels=1).event())
                     self.audio_started = True
@@ -176,6 +180,9 @@ class Handler(AsyncEventHandler):
             outcome = "ok"
         except Busy:
             outcome = "busy"
+            raise
+        except TimeoutError:
+            outcome = "timeout"
             raise
         except InputError:
             outcome = "client_error"
@@ -188,7 +195,7 @@ class Handler(AsyncEventHandler):
             track.done(outcome)
 
 
-async def start(engine: Engine, metrics: Metrics, uri: str) -> AsyncServer:
+async def start(engine: Engine, metrics: Metrics, uri: str, timeout: float = 300.0) -> AsyncServer:
     server = AsyncServer.from_uri(uri)
-    await server.start(lambda reader, writer: Handler(engine, metrics, reader, writer))
+    await server.start(lambda reader, writer: Handler(engine, metrics, timeout, reader, writer))
     return server
