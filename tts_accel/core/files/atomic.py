@@ -207,6 +207,7 @@ class AtomicFile:
         self._tmp = self._at(tmp_name, tmp)
         self.done = False
         self.prepared = False
+        self.committed = False  # renamed into place
 
     def _at(self, name: str, full: Path) -> str:
         """How os calls name a file in the directory: by name beside the folder's descriptor
@@ -259,7 +260,7 @@ class AtomicFile:
         except BaseException as err:
             self._failed(err)
             raise
-        self.done = True
+        self.done = self.committed = True
         self._fsync_directory()
         self._close_dir()
 
@@ -270,17 +271,15 @@ class AtomicFile:
 
     def discard(self) -> None:
         """Close and remove the temporary file (never raises; nothing once committed)."""
-        if self.done and self._dir_fd is None and self.fd < 0:
+        if self.committed:
             return
-        committed = self.done
         self.done = True
         if self.fd >= 0:
             fd, self.fd = self.fd, -1
             with contextlib.suppress(OSError):
                 os.close(fd)
-        if not committed:
-            with contextlib.suppress(OSError):
-                os.unlink(self._tmp, dir_fd=self._dir_fd)
+        with contextlib.suppress(OSError):
+            os.unlink(self._tmp, dir_fd=self._dir_fd)
         self._close_dir()
 
     def _close_dir(self) -> None:
