@@ -241,6 +241,20 @@ def write_error(name: str, err: BaseException, *, detail: str = "") -> BaseExcep
     return OutputError(f"cannot write {name}: {_cause(err)}{detail}. {hint}".rstrip())
 
 
+def _open_error(name: str, err: OSError, contained: bool) -> BaseException:
+    """Why a file target could not be opened, as one line. ``contained`` (below a folder that
+    nothing may leave: `tts batch`): a link or a file in the way is the row's own problem
+    (InputError: that row fails, the others go on)."""
+    if contained and err.errno in (errno.ELOOP, errno.ENOTDIR, errno.EISDIR, errno.EPERM):
+        why = "it is a folder" if err.errno == errno.EISDIR else err.strerror
+        return InputError(f"{name} cannot be written: {why}; remove it or choose another out.")
+    if isinstance(err, IsADirectoryError):
+        return OutputError(f"output {name} is a directory: give a file name such as {name.rstrip('/')}/out.wav.")
+    if isinstance(err, FileNotFoundError):
+        return OutputError(f"output directory {err.filename} does not exist: create it or choose another -o.")
+    return write_error(name, err)
+
+
 # --- sinks --------------------------------------------------------------------------------
 
 
@@ -271,16 +285,8 @@ class FileSink(Sink):
         spec = spec_of(fmt)
         try:
             self.file = self._file = AtomicFile(self.path, within=within)
-        except IsADirectoryError:
-            raise OutputError(
-                f"output {self.name} is a directory: give a file name such as {self.name.rstrip('/')}/out.wav."
-            ) from None
-        except FileNotFoundError as err:
-            raise OutputError(
-                f"output directory {err.filename} does not exist: create it or choose another -o."
-            ) from None
         except OSError as err:
-            raise write_error(self.name, err) from None
+            raise _open_error(self.name, err, within is not None) from None
         self._existed = self._file.target.exists()
         try:
             self._enc = make_encoder(spec, FdOutput(self._file.fd, True, nullcontext, sync=False), sample_rate)
