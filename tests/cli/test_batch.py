@@ -136,7 +136,6 @@ def test_bad_rows_fail_alone_with_their_line_and_exit_7(tmp_path):
         ("c.csv", "id,text\n../evil,One.\n", [], 2, "not safe file names"),
         ("c.csv", "id,text,out\na,One.,../../x.wav\n", [], 2, "must stay inside OUTDIR"),
         ("c.csv", "id,text,out\na,One.,/tmp/x.wav\n", [], 2, "is absolute"),
-        ("c.csv", "id,text,voice\na,One.,nobody\n", [], 3, "unknown voice 'nobody'"),
         ("l.txt", "Hello.\n", ["--voice", "/no/such/voice.onnx"], 3, "not found"),
         ("l.txt", "\n\n", [], 2, "no rows"),
         ("l.txt", "Hello.\n", ["--format", "mp4"], 2, "--format mp4"),
