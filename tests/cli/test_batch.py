@@ -164,10 +164,17 @@ def test_a_voice_that_is_not_installed_is_refused_with_the_install_command(tmp_p
     monkeypatch.setattr(registry, "registry", lambda: {**real(), "missing-voice": missing})
     src = tmp_path / "c.csv"
     src.write_text("id,text,voice\na,One.,\nb,Two.,missing-voice\n", encoding="utf-8")
-    result = CliRunner().invoke(app, ["batch", str(src), "-o", str(tmp_path / "out")])
+    # --voice is the whole run's: refused before anything starts
+    result = CliRunner().invoke(app, ["batch", str(src), "-o", str(tmp_path / "out"), "--voice", "missing-voice"])
     assert result.exit_code == 3
     assert "voice 'missing-voice' is not installed: pip install no-such-voice-pkg" in result.output
     assert not (tmp_path / "out").exists()
+    # a row's own voice fails that row alone, with the install command in errors.jsonl
+    result = CliRunner().invoke(app, ["batch", str(src), "-o", str(tmp_path / "out"), "--workers", "1", *ZERO])
+    assert result.exit_code == 7, result.output
+    assert [r["id"] for r in manifest(tmp_path / "out")] == ["a"]
+    (error,) = [json.loads(x) for x in (tmp_path / "out" / "errors.jsonl").read_text().splitlines()]
+    assert error["id"] == "b" and "pip install no-such-voice-pkg" in error["error"]
 
 
 def test_outdir_that_cannot_be_made_exits_4(tmp_path):
