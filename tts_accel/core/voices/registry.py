@@ -97,9 +97,7 @@ def _resolve(name: str) -> Voice:
             f"voice path {name!r} is not a voice file: give a {suffixes} file (with its .json beside it), "
             f"or a voice name: {_known()} (see `tts voices`)."
         )
-    raise VoiceError(
-        f"unknown voice {name!r}: use one of {_known()} (see `tts voices`) or a path to a .onnx file."
-    )
+    raise VoiceError(f"unknown voice {name!r}: use one of {_known()} (see `tts voices`) or a path to a .onnx file.")
 
 
 if family_of(DEFAULT_VOICE).name != DEFAULT_FAMILY:  # pragma: no cover - a wrong edit of either constant
