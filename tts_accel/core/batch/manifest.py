@@ -45,6 +45,10 @@ class OutDir:
         self._lock: IO[str] | None = None
 
     def open(self) -> None:
+        """Create OUTDIR, refuse a symlink under any of its own files' names, take the lock."""
+        for name in (LOCK, MANIFEST, ERRORS):
+            if (self.path / name).is_symlink():
+                raise OutputError(f"{self.path / name} is a symbolic link: remove it ({LINK_NOTE}).")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             self._lock = open(self.path / LOCK, "a+", encoding="utf-8", opener=nofollow)  # noqa: SIM115
