@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,6 +154,7 @@ def run_batch(
 
     out = OutDir(outdir)
     out.open()
+    outcomes: Iterator[Outcome] = iter(())
     manifest, errors = Manifest(outdir), ErrorLog(outdir)
     try:
         out.remove_leftovers(jobs)
@@ -185,11 +186,14 @@ def run_batch(
         if stop.soft.is_set():
             result.interrupted = str(stop.reason) if stop.reason else "interrupted"
     finally:
+        close = getattr(outcomes, "close", None)
+        if close is not None:  # a run that stopped early (exit 4, 5): its workers are stopped now, not at exit
+            close()
         errors.close()
         try:
             manifest.close()
         finally:
-            out.remove_leftovers(jobs, every=False)  # a killed worker's temporary files
+            out.remove_leftovers(jobs, every=False)  # the temporary files of workers that died
             out.close()
     result.errors_path = errors.path if errors.count else None
     result.wall_s = time.perf_counter() - clock
