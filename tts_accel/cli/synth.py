@@ -68,9 +68,10 @@ def _open_error(path: Path, err: OSError) -> InputError:
 def _is_regular(path: Path) -> bool:
     """A regular file is read whole; anything else (a FIFO, a character device) is streamed."""
     try:
-        return stat.S_ISREG(os.stat(path).st_mode) or stat.S_ISDIR(os.stat(path).st_mode)
+        mode = os.stat(path).st_mode
     except OSError:
         return True  # the read reports it
+    return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
 
 
 def _read_file(path: Path) -> str:
