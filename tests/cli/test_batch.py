@@ -136,7 +136,6 @@ def test_bad_rows_fail_alone_with_their_line_and_exit_7(tmp_path):
         ("c.csv", "id,text\n../evil,One.\n", [], 2, "not safe file names"),
         ("c.csv", "id,text,out\na,One.,../../x.wav\n", [], 2, "must stay inside OUTDIR"),
         ("c.csv", "id,text,out\na,One.,/tmp/x.wav\n", [], 2, "is absolute"),
-        ("c.csv", "id,text,voice\na,One.,nobody\n", [], 3, "unknown voice 'nobody'"),
         ("l.txt", "Hello.\n", ["--voice", "/no/such/voice.onnx"], 3, "not found"),
         ("l.txt", "\n\n", [], 2, "no rows"),
         ("l.txt", "Hello.\n", ["--format", "mp4"], 2, "--format mp4"),
@@ -165,10 +164,17 @@ def test_a_voice_that_is_not_installed_is_refused_with_the_install_command(tmp_p
     monkeypatch.setattr(registry, "registry", lambda: {**real(), "missing-voice": missing})
     src = tmp_path / "c.csv"
     src.write_text("id,text,voice\na,One.,\nb,Two.,missing-voice\n", encoding="utf-8")
-    result = CliRunner().invoke(app, ["batch", str(src), "-o", str(tmp_path / "out")])
+    # --voice is the whole run's: refused before anything starts
+    result = CliRunner().invoke(app, ["batch", str(src), "-o", str(tmp_path / "out"), "--voice", "missing-voice"])
     assert result.exit_code == 3
     assert "voice 'missing-voice' is not installed: pip install no-such-voice-pkg" in result.output
     assert not (tmp_path / "out").exists()
+    # a row's own voice fails that row alone, with the install command in errors.jsonl
+    result = CliRunner().invoke(app, ["batch", str(src), "-o", str(tmp_path / "out"), "--workers", "1", *ZERO])
+    assert result.exit_code == 7, result.output
+    assert [r["id"] for r in manifest(tmp_path / "out")] == ["a"]
+    (error,) = [json.loads(x) for x in (tmp_path / "out" / "errors.jsonl").read_text().splitlines()]
+    assert error["id"] == "b" and "pip install no-such-voice-pkg" in error["error"]
 
 
 def test_outdir_that_cannot_be_made_exits_4(tmp_path):

@@ -66,3 +66,29 @@ def test_plot_without_matplotlib_says_how_to_install(tmp_path: Path) -> None:
         ]
         result = runner.invoke(app, args)
         assert result.exit_code == 0 and (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--texts", "", "-q"], 2, "--texts names no text"),
+        (["--texts", ",", "--json", "{d}/b.json"], 2, "--texts names no text"),
+        (["--plot", "{d}/p.xyz"], 2, "unknown extension .xyz; use "),
+        (["--json", "{d}/no/such/b.json"], 4, "the folder {d}/no/such does not exist"),
+        (["--csv", "{d}"], 4, "is a folder"),
+        (["--acoustic", "all", "--json", "{d}/no/b.json"], 4, "does not exist"),
+    ],
+)
+def test_output_paths_and_texts_are_refused_before_the_work(tmp_path: Path, args, code, message) -> None:
+    """Through the real process; --voice no-such-voice would be exit 3 once the work began, so an
+    exit 2 or 4 here proves the refusal came first (it used to come after the whole bench)."""
+    from tests.utils import run_cli
+
+    if "--plot" in args:
+        pytest.importorskip("matplotlib")
+    given = [a.format(d=tmp_path) for a in args]
+    proc = run_cli("bench", *given, "--voice", "no-such-voice", timeout=120)
+    err = proc.stderr.decode()
+    assert proc.returncode == code, err
+    assert message.format(d=tmp_path) in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert proc.stdout == b"" and sorted(p.name for p in tmp_path.iterdir()) == []

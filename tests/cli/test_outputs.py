@@ -317,18 +317,21 @@ def test_a_disk_that_fills_half_way_leaves_the_old_file(tmp_path):
     assert out.read_bytes() == b"old" and os.listdir(tmp_path) == ["book.wav"]
 
 
-def _in_private_mount(tmp_path: Path, options: str, tts_args: list[str]) -> tuple[int, str, list[str], bytes]:
+def _in_private_mount(
+    tmp_path: Path, options: str, tts_args: list[str], setup: str = ""
+) -> tuple[int, str, list[str], bytes]:
     """Run tts on a small tmpfs mounted over ``tmp_path/mnt`` in a private mount namespace (gone
-    when the command ends): (exit code, stderr, the directory listing, book.wav's content)."""
+    when the command ends): (exit code, stderr, the directory listing, book.wav's content).
+    ``setup``: shell commands run in the mount first, after book.wav is made."""
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     script = (
-        'mount -t tmpfs -o "$1" tmpfs "$2" || exit 99; cd "$2"; [ -w . ] && printf old > book.wav; shift 2; '
+        'mount -t tmpfs -o "$1" tmpfs "$2" || exit 99; cd "$2"; [ -w . ] && printf old > book.wav; eval "$3"; shift 3; '
         '"$@" 2> ../err; echo "rc=$?"; ls -A; echo "--"; cat book.wav 2>/dev/null; exit 0'
     )
     try:
         proc = subprocess.run(
-            ["unshare", "--mount", "sh", "-c", script, "sh", options, str(mnt), *TTS, *tts_args],
+            ["unshare", "--mount", "sh", "-c", script, "sh", options, str(mnt), setup, *TTS, *tts_args],
             stdin=subprocess.DEVNULL, capture_output=True, env=cli_env(TTS_ACCEL_NO_GRAPH_CACHE="1"), timeout=180,
         )  # fmt: skip
     except FileNotFoundError:

@@ -85,9 +85,17 @@ def test_an_unknown_voice_is_a_voice_error():
     assert result.exit_code == 3 and "unknown voice" in result.output
 
 
-def test_unwritable_json_path_is_an_output_error(tmp_path):
-    result = invoke("--tier", "1", "--json", str(tmp_path / "no" / "such" / "dir.json"))
-    assert result.exit_code == 4
+def test_unwritable_json_path_is_an_output_error_before_any_tier_runs(tmp_path):
+    # an unknown voice would be exit 3 once tier 2 began: exit 4 proves the path was checked first
+    json_path = tmp_path / "no" / "such" / "dir.json"
+    proc = subprocess.run(
+        [sys.executable, "-c", APP_SOURCE, "verify", "--tier", "2", "--quick", "--voice", "no-such-voice",
+         "--json", str(json_path)], capture_output=True, timeout=120, env=cli_env(),
+    )  # fmt: skip
+    err = proc.stderr.decode()
+    assert proc.returncode == 4, err
+    assert f"--json {json_path}: the folder {json_path.parent} does not exist" in err and "Traceback" not in err
+    assert proc.stdout == b""
 
 
 def row(tier: int, status: str) -> Row:

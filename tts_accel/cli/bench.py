@@ -98,6 +98,9 @@ def bench_command(
     if concurrency is not None or rate is not None:
         raise InputError("--concurrency and --rate load a server: give its address with --serve URL.")
     names = [t.strip() for t in texts.split(",") if t.strip()]
+    if not names and not inputs:
+        raise InputError("--texts names no text: give some of short, paragraph, long, harvard, or -i FILE.")
+    _check_outputs(json_out, csv_out, plot_out if acoustic is None else None)
     if acoustic is not None:
         if modes is not None:
             raise InputError("--acoustic benches the acoustic stage's engines, --modes whole runs: give one of them.")
@@ -110,11 +113,6 @@ def bench_command(
     text_map = bench.load_texts(names, inputs or [])
     if repeats < 1:
         raise InputError("--repeats must be at least 1.")
-    if plot_out is not None:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise InputError("--plot needs matplotlib: pip install 'tts-accel[plot]'") from None
     with err_console.status("benching", spinner="dots") as status:
         rows = bench.run_bench(
             cases,
@@ -156,6 +154,21 @@ def bench_command(
         bench.write_csv(rows, csv_out)
     if plot_out:
         bench.plot(rows, plot_out)
+
+
+def _check_outputs(json_out: Path | None, csv_out: Path | None, plot_out: Path | None) -> None:
+    """Every file the bench will write, refused before the bench runs (not after it)."""
+    from tts_accel.core.files.paths import check_output_file
+
+    for flag, path in (("--json", json_out), ("--csv", csv_out)):
+        if path is not None:
+            check_output_file(path, flag)
+    if plot_out is not None:
+        try:
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+        except ImportError:
+            raise InputError("--plot needs matplotlib: pip install 'tts-accel[plot]'") from None
+        check_output_file(plot_out, "--plot", FigureCanvasAgg.get_supported_filetypes())
 
 
 def _acoustic(

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import io
+import os
+import stat
 import sys
 from collections.abc import Iterable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import typer
 
 from tts_accel.cli.common import CtrlC, err_console, error_boundary
 from tts_accel.cli.render import compile_notice, explain_table, progress_for
-from tts_accel.core.audio.sinks import classify, format_for, open_sink
-from tts_accel.core.errors import InputError
+from tts_accel.core.audio.sinks import FileSink, classify, format_for, open_sink
+from tts_accel.core.errors import InputError, Interrupted, Terminated
 from tts_accel.core.pipeline.scheduler import Chunk, Piece
 from tts_accel.core.text.chunking import iter_blocks
 from tts_accel.core.voices.params import SynthParams
@@ -50,15 +52,33 @@ class Format(str, Enum):
     mp3 = "mp3"
 
 
+#: A line read from stdin, a FIFO or a device is taken in pieces of at most this many characters,
+#: so that an endless source without line breaks (a /dev/zero-like device) never fills memory.
+MAX_LINE_CHARS = 16384
+
+
+def _open_error(path: Path, err: OSError) -> InputError:
+    if isinstance(err, FileNotFoundError):
+        return InputError(f"input file {path} not found: check the path given to -i.")
+    if isinstance(err, IsADirectoryError):
+        return InputError(f"input {path} is a directory: give a text file to -i.")
+    return InputError(f"cannot read {path}: {err.strerror}; check its permissions.")
+
+
+def _is_regular(path: Path) -> bool:
+    """A regular file is read whole; anything else (a FIFO, a character device) is streamed."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return True  # the read reports it
+    return stat.S_ISREG(mode) or stat.S_ISDIR(mode)
+
+
 def _read_file(path: Path) -> str:
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"input file {path} not found: check the path given to -i.") from None
-    except IsADirectoryError:
-        raise InputError(f"input {path} is a directory: give a text file to -i.") from None
     except OSError as err:
-        raise InputError(f"cannot read {path}: {err.strerror}; check its permissions.") from None
+        raise _open_error(path, err) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as err:
@@ -67,23 +87,49 @@ def _read_file(path: Path) -> str:
         ) from None
 
 
-def _stdin_lines(ctrl_c: CtrlC) -> Iterator[str]:
-    stream = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", errors="strict")
+def _stream_lines(raw: BinaryIO, name: str, ctrl_c: CtrlC) -> Iterator[str]:
+    """Lines of a stream (stdin, a FIFO, a character device) as they arrive, each at most
+    MAX_LINE_CHARS long: memory stays bounded whatever the source sends."""
+    stream = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict")
     try:
         while True:
             with ctrl_c.blocking():  # a signal ends a read that waits for input
-                line = stream.readline()
+                line = stream.readline(MAX_LINE_CHARS)
             if not line:
                 return
             yield line
     except UnicodeDecodeError as err:
-        raise InputError(f"stdin is not valid UTF-8 ({err.reason}): convert it, e.g. iconv -t utf-8.") from None
+        fix = "iconv -t utf-8" if name == "stdin" else "iconv -f latin1 -t utf-8"
+        raise InputError(f"{name} is not valid UTF-8 ({err.reason}): convert it, e.g. {fix}.") from None
+
+
+def _stdin_lines(ctrl_c: CtrlC) -> Iterator[str]:
+    return _stream_lines(sys.stdin.buffer, "stdin", ctrl_c)
+
+
+def _input_lines(inputs: list[Path], ctrl_c: CtrlC) -> Iterator[str]:
+    """Every -i in order, a blank line between them; regular files read whole, the rest streamed."""
+    for n, path in enumerate(inputs):
+        if n:
+            yield "\n"
+        if _is_regular(path):
+            yield from _read_file(path).splitlines(keepends=True)
+            continue
+        try:
+            with ctrl_c.blocking():  # opening a FIFO waits for its writer
+                raw = open(path, "rb", buffering=0)  # noqa: SIM115 - closed below
+        except OSError as err:
+            raise _open_error(path, err) from None
+        with raw:
+            yield from _stream_lines(raw, str(path), ctrl_c)  # type: ignore[arg-type]
 
 
 def _text_source(text: str | None, inputs: list[Path], ctrl_c: CtrlC) -> tuple[Iterable[str], int | None]:
     """(blocks of text, total characters when known) from the argument, files or stdin."""
     if text is not None and text != "-" and inputs:
         raise InputError("give the text either as an argument or with -i, not both.")
+    if inputs and not all(_is_regular(p) for p in inputs):
+        return iter_blocks(_input_lines(inputs, ctrl_c)), None  # a FIFO or a device: read as it comes
     if inputs:
         content = "\n\n".join(_read_file(p) for p in inputs)
     elif text is not None and text != "-":
@@ -202,6 +248,7 @@ def synth_command(
     # Everything that can be refused is refused before the voice loads; stdin is read lazily, so
     # a bad flag is refused before any of it is read. --explain alone needs no text.
     given = bool(inputs) or text not in (None, "-")
+    _refuse_overwriting_inputs(inputs or [], target, timestamps)
     blocks, total = _text_source(text, inputs or [], ctrl_c) if given or not explain else (iter(()), None)
     # resolved once; the input's length sizes the run (the acoustic engine is chosen from the work)
     plan = plan_for(
@@ -224,7 +271,10 @@ def synth_command(
     timeline = _timeline_for(synth.voice) if timestamps is not None else None
     if verbose:
         err_console.print(explain_table(plan))
-    sink = open_sink(target, synth.sample_rate, audio_format, guard=ctrl_c.blocking)
+    # audio and timestamps to files are committed together: both complete, then both renamed
+    hold = timestamps is not None and classify(target).kind == "file"
+    sink = open_sink(target, synth.sample_rate, audio_format, guard=ctrl_c.blocking, hold=hold)
+    held = sink.file if isinstance(sink, FileSink) and hold else None
 
     def on_chunk(chunk: Chunk) -> None:
         advance(len(chunk.text) + 1)
@@ -235,14 +285,21 @@ def synth_command(
         if timeline is not None:
             timeline.on_piece(piece)
 
-    with sink, progress_for(total, enabled=not quiet and err_console.is_terminal) as advance:
-        ctrl_c.check()  # a signal while the voice loaded: the temporary file goes
-        hooks = {"on_skip": timeline.on_skip} if timeline else {}
-        stats = synth.write(blocks, sink, params, on_chunk=on_chunk, on_piece=on_piece, **hooks)
-    if timeline is not None and timestamps is not None:  # the audio is complete and committed
-        from tts_accel.core.timestamps import write_timestamps
+    try:
+        with sink, progress_for(total, enabled=not quiet and err_console.is_terminal) as advance:
+            ctrl_c.check()  # a signal while the voice loaded: the temporary file goes
+            hooks = {"on_skip": timeline.on_skip} if timeline else {}
+            stats = synth.write(blocks, sink, params, on_chunk=on_chunk, on_piece=on_piece, **hooks)
+        if timeline is not None and timestamps is not None:  # the audio is complete
+            from tts_accel.core.timestamps import write_timestamps
 
-        write_timestamps(timestamps, timeline, guard=ctrl_c.blocking)
+            write_timestamps(timestamps, timeline, guard=ctrl_c.blocking, audio=held)
+    except Interrupted as err:  # say what the output holds now
+        what = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
+        raise type(err)(f"{what}: {sink.left()}.") from None
+    finally:
+        if held is not None:
+            held.discard()  # nothing once committed: else the held audio goes too
     if not quiet:
         where = "stdout" if to_stdout else output
         pieces = f" in {stats.pieces} pieces" if stats.pieces > stats.chunks else ""
@@ -257,6 +314,19 @@ def synth_command(
             err_console.print(note, markup=False)
     if timeline is not None and (verbose or (not quiet and (timeline.estimated or timeline.aligner.fallbacks))):
         err_console.print(_timing_note(timeline, timestamps), markup=False, soft_wrap=True)
+
+
+def _refuse_overwriting_inputs(inputs: list[Path], target: str | None, timestamps: str | None) -> None:
+    """-o or --timestamps naming an -i file (also through a link, or stdout redirected onto it)
+    would destroy the text before it is read: exit 2, before any work."""
+    from tts_accel.core.files.paths import refuse_same_file
+
+    outputs: list[tuple[str, str | int]] = [] if target is None else [("-o " + target, target)]
+    if target == "-":
+        outputs = [("stdout", 1)]
+    if timestamps is not None:
+        outputs.append(("--timestamps " + timestamps, timestamps))
+    refuse_same_file(outputs, [(os.fspath(p), p) for p in inputs])
 
 
 def _check_timestamps(path: str, audio_target: str) -> None:

@@ -117,6 +117,10 @@ def verify_command(
         failed = sum(r.status == FAIL for r in rows)
         err_console.print(f"[dim]tier {done} ({TIER_NAMES[done]}) done: {len(rows)} rows, {failed} failed[/]")
 
+    if json_file is not None:  # refused now, not after every tier has run
+        from tts_accel.core.files.paths import check_output_file
+
+        check_output_file(json_file, "--json")
     report = run_verify(tier, voice=voice, quick=quick, on_tier=progress)
     render(report, out_console)
     if json_file is not None:

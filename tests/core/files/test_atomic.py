@@ -181,3 +181,84 @@ def test_build_atomic_renames_what_the_builder_wrote_and_removes_it_on_failure(t
         build_atomic(target, fails)
     assert target.read_bytes() == b"new"  # untouched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["graph.onnx"]  # no temporary file left
+
+
+# --- within=ROOT: nothing below ROOT is followed ---------------------------------------------------
+
+
+def test_within_makes_folders_and_writes_below_the_root(tmp_path):
+    from tts_accel.core.files.atomic import AtomicFile
+
+    with AtomicFile("a/b/x.wav", within=tmp_path) as out:
+        out.write(b"data")
+    assert (tmp_path / "a" / "b" / "x.wav").read_bytes() == b"data"
+    assert not [n for n in os.listdir(tmp_path / "a" / "b") if is_temp_name(n)]
+
+
+@pytest.mark.parametrize("rel", ["link/evil.wav", "victim.wav"])
+def test_within_never_writes_through_a_symlink(tmp_path, rel):
+    import errno
+
+    from tts_accel.core.files.atomic import AtomicFile
+
+    root, elsewhere = tmp_path / "OUT", tmp_path / "elsewhere"
+    root.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "victim.txt").write_text("keep")
+    (root / "link").symlink_to(elsewhere)
+    (root / "victim.wav").symlink_to(elsewhere / "victim.txt")
+    with pytest.raises(OSError) as caught:
+        AtomicFile(rel, within=root)
+    assert caught.value.errno == errno.ELOOP
+    assert sorted(os.listdir(elsewhere)) == ["victim.txt"] and (elsewhere / "victim.txt").read_text() == "keep"
+
+
+def test_within_a_link_swapped_in_after_the_open_is_replaced_not_followed(tmp_path):
+    from tts_accel.core.files.atomic import AtomicFile
+
+    root, outside = tmp_path / "OUT", tmp_path / "outside.txt"
+    root.mkdir()
+    outside.write_text("keep")
+    out = AtomicFile("x.wav", within=root)
+    out.write(b"new")
+    (root / "x.wav").symlink_to(outside)  # planted while the file was being written
+    with pytest.raises(OSError):  # no longer a regular file: left alone
+        out.commit()
+    assert outside.read_text() == "keep" and (root / "x.wav").is_symlink()
+
+
+def test_sweep_stale_removes_dead_writers_leftovers_only(tmp_path):
+    import subprocess
+
+    from tts_accel.core.files.atomic import sweep_stale
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # a pid that no longer runs
+    dead = tmp_path / f".x.wav.tts-{gone.pid}-0123abcd.part"
+    live = tmp_path / f".x.wav.tts-{os.getppid()}-0123abcd.part"
+    other = tmp_path / f".y.wav.tts-{gone.pid}-0123abcd.part"
+    for p in (dead, live, other):
+        p.write_bytes(b"partial")
+    assert sweep_stale(tmp_path, {"x.wav"}) == 1
+    assert not dead.exists() and live.exists() and other.exists()
+    assert sweep_stale(tmp_path, every=True) == 2 and not os.listdir(tmp_path)
+
+
+def test_commit_together_leaves_both_targets_when_one_fails(tmp_path, monkeypatch):
+    from tts_accel.core.files.atomic import AtomicFile, commit_together
+
+    a, b = tmp_path / "a.wav", tmp_path / "a.json"
+    a.write_bytes(b"old audio")
+    b.write_bytes(b"old times")
+    fa, fb = AtomicFile(a), AtomicFile(b)
+    fa.write(b"new audio")
+    fb.write(b"new times")
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("tts_accel.core.files.atomic.fsync", lambda fd: full(fd) if fd == fb.fd else None)
+    with pytest.raises(OSError):
+        commit_together([fa, fb])
+    assert a.read_bytes() == b"old audio" and b.read_bytes() == b"old times"
+    assert sorted(os.listdir(tmp_path)) == ["a.json", "a.wav"]

@@ -11,7 +11,9 @@
 
 In place means streaming: the header says "length unknown" (WAV sizes 0xFFFFFFFF, FLAC total
 samples 0) unless the descriptor is a regular file that can be sought back in, as
-``-o - > out.wav`` gives. Every format here can stream, so none needs a file.
+``-o - > out.wav`` gives; such a file, when the run is interrupted, is finished where it stopped
+(its header states the audio it holds) and :meth:`Sink.left` says so. Every format here can
+stream, so none needs a file.
 
 Formats and their encoders are in :mod:`tts_accel.core.audio.formats` (re-exported here: ``FORMATS``,
 ``AudioFormat``, ``format_for``, ``writable_formats``).
@@ -48,7 +50,7 @@ from tts_accel.core.audio.formats import (
     writable_formats,
 )
 from tts_accel.core.errors import BrokenPipe, InputError, OutputError
-from tts_accel.core.files.atomic import AtomicFile, fsync
+from tts_accel.core.files.atomic import AtomicFile, fsync, sweep_stale
 
 __all__ = [
     "FORMATS",
@@ -79,6 +81,10 @@ class Sink:
 
     def close(self, ok: bool) -> None:  # pragma: no cover - interface
         raise NotImplementedError
+
+    def left(self) -> str:
+        """What a failed or interrupted run left under the target, for the one-line message."""
+        return "nothing was written under the output name"
 
     def __enter__(self) -> Sink:
         return self
@@ -130,14 +136,22 @@ def classify(target: str) -> Target:
 
 
 def open_sink(
-    target: str, sample_rate: int, fmt: str | AudioFormat | None = None, *, guard: Guard | None = None
+    target: str,
+    sample_rate: int,
+    fmt: str | AudioFormat | None = None,
+    *,
+    guard: Guard | None = None,
+    hold: bool = False,
 ) -> Sink:
-    """The sink for ``target`` (see the module docstring): '-' is stdout."""
+    """The sink for ``target`` (see the module docstring): '-' is stdout. ``hold``: a file is left
+    complete but not renamed (``FileSink(hold=True)``)."""
     spec = fmt if isinstance(fmt, AudioFormat) else format_for(target, fmt)
     where = classify(target)
     if where.kind == "file":
         assert where.path is not None
-        return FileSink(where.path, sample_rate, spec)
+        # a killed run's temporary file for this name (its writer is gone): removed here
+        sweep_stale(os.path.dirname(os.path.realpath(where.path)), {Path(os.path.realpath(where.path)).name})
+        return FileSink(where.path, sample_rate, spec, hold=hold)
     guard = guard or nullcontext
     try:
         with guard():
@@ -227,6 +241,20 @@ def write_error(name: str, err: BaseException, *, detail: str = "") -> BaseExcep
     return OutputError(f"cannot write {name}: {_cause(err)}{detail}. {hint}".rstrip())
 
 
+def _open_error(name: str, err: OSError, contained: bool) -> BaseException:
+    """Why a file target could not be opened, as one line. ``contained`` (below a folder that
+    nothing may leave: `tts batch`): a link or a file in the way is the row's own problem
+    (InputError: that row fails, the others go on)."""
+    if contained and err.errno in (errno.ELOOP, errno.ENOTDIR, errno.EISDIR, errno.EPERM):
+        why = "it is a folder" if err.errno == errno.EISDIR else err.strerror
+        return InputError(f"{name} cannot be written: {why}; remove it or choose another out.")
+    if isinstance(err, IsADirectoryError):
+        return OutputError(f"output {name} is a directory: give a file name such as {name.rstrip('/')}/out.wav.")
+    if isinstance(err, FileNotFoundError):
+        return OutputError(f"output directory {err.filename} does not exist: create it or choose another -o.")
+    return write_error(name, err)
+
+
 # --- sinks --------------------------------------------------------------------------------
 
 
@@ -234,33 +262,42 @@ class FileSink(Sink):
     """A regular file (new or existing), replaced atomically: the audio goes to a temporary file
     beside it that is renamed into place on success, so a failed or interrupted run never leaves
     a partial file under the name, and an existing file stays untouched until the new one is
-    complete on disk."""
+    complete on disk. ``within``: the file lies below this folder and no symlink below it is
+    followed (:class:`AtomicFile`; `tts batch`'s OUTDIR). ``hold``: a successful ``close`` leaves
+    the complete file prepared but not renamed, for :func:`commit_together` with its timestamps
+    (``file``); whoever holds it commits or discards it."""
 
-    def __init__(self, path: str | os.PathLike[str], sample_rate: int, fmt: str | AudioFormat = "wav"):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        sample_rate: int,
+        fmt: str | AudioFormat = "wav",
+        *,
+        within: str | os.PathLike[str] | None = None,
+        hold: bool = False,
+    ):
         self.path = Path(path)
         self.name = str(path)
         self.sample_rate = sample_rate
         self.frames = 0
         self._closed = False
+        self._hold = hold
         spec = spec_of(fmt)
         try:
-            self._file = AtomicFile(self.path)
-        except IsADirectoryError:
-            raise OutputError(
-                f"output {self.name} is a directory: give a file name such as {self.name.rstrip('/')}/out.wav."
-            ) from None
-        except FileNotFoundError as err:
-            raise OutputError(
-                f"output directory {err.filename} does not exist: create it or choose another -o."
-            ) from None
+            self.file = self._file = AtomicFile(self.path, within=within)
         except OSError as err:
-            raise write_error(self.name, err) from None
+            raise _open_error(self.name, err, within is not None) from None
         self._existed = self._file.target.exists()
         try:
             self._enc = make_encoder(spec, FdOutput(self._file.fd, True, nullcontext, sync=False), sample_rate)
         except BaseException as err:
             self._file.discard()
             raise self._error(err) from None
+
+    def left(self) -> str:
+        if self._existed:
+            return f"the existing {self.name} is untouched"
+        return f"nothing was written under {self.name}"
 
     def _error(self, err: BaseException) -> BaseException:
         detail = f"; the existing {self.name} is untouched" if self._existed else "; nothing was left under that name"
@@ -284,7 +321,10 @@ class FileSink(Sink):
             return
         try:
             self._enc.finish()
-            self._file.commit()  # fsync, owner and mode, rename
+            if self._hold:
+                self._file.prepare()  # complete on disk; the holder renames it
+            else:
+                self._file.commit()  # fsync, owner and mode, rename
         except BaseException as err:
             self._enc.abandon()
             self._file.discard()
@@ -315,6 +355,7 @@ class StreamSink(Sink):
         self._fd = stream if isinstance(stream, int) and close_fd else None
         guard = guard or nullcontext
         out: ByteOutput
+        self.kept_s: float | None = None  # audio a regular file kept after an interruption
         if isinstance(stream, int):
             regular = stat.S_ISREG(os.fstat(stream).st_mode)
             appending = bool(fcntl.fcntl(stream, fcntl.F_GETFL) & os.O_APPEND)
@@ -342,7 +383,7 @@ class StreamSink(Sink):
             if ok:
                 self._enc.finish()
                 self._enc.out.finish()
-            else:
+            elif not self._finish_where_stopped():
                 self._enc.abandon()
         except BaseException as err:
             self._enc.abandon()
@@ -351,3 +392,24 @@ class StreamSink(Sink):
             if self._fd is not None:
                 with contextlib.suppress(OSError):
                     os.close(self._fd)
+
+    def _finish_where_stopped(self) -> bool:
+        """Interrupted into a regular file that can be sought back in (``-o - > out.wav``): the
+        audio written so far stays, so end it properly, its header stating what it holds.
+        True when that worked."""
+        out = self._enc.out
+        if not (isinstance(out, FdOutput) and out.seekable and self._enc.started and out.error is None):
+            return False
+        out.guard = nullcontext  # the signal that stopped the run must not stop this too
+        try:
+            self._enc.finish()
+            out.finish()
+        except Exception:  # noqa: BLE001 - the run already failed: its own error is the one to report
+            return False
+        self.kept_s = self.frames / self.sample_rate
+        return True
+
+    def left(self) -> str:
+        if self.kept_s is not None:
+            return f"{self.name} holds the {self.kept_s:.2f} s of audio written before it, its header saying so"
+        return f"{self.name} stops where the stream was"

@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_VOICE",
     "check_voice",
     "formats",
+    "is_voice_path",
     "open_synthesizer",
     "pool_shape",
     "timestamp_formats",
@@ -57,6 +58,13 @@ def check_voice(name: str) -> None:
         resolve_voice(name)  # a path to a Piper .onnx, or the "unknown voice" error
     elif not entry.installed():
         raise VoiceError(f"voice {name!r} is not installed: {entry.install}")
+
+
+def is_voice_path(name: str) -> bool:
+    """Whether a voice value is a file path rather than a registered name (the registry's rule)."""
+    from tts_accel.core.voices.registry import is_voice_path as rule
+
+    return rule(name)
 
 
 def worker_mode(mode: str) -> str:
@@ -143,10 +151,12 @@ def write_file(  # type: ignore[no-untyped-def]
     params: SynthParams,
     on_chunk=None,
     timestamps: Path | None = None,
+    within: Path | None = None,
 ) -> int:
     """Speak ``text`` into ``path`` atomically (a temporary file beside it, renamed on success),
-    and, with ``timestamps``, its words' times into that file (by its extension) once the audio is
-    in place. Returns the number of samples written."""
+    and, with ``timestamps``, its words' times into that file (by its extension), both committed
+    together. ``within`` (OUTDIR): no symlink below it is followed (a row through one fails, an
+    InputError). Returns the number of samples written."""
     from tts_accel.core.audio.sinks import FileSink
 
     timeline = None
@@ -156,10 +166,13 @@ def write_file(  # type: ignore[no-untyped-def]
 
         timeline = Timeline.for_voice(synth.voice)  # InputError for a voice with no durations
         hooks = {"on_piece": timeline.on_piece, "on_skip": timeline.on_skip}
-    sink = FileSink(path, synth.sample_rate, fmt)
-    synth.write([text], sink, params, on_chunk=on_chunk, **hooks)
-    if timeline is not None and timestamps is not None:
-        from tts_accel.core.timestamps import write_timestamps
+    sink = FileSink(path, synth.sample_rate, fmt, within=within, hold=timeline is not None)
+    try:
+        synth.write([text], sink, params, on_chunk=on_chunk, **hooks)
+        if timeline is not None and timestamps is not None:
+            from tts_accel.core.timestamps import write_timestamps
 
-        write_timestamps(timestamps, timeline.finish())
+            write_timestamps(timestamps, timeline.finish(), audio=sink.file, within=within)
+    finally:
+        sink.file.discard()  # nothing once committed
     return sink.frames

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import stat
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from tts_accel.core.errors import InputError, RowError
 
@@ -36,6 +39,14 @@ class Corpus:
     rows: list[Row] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    folder: Path | None = None  # the input file's folder: a row's relative voice path is read from here
+
+
+#: The most a corpus read from stdin, a FIFO or a character device may hold (a regular file,
+#: whose size is known, has no limit): an endless source (a /dev/zero-like device) is refused
+#: with an error instead of filling memory.
+MAX_STREAM_BYTES = 256 << 20
+_READ_BLOCK = 1 << 20
 
 
 def input_format(source: str, given: str | None) -> str:
@@ -53,7 +64,9 @@ def read_corpus(source: str | Path, fmt: str | None = None) -> Corpus:
     kind = input_format(source, fmt)
     data = _read_bytes(source)
     lines = list(_decoded_lines(data))
-    return {"txt": _text_rows, "csv": _table_rows, "tsv": _table_rows, "jsonl": _json_rows}[kind](lines, kind)
+    corpus = {"txt": _text_rows, "csv": _table_rows, "tsv": _table_rows, "jsonl": _json_rows}[kind](lines, kind)
+    corpus.folder = Path(os.path.abspath(source)).parent if source != "-" else None
+    return corpus
 
 
 def corpus_from_items(items: list[object]) -> Corpus:
@@ -75,9 +88,12 @@ def corpus_from_items(items: list[object]) -> Corpus:
 
 def _read_bytes(source: str) -> bytes:
     if source == "-":
-        return sys.stdin.buffer.read()
+        return _read_bounded(sys.stdin.buffer, "stdin")
     path = Path(source)
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode) and not path.is_dir():
+            with open(path, "rb", buffering=0) as stream:  # a FIFO or a device: bounded
+                return _read_bounded(stream, source)  # type: ignore[arg-type]
         return path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"input {path} not found: check the path, or give - to read stdin.") from None
@@ -85,6 +101,21 @@ def _read_bytes(source: str) -> bytes:
         raise InputError(f"input {path} is a directory: give a text, CSV, TSV or JSONL file.") from None
     except OSError as err:
         raise InputError(f"cannot read {path}: {err.strerror}; check its permissions.") from None
+
+
+def _read_bounded(stream: BinaryIO, name: str) -> bytes:
+    """All of a stream, refused (InputError) past MAX_STREAM_BYTES."""
+    parts: list[bytes] = []
+    size = 0
+    while block := stream.read(_READ_BLOCK):
+        size += len(block)
+        if size > MAX_STREAM_BYTES:
+            raise InputError(
+                f"{name} gave more than {MAX_STREAM_BYTES >> 20} MiB: save the corpus to a file and give its path "
+                "(a regular file has no limit)."
+            )
+        parts.append(block)
+    return b"".join(parts)
 
 
 def _decoded_lines(data: bytes) -> Iterator[tuple[int, str | None]]:

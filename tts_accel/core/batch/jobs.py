@@ -14,6 +14,7 @@ import posixpath
 import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 from tts_accel.core.batch.inputs import Corpus, Row
 from tts_accel.core.errors import InputError, RowError, TTSError
@@ -145,7 +146,7 @@ def build_jobs(corpus: Corpus, defaults: Defaults, formats: tuple[str, ...]) -> 
     errors: list[RowError] = list(corpus.errors)
     for row in corpus.rows:
         try:
-            jobs.append(_job(row, defaults, formats))
+            jobs.append(_job(row, defaults, formats, corpus.folder))
         except TTSError as err:
             errors.append(RowError(row.line, row.id, f"line {row.line} (id {row.id}): {err}"))
     _refuse_collisions(jobs)
@@ -182,11 +183,22 @@ def _number(row: Row, name: str, value: object, kind: type) -> float | int:
     return number
 
 
-def _job(row: Row, defaults: Defaults, formats: tuple[str, ...]) -> Job:
+def row_voice(value: object, folder: Path | None) -> str:
+    """A row's voice: a name as it is; a path (``/`` in it, or ``.onnx``) relative to the input
+    file's folder (``folder``; the current one for stdin and library items), made absolute."""
+    from tts_accel.core.batch import adapter
+
+    voice = str(value).strip()
+    if folder is None or not adapter.is_voice_path(voice) or os.path.isabs(os.path.expanduser(voice)):
+        return voice
+    return os.path.join(folder, voice)
+
+
+def _job(row: Row, defaults: Defaults, formats: tuple[str, ...], folder: Path | None = None) -> Job:
     f = row.fields
     job = Job(
         id=row.id, line=row.line, text=row.text, path="", fmt=defaults.fmt,
-        voice=str(f.get("voice", defaults.voice)).strip() or defaults.voice,
+        voice=row_voice(f["voice"], folder) if str(f.get("voice", "")).strip() else defaults.voice,
         lang=str(f["lang"]).strip() if "lang" in f else defaults.lang,
         speed=float(_number(row, "speed", f["speed"], float)) if "speed" in f else defaults.speed,
         noise_scale=float(_number(row, "noise_scale", f["noise_scale"], float))

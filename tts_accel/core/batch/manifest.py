@@ -11,6 +11,7 @@ sha256 and the same settings key.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 from pathlib import Path
@@ -18,10 +19,21 @@ from typing import IO
 
 from tts_accel.core.batch.jobs import ERRORS, LOCK, MANIFEST, Job
 from tts_accel.core.errors import OutputError, RowError
+from tts_accel.core.files.atomic import sweep_stale
 from tts_accel.core.files.cache import sha256_file
+
+LINK_NOTE = "tts batch writes nothing through a symbolic link below OUTDIR"
+
+
+def nofollow(path: str, flags: int) -> int:
+    """``open()``'s opener for OUTDIR's own files: a symlink planted under the name is refused
+    (ELOOP) rather than followed to a file outside OUTDIR."""
+    return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
 
 
 def _output_error(path: Path, err: OSError) -> OutputError:
+    if err.errno == errno.ELOOP:
+        return OutputError(f"{path} is a symbolic link: remove it ({LINK_NOTE}).")
     return OutputError(f"cannot write {path}: {err.strerror}; free space or choose a writable OUTDIR.")
 
 
@@ -33,12 +45,18 @@ class OutDir:
         self._lock: IO[str] | None = None
 
     def open(self) -> None:
+        """Create OUTDIR, refuse a symlink under any of its own files' names, take the lock."""
+        for name in (LOCK, MANIFEST, ERRORS):
+            if (self.path / name).is_symlink():
+                raise OutputError(f"{self.path / name} is a symbolic link: remove it ({LINK_NOTE}).")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            self._lock = open(self.path / LOCK, "a+", encoding="utf-8")  # noqa: SIM115 - held for the run
+            self._lock = open(self.path / LOCK, "a+", encoding="utf-8", opener=nofollow)  # noqa: SIM115
         except FileExistsError:
             raise OutputError(f"OUTDIR {self.path} exists and is not a folder: choose another -o.") from None
         except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise OutputError(f"{self.path / LOCK} is a symbolic link: remove it ({LINK_NOTE}).") from None
             raise OutputError(
                 f"cannot create or write OUTDIR {self.path}: {err.strerror}; choose another -o."
             ) from None
@@ -58,25 +76,19 @@ class OutDir:
                 (self.path / LOCK).unlink()
             self._lock = None
 
-    def remove_leftovers(self, jobs: list[Job]) -> int:
-        """Delete temporary files a killed run left beside this run's targets (``.NAME.*.part``)."""
+    def remove_leftovers(self, jobs: list[Job], *, every: bool = True) -> int:
+        """Delete temporary files (``.NAME.tts-PID-*.part``) left beside this run's targets by a
+        killed run or worker. At the start (``every``) the lock excludes every other writer, so
+        all go; at the end, those whose writer is no longer alive (a worker killed mid-file, or
+        one that stopped when the disk filled). ``jobs`` are the contained ones: no folder
+        reached through a symlink is looked in."""
         by_dir: dict[Path, set[str]] = {self.path: {MANIFEST}}
         for job in jobs:
-            target = self.path / job.path
-            by_dir.setdefault(target.parent, set()).add(target.name)
-        removed = 0
-        for directory, names in by_dir.items():
-            try:
-                entries = list(os.scandir(directory))
-            except OSError:
-                continue
-            for entry in entries:
-                n = entry.name
-                if n.startswith(".") and n.endswith(".part") and any(n.startswith(f".{t}.") for t in names):
-                    with contextlib.suppress(OSError):
-                        os.unlink(entry.path)
-                        removed += 1
-        return removed
+            for rel in (job.path, job.timestamps):
+                if rel:
+                    target = self.path / rel
+                    by_dir.setdefault(target.parent, set()).add(target.name)
+        return sum(sweep_stale(d, names, every=every) for d, names in by_dir.items())
 
 
 class Manifest:
@@ -113,12 +125,12 @@ class Manifest:
         try:
             if rewrite:
                 tmp = self.path.with_name(f".{MANIFEST}.{os.getpid()}.part")
-                with open(tmp, "w", encoding="utf-8") as fh:
+                with open(tmp, "w", encoding="utf-8", opener=nofollow) as fh:
                     fh.writelines(_line(r) for r in keep)
                     fh.flush()
                     os.fsync(fh.fileno())
                 os.replace(tmp, self.path)
-            self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
+            self._fh = open(self.path, "a", encoding="utf-8", opener=nofollow)  # noqa: SIM115 - held for the run
         except OSError as err:
             raise _output_error(self.path, err) from None
 
@@ -163,7 +175,7 @@ class ErrorLog:
     def add(self, error: RowError) -> None:
         try:
             if self._fh is None:
-                self._fh = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held for the run
+                self._fh = open(self.path, "a", encoding="utf-8", opener=nofollow)  # noqa: SIM115 - held for the run
             self._fh.write(_line(error.as_json()))
             self._fh.flush()
         except OSError as err:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tts_accel.core.batch import adapter
 from tts_accel.core.batch.inputs import Corpus, corpus_from_items, read_corpus
-from tts_accel.core.batch.jobs import Defaults, Job, build_jobs
+from tts_accel.core.batch.jobs import RESERVED, Defaults, Job, build_jobs
 from tts_accel.core.batch.local import StopFlag, run_local
 from tts_accel.core.batch.manifest import ErrorLog, Manifest, OutDir, intact
 from tts_accel.core.batch.worker import FATAL, Outcome, Worker, WorkerConfig
-from tts_accel.core.errors import InputError, RowError
+from tts_accel.core.errors import InputError, RowError, VoiceError
+from tts_accel.core.files.paths import escape_reason, refuse_same_file
 from tts_accel.core.voices.params import SynthParams
 
 
@@ -78,11 +79,47 @@ def check_options(options: BatchOptions) -> None:
             raise InputError(f"{flag} {value}: use a whole number of at least {1 if flag == '--workers' else 0}.")
 
 
-def plan_jobs(corpus: Corpus, options: BatchOptions) -> tuple[list[Job], list[RowError]]:
+def plan_jobs(corpus: Corpus, options: BatchOptions, outdir: Path | None = None) -> tuple[list[Job], list[RowError]]:
+    """Jobs and failed rows. Before anything starts: --voice must be usable (else the run stops,
+    exit 3, with the install command); a row whose own voice is not, or whose files would leave
+    ``outdir`` through a symlink, fails alone (errors.jsonl)."""
     jobs, errors = build_jobs(corpus, options.defaults, adapter.formats())
-    for voice in sorted({options.defaults.voice, *(j.voice for j in jobs)}):
-        adapter.check_voice(voice)  # before anything starts, with the install command
-    return jobs, errors
+    adapter.check_voice(options.defaults.voice)
+    refused: dict[str, str] = {}
+    for voice in sorted({j.voice for j in jobs} - {options.defaults.voice}):
+        try:
+            adapter.check_voice(voice)
+        except VoiceError as err:
+            refused[voice] = str(err)
+    kept: list[Job] = []
+    for job in jobs:
+        why = refused.get(job.voice) or (_escapes(outdir, job) if outdir is not None else None)
+        if why is None:
+            kept.append(job)
+        else:
+            errors.append(RowError(job.line, job.id, f"line {job.line} (id {job.id}): {why}"))
+    return kept, sorted(errors, key=lambda e: e.line)
+
+
+def _escapes(outdir: Path, job: Job) -> str | None:
+    """Why one of ``job``'s files would be written outside OUTDIR (through a symlink), or None."""
+    for rel in (job.path, job.timestamps):
+        why = escape_reason(outdir, rel) if rel else None
+        if why is not None:
+            return f"out {rel} {why}; remove the link or choose another out"
+    return None
+
+
+def _refuse_overwriting_input(source: object, outdir: Path, jobs: list[Job]) -> None:
+    """An output (a row's file, its timestamps, the bookkeeping) that is the input itself: exit 2."""
+    if source == "-":
+        inputs: list[tuple[str, str | int]] = [("stdin", 0)]
+    elif isinstance(source, str | Path):
+        inputs = [(str(source), str(source))]
+    else:
+        return
+    names = [p for j in jobs for p in (j.path, j.timestamps) if p] + sorted(RESERVED)
+    refuse_same_file(((f"the output {outdir / n}", outdir / n) for n in names), inputs)
 
 
 def run_batch(
@@ -106,7 +143,8 @@ def run_batch(
     corpus = load_corpus(source, options.input_format)
     if not corpus.rows and not corpus.errors:
         raise InputError("the input has no rows: give at least one non-empty line of text.")
-    jobs, row_errors = plan_jobs(corpus, options)
+    jobs, row_errors = plan_jobs(corpus, options, outdir)
+    _refuse_overwriting_input(source, outdir, jobs)
     d = options.defaults
     workers, threads = adapter.pool_shape(options.mode, d.voice, options.precision, options.workers, options.threads)
     result = BatchResult(outdir, total=len(jobs) + len(row_errors), workers=workers, threads=threads)
@@ -116,6 +154,7 @@ def run_batch(
 
     out = OutDir(outdir)
     out.open()
+    outcomes: Iterator[Outcome] = iter(())
     manifest, errors = Manifest(outdir), ErrorLog(outdir)
     try:
         out.remove_leftovers(jobs)
@@ -147,10 +186,14 @@ def run_batch(
         if stop.soft.is_set():
             result.interrupted = str(stop.reason) if stop.reason else "interrupted"
     finally:
+        close = getattr(outcomes, "close", None)
+        if close is not None:  # a run that stopped early (exit 4, 5): its workers are stopped now, not at exit
+            close()
         errors.close()
         try:
             manifest.close()
         finally:
+            out.remove_leftovers(jobs, every=False)  # the temporary files of workers that died
             out.close()
     result.errors_path = errors.path if errors.count else None
     result.wall_s = time.perf_counter() - clock

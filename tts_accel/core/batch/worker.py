@@ -108,10 +108,10 @@ class Worker:
 
     def _write(self, job: Job, on_chunk: Callable[[object], None] | None) -> dict[str, object]:
         synth = self.synthesizer(job.voice, job.lang)
-        path = self.outdir / job.path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = self.outdir / job.path  # folders below OUTDIR are made as the file is opened, no link followed
         times = self.outdir / job.timestamps if job.timestamps else None
-        samples = adapter.write_file(synth, job.text, path, job.fmt, job.params(), on_chunk, times)  # type: ignore[arg-type]
+        params = job.params()
+        samples = adapter.write_file(synth, job.text, path, job.fmt, params, on_chunk, times, within=self.outdir)  # type: ignore[arg-type]
         rate = int(synth.sample_rate)  # type: ignore[attr-defined]
         extra = {"timestamps": job.timestamps} if job.timestamps else {}
         return {

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tts_accel.core.errors import InputError, OutputError, output_error
-from tts_accel.core.files.atomic import write_atomic
+from tts_accel.core.files.atomic import AtomicFile, commit_together
 from tts_accel.core.timestamps.timeline import Timeline, Word
 
 #: Subtitle lines: at most this many characters, and this many lines per cue, where possible.
@@ -227,20 +227,36 @@ def check_target(path: str | os.PathLike[str]) -> None:
         raise OutputError(f"cannot write {name}: the folder {folder} is not writable; choose another place.")
 
 
-def write_timestamps(path: str | os.PathLike[str], timeline: Timeline, *, guard: Guard | None = None) -> None:
+def write_timestamps(
+    path: str | os.PathLike[str],
+    timeline: Timeline,
+    *,
+    guard: Guard | None = None,
+    audio: AtomicFile | None = None,
+    within: str | os.PathLike[str] | None = None,
+) -> None:
     """Write ``timeline`` in the format the extension names. A regular file (or a new name) is
-    replaced atomically (``fsio.write_atomic``: a temporary file beside it, renamed on success);
-    a FIFO, a device, a socket or an open descriptor is written in place, never replaced.
-    ``guard`` wraps a write that may block (a FIFO waiting for its reader), as the audio sinks do.
+    replaced atomically (a temporary file beside it, renamed on success); a FIFO, a device, a
+    socket or an open descriptor is written in place, never replaced. ``guard`` wraps a write that
+    may block (a FIFO waiting for its reader), as the audio sinks do. ``audio``: the audio file,
+    complete but not yet renamed (``FileSink(hold=True)``): both are committed together
+    (``commit_together``), so a failure here leaves the old audio and the old timestamps as they
+    were and the message says so. ``within``: no symlink below this folder is followed (batch).
     Every OSError becomes one OutputError line naming the path."""
     from tts_accel.core.audio.sinks import classify, open_in_place
 
     name = os.fspath(path)
     data = WRITERS[check_path(name)](timeline.finish()).encode("utf-8")
-    where = classify(name)
+    where = classify(name) if within is None else None
     try:
-        if where.kind == "file":
-            write_atomic(Path(name), data)
+        if where is None or where.kind == "file":
+            stamps = AtomicFile(name, within=within)
+            try:
+                stamps.write(data)
+            except BaseException:
+                stamps.discard()
+                raise
+            commit_together([f for f in (audio, stamps) if f is not None])
             return
         with (guard or nullcontext)():
             fd = open_in_place(where)
@@ -250,5 +266,18 @@ def write_timestamps(path: str | os.PathLike[str], timeline: Timeline, *, guard:
                     view = view[os.write(fd, view) :]
             finally:
                 os.close(fd)
+        if audio is not None:
+            audio.commit()
     except OSError as err:
-        raise output_error(name, err) from None
+        raise _stale_note(output_error(name, err), audio) from None
+    finally:
+        if audio is not None:
+            audio.discard()  # nothing once committed; else the new audio goes with its failed timestamps
+
+
+def _stale_note(error: OutputError, audio: AtomicFile | None) -> OutputError:
+    if audio is None:
+        return error
+    if audio.committed:
+        return OutputError(f"{str(error).rstrip('.')}; {audio.path} is new, so these timestamps are stale.")
+    return OutputError(f"{str(error).rstrip('.')}; {audio.path} was not replaced either (they stay in step).")

@@ -50,17 +50,28 @@ def resolve_voice(name: str) -> Voice:
     return _resolve(name)
 
 
+def is_voice_path(name: str) -> bool:
+    """Whether ``name`` is meant as a voice file rather than a voice's name: it contains a ``/``
+    or ends in a suffix a family reads (``.onnx``). Anything else is a name, looked up only in
+    the registry, never on disk (so ``--voice passwd`` never opens a file called passwd)."""
+    suffixes = {s for f in FAMILIES for s in f.path_suffixes}
+    return "/" in name or any(name.lower().endswith(s) for s in suffixes)
+
+
 def _path_family(name: str) -> Family | None:
-    """The family that reads a voice file ``name``: by its suffix, else (any path-like name)
-    the first family that reads files at all, so that a missing file is named in its terms."""
-    readers = [f for f in FAMILIES if f.from_path is not None]
-    path = Path(name).expanduser()
-    for family in readers:
-        if path.suffix and path.suffix in family.path_suffixes:
+    """The family that reads the voice file ``name`` (by its suffix), or None: not a path, or a
+    path with a suffix no family reads."""
+    if not is_voice_path(name):
+        return None
+    suffix = Path(name).suffix.lower()
+    for family in FAMILIES:
+        if family.from_path is not None and suffix in family.path_suffixes:
             return family
-    if readers and (path.exists() or "/" in name):
-        return readers[0]
     return None
+
+
+def _known() -> str:
+    return ", ".join(sorted(registry()))
 
 
 @lru_cache(maxsize=8)
@@ -76,11 +87,17 @@ def _resolve(name: str) -> Voice:
             raise VoiceError(f"voice {name!r} is not fully installed ({err}): {entry.install}") from err
     family = _path_family(name)
     if family is not None and family.from_path is not None:
-        return family.from_path(name)
-    known = ", ".join(sorted(entries))
-    raise VoiceError(
-        f"unknown voice {name!r}: use one of {known} (see `tts voices`) or a path to a .onnx file."
-    )
+        try:
+            return family.from_path(name)
+        except VoiceError as err:
+            raise VoiceError(f"{str(err).rstrip('.')}; or use a voice name: {_known()}.") from None
+    if is_voice_path(name):
+        suffixes = ", ".join(sorted({s for f in FAMILIES for s in f.path_suffixes}))
+        raise VoiceError(
+            f"voice path {name!r} is not a voice file: give a {suffixes} file (with its .json beside it), "
+            f"or a voice name: {_known()} (see `tts voices`)."
+        )
+    raise VoiceError(f"unknown voice {name!r}: use one of {_known()} (see `tts voices`) or a path to a .onnx file.")
 
 
 if family_of(DEFAULT_VOICE).name != DEFAULT_FAMILY:  # pragma: no cover - a wrong edit of either constant
