@@ -129,7 +129,9 @@ def _record_skip(nodeid: str) -> None:
 
     path = os.environ.get(SKIPPED_FILE_ENV)
     if path and _RECORDS:
-        with open(path, "a", encoding="utf-8") as out:  # one short O_APPEND write a line: workers do not interleave (each collects every module, so a module's skip may come twice: make dedupes)
+        # one short O_APPEND write a line, so workers do not interleave; each worker collects every
+        # module, so a module's own skip may come twice (make dedupes the list)
+        with open(path, "a", encoding="utf-8") as out:
             out.write(nodeid + "\n")
 
 

@@ -90,6 +90,7 @@ def bench_command(
     if serve is not None:
         if modes is not None or acoustic is not None:
             raise InputError("--serve loads a server; --modes and --acoustic bench this process: give one of them.")
+        _check_outputs(json_out, csv_out, plot_out)
         from tts_accel.cli.bench_serve import bench_serve
 
         bench_serve(serve, concurrency, rate, requests, duration, timeout, voice, inputs or [], json_out, csv_out,
