@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from tts_accel.cli.common import CtrlC, err_console, error_boundary
+from tts_accel.cli.common import CtrlC, err_console, error_boundary, plural
 from tts_accel.cli.render import compile_notice, explain_table, progress_for
 from tts_accel.core.audio.sinks import classify, format_for, open_sink
 from tts_accel.core.errors import InputError
@@ -248,7 +248,7 @@ def synth_command(
         pieces = f" in {stats.pieces} pieces" if stats.pieces > stats.chunks else ""
         err_console.print(
             f"{stats.audio_s:.2f} s of audio to {where} in {stats.wall_s:.2f} s "
-            f"(RTF {stats.rtf:.3f}, first audio after {stats.ttfa_s or 0:.2f} s, {stats.chunks} chunks{pieces})",
+            f"(RTF {stats.rtf:.3f}, first audio after {stats.ttfa_s or 0:.2f} s, {plural(stats.chunks, 'chunk')}{pieces})",
             soft_wrap=True,  # one line, whatever the path's length
             markup=False,  # a path such as take[1].wav prints as written
         )
