@@ -248,7 +248,8 @@ def synth_command(
         pieces = f" in {stats.pieces} pieces" if stats.pieces > stats.chunks else ""
         err_console.print(
             f"{stats.audio_s:.2f} s of audio to {where} in {stats.wall_s:.2f} s "
-            f"(RTF {stats.rtf:.3f}, first audio after {stats.ttfa_s or 0:.2f} s, {plural(stats.chunks, 'chunk')}{pieces})",
+            f"(RTF {stats.rtf:.3f}, first audio after {stats.ttfa_s or 0:.2f} s, "
+            f"{plural(stats.chunks, 'chunk')}{pieces})",
             soft_wrap=True,  # one line, whatever the path's length
             markup=False,  # a path such as take[1].wav prints as written
         )
