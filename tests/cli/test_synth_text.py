@@ -64,4 +64,6 @@ def test_megabytes_without_punctuation_stop_promptly_on_a_signal(tmp_path, sig, 
     assert proc.returncode == code, err
     assert len(err.decode().strip().splitlines()) == 1
     assert not out.exists() and sorted(os.listdir(tmp_path)) == ["big.txt"]
-    assert took < 10, f"{took:.1f} s after the signal"  # a bound: about 1 s on the dev VM (before: minutes)
+    # a bound, not a benchmark: the run stops at the next piece (a window or a sentence), 3-5 s on
+    # the dev VM under a load of 18 on 2 cores, as for any text; before, splitting ran for minutes
+    assert took < 30, f"{took:.1f} s after the signal"
