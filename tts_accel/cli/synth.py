@@ -281,7 +281,7 @@ def _timeline_for(voice):  # type: ignore[no-untyped-def]
 
 def _timing_note(timeline, path: str | None) -> str:  # type: ignore[no-untyped-def]
     timeline.finish()
-    note = f"timestamps: {len(timeline.words)} words, {len(timeline.sentences)} sentences to {path}"
+    note = f"timestamps: {plural(len(timeline.words), 'word')}, {plural(len(timeline.sentences), 'sentence')} to {path}"
     if timeline.aligner is not None and timeline.aligner.fallbacks:
         note += f"; {timeline.aligner.fallbacks} chunks spread by phoneme count (ids not the text's)"
     if timeline.estimated:
