@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import typer
@@ -113,3 +114,42 @@ def test_broken_tuned_profile_still_shows_the_hardware(tmp_path):
     assert "not valid TOML" in json.loads(result.stdout)["profile"]
     listed = runner.invoke(app, ["profile", "--root", str(root), "list"])
     assert listed.exit_code == 2 and "delete it" in listed.stderr
+
+
+# --- a broken tuned profile: one line, exit 2, and the fix; deleting it by name works ------------
+
+
+def _real(*args: str, config: Path):  # type: ignore[no-untyped-def]
+    import subprocess
+    import sys
+
+    from tests.utils import cli_env
+
+    env = {**cli_env(), "XDG_CONFIG_HOME": str(config)}
+    return subprocess.run([sys.executable, "-m", "tts_accel", *args], capture_output=True, env=env, timeout=120)
+
+
+def test_a_tuned_profile_that_is_not_utf8_is_one_line_with_the_fix(tmp_path):
+    from tts_accel.core.hardware.profile import this_machine
+
+    config = tmp_path / "cfg"
+    path = config / "tts-accel" / "profiles" / f"{this_machine().fingerprint()}.toml"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b'name = "x\xff\xfe"\n')
+    for args in (["profile", "list"], ["synth", "Hi.", "-o", str(tmp_path / "o.wav")]):
+        done = _real(*args, config=config)
+        err = done.stderr.decode()
+        assert done.returncode == 2, err
+        assert len(err.strip().splitlines()) == 1 and "is not UTF-8" in err and "tts profile delete" in err
+    assert _real("profile", "delete", path.stem, config=config).returncode == 0
+    assert not path.exists()
+
+
+def test_a_directory_named_like_a_profile_is_not_a_profile(tmp_path):
+    from tts_accel.core.hardware.profile import this_machine
+
+    config = tmp_path / "cfg"
+    path = config / "tts-accel" / "profiles" / f"{this_machine().fingerprint()}.toml"
+    path.mkdir(parents=True)
+    done = _real("profile", "list", config=config)
+    assert done.returncode == 0, done.stderr

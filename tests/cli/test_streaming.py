@@ -35,7 +35,7 @@ def tts(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 
 def pieces(proc: subprocess.CompletedProcess) -> tuple[int, int]:
     """(chunks, pieces) from the summary line: '... 2 chunks in 9 pieces)' (pieces = chunks when whole)."""
-    m = re.search(rb"(\d+) chunks(?: in (\d+) pieces)?\)", proc.stderr)
+    m = re.search(rb"(\d+) chunks?(?: in (\d+) pieces)?\)", proc.stderr)  # "1 chunk", "2 chunks"
     assert m, proc.stderr
     return int(m.group(1)), int(m.group(2) or m.group(1))
 

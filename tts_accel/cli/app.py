@@ -9,7 +9,7 @@ import typer
 from tts_accel import __version__
 from tts_accel.cli.batch import BatchCommand, batch_command
 from tts_accel.cli.bench import bench_command
-from tts_accel.cli.common import run_app
+from tts_accel.cli.common import Group, run_app
 from tts_accel.cli.profile import profile_app
 from tts_accel.cli.serve import serve_command
 from tts_accel.cli.synth import synth_command
@@ -20,6 +20,7 @@ from tts_accel.cli.voices import voices_command
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 app = typer.Typer(
+    cls=Group,
     name="tts",
     help="Fast, measured text-to-speech on whatever hardware you have.",
     context_settings=CONTEXT,

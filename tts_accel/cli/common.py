@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import math
 import os
 import signal
 import sys
@@ -19,19 +20,60 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
-from tts_accel.core.errors import BrokenPipe, Interrupted, Terminated, TTSError
+from tts_accel.core.errors import BrokenPipe, InputError, Interrupted, Terminated, TTSError
+
+#: Columns a console gets when it is not a terminal (piped, logged, captured) and $COLUMNS is not
+#: set: Rich would assume 80 and squeeze tables into cut names ("ort-f…" in `tts tune`). A table
+#: takes only the width it needs, so wide is never padded; a terminal keeps its own width.
+NOT_A_TERMINAL_WIDTH = 200
+
+
+def _console(stderr: bool, **options: Any) -> Console:
+    console = Console(stderr=stderr, highlight=False, **options)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console.width = NOT_A_TERMINAL_WIDTH
+    return console
+
 
 # Everything human-readable goes to stderr: stdout may be carrying audio.
-err_console = Console(stderr=True, highlight=False)
-# Piped or logged, Rich assumes 80 columns and would cut wide tables (`tts bench`) short.
-wide_err_console = Console(stderr=True, width=110, highlight=False)
+err_console = _console(stderr=True)
+# Kept for the commands that pick it when not on a terminal: the same console.
+wide_err_console = err_console
 # Reports that are a command's output (`tts profile`, `tts voices`, `tts verify`) go to stdout.
-out_console = Console(highlight=False, soft_wrap=True)
+out_console = _console(stderr=False, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_INTERRUPTED = 130
+
+
+def _plain_flags(params: list[Any]) -> list[Any]:
+    """An on/off flag takes no value: its help row shows no ``<bool>`` type (Typer shows the
+    annotation's type for every option unless a metavar is set)."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class Group(TyperGroup):
+    """The `tts` group and its sub-groups: every command's help, flags without a value type."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _plain_flags(super().get_params(ctx))
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _plain_flags(command.get_params(ctx))  # the declared options and the (cached) --help
+        return command
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 chunk``, ``2 chunks``: a count with its noun in agreement (regular plurals only)."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def fail(message: str, code: int) -> typer.Exit:
@@ -110,6 +152,7 @@ def error_boundary(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            check_finite(kwargs)
             result = func(*args, **kwargs)
             sys.stdout.flush()  # a table on stdout, to a full disk: fail here, not silently at exit
             return result
@@ -135,6 +178,16 @@ def error_boundary(func: F) -> F:
             return _internal(err)
 
     return wrapper  # type: ignore[return-value]
+
+
+def check_finite(options: dict[str, Any]) -> None:
+    """Every float option of every command is a finite number: click reads "nan" and "inf" as
+    floats, and a range check such as ``value <= 0`` lets nan through. InputError (exit 2)."""
+    for name, value in options.items():
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(item, float) and not math.isfinite(item):
+                flag = "--" + name.replace("_", "-")
+                raise InputError(f"{flag} {item} is not a number: give a finite value, e.g. {flag} 1.")
 
 
 def _internal(err: Exception) -> NoReturn:

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tts_accel.cli.common import error_boundary
+from tts_accel.cli.common import Group, error_boundary
 from tts_accel.cli.common import out_console as out
 from tts_accel.core.errors import InputError
 from tts_accel.core.hardware.profile import HardwareProfile, format_cpu_list
@@ -19,6 +19,7 @@ from tts_accel.core.plan import profiles as store
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 profile_app = typer.Typer(
+    cls=Group,
     help="Show this machine's hardware profile and manage execution profiles.",
     context_settings=CONTEXT,
     invoke_without_command=True,

@@ -13,7 +13,7 @@ from typing import Annotated, BinaryIO
 
 import typer
 
-from tts_accel.cli.common import CtrlC, err_console, error_boundary
+from tts_accel.cli.common import CtrlC, err_console, error_boundary, plural
 from tts_accel.cli.render import compile_notice, explain_table, progress_for
 from tts_accel.core.audio.sinks import FileSink, classify, format_for, open_sink
 from tts_accel.core.errors import InputError, Interrupted, Terminated
@@ -305,7 +305,8 @@ def synth_command(
         pieces = f" in {stats.pieces} pieces" if stats.pieces > stats.chunks else ""
         err_console.print(
             f"{stats.audio_s:.2f} s of audio to {where} in {stats.wall_s:.2f} s "
-            f"(RTF {stats.rtf:.3f}, first audio after {stats.ttfa_s or 0:.2f} s, {stats.chunks} chunks{pieces})",
+            f"(RTF {stats.rtf:.3f}, first audio after {stats.ttfa_s or 0:.2f} s, "
+            f"{plural(stats.chunks, 'chunk')}{pieces})",
             soft_wrap=True,  # one line, whatever the path's length
             markup=False,  # a path such as take[1].wav prints as written
         )
@@ -350,7 +351,7 @@ def _timeline_for(voice):  # type: ignore[no-untyped-def]
 
 def _timing_note(timeline, path: str | None) -> str:  # type: ignore[no-untyped-def]
     timeline.finish()
-    note = f"timestamps: {len(timeline.words)} words, {len(timeline.sentences)} sentences to {path}"
+    note = f"timestamps: {plural(len(timeline.words), 'word')}, {plural(len(timeline.sentences), 'sentence')} to {path}"
     if timeline.aligner is not None and timeline.aligner.fallbacks:
         note += f"; {timeline.aligner.fallbacks} chunks spread by phoneme count (ids not the text's)"
     if timeline.estimated:

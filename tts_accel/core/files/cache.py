@@ -1,8 +1,20 @@
-"""The user cache directory and file digests, written once for every cache of the project.
+"""The user cache directory, file digests, and the one way every cached file is checked.
 
 ``cache_dir()`` is ``$TTS_ACCEL_CACHE_DIR`` when set, else platformdirs' user cache dir
-(``$XDG_CACHE_HOME/tts-accel`` on Linux). It holds derived ONNX graphs (``graphs/``), ORT's
-optimized graphs (``optimized/``), the assembled Kokoro model and ``digests.json``.
+(``$XDG_CACHE_HOME/tts-accel`` on Linux). It holds derived ONNX graphs (``graphs/``, ``split/``),
+ORT's optimized graphs (``optimized/``), the assembled Kokoro model and ``digests.json``.
+
+Every file the project derives into the cache is written by ``write_verified`` or
+``build_verified`` (atomically, then a stamp ``NAME.stamp`` beside it: the sha256 of what was
+*written*, with the file's size, mtime and inode) and is read only after ``verified(path)``. A
+file whose stat still matches its stamp is trusted without reading it (hashing the split graphs
+on every start would cost about 0.1 s: docs/text.md has the figures); one whose stat changed is
+hashed again and must give the written sha256, so a same-size edit, a truncation or a copy with
+other bytes is caught; a file with no stamp was not written by us. A file that fails is rebuilt
+by its owner. ``clean_stale`` removes temporary files a killed build left behind.
+
+``model_digest`` is different: it names a *source* file (a voice the user installed), so it has
+no written digest to compare with; it only remembers the last hash by (path, size, mtime).
 """
 
 from __future__ import annotations
@@ -11,9 +23,12 @@ import contextlib
 import hashlib
 import json
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from tts_accel.core.files.atomic import write_atomic
+from tts_accel.core.files.atomic import TEMP_MARK, TEMP_SUFFIX, build_atomic, write_atomic
 
 CACHE_ENV = "TTS_ACCEL_CACHE_DIR"
 _BLOCK = 1 << 20
@@ -53,3 +68,119 @@ def model_digest(model_path: Path) -> str:
         index_path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(index_path, json.dumps(index, indent=1))
     return sha
+
+
+# --- cached files: written with a stamp, read only when verified ----------------------------------
+
+#: A temporary file of ours (``.NAME.tts-XXXXXXXX.part``) older than this is a killed build's.
+STALE_AFTER_S = 3600.0
+
+
+def stamp_path(path: Path) -> Path:
+    """The stamp beside a cached file: ``NAME.stamp``."""
+    return path.with_name(path.name + ".stamp")
+
+
+def _stat_of(path: Path) -> dict[str, int]:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino}
+
+
+def _read_stamp(path: Path) -> dict[str, Any]:
+    try:
+        stamp = json.loads(stamp_path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return stamp if isinstance(stamp, dict) else {}
+
+
+def record(path: Path, sha256: str | None = None) -> None:
+    """Stamp ``path`` with the sha256 of its content (``sha256``: already known, e.g. of the bytes
+    just written) and its stat. A read-only cache only loses the stamp: the file is rebuilt."""
+    with contextlib.suppress(OSError):
+        stamp = {"sha256": sha256 or sha256_file(path), **_stat_of(path)}
+        write_atomic(stamp_path(path), json.dumps(stamp))
+
+
+def verified(path: Path, expected_sha256: str | None = None) -> bool:
+    """Whether ``path`` holds the bytes that were written there (its stamp's sha256), or
+    ``expected_sha256`` when the caller knows what it must hold. Cheap while the file's size,
+    mtime and inode match the stamp; otherwise one sha256 pass (then the stamp is refreshed)."""
+    try:
+        current = _stat_of(path)
+    except OSError:
+        return False
+    stamp = _read_stamp(path)
+    want = expected_sha256 or stamp.get("sha256")
+    if not want:
+        return False  # no stamp: not written through this module, so not trusted
+    if stamp.get("sha256") == want and all(stamp.get(k) == v for k, v in current.items()):
+        return True
+    try:
+        if sha256_file(path) != want:
+            return False
+    except OSError:
+        return False
+    record(path, want)
+    return True
+
+
+def write_verified(path: Path, data: bytes) -> None:
+    """Write ``data`` to the cached file ``path`` atomically and stamp it (OSError on failure)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(path.parent)
+    write_atomic(path, data)
+    record(path, hashlib.sha256(data).hexdigest())
+
+
+def build_verified(path: Path, build: Callable[[str], None], suffix: str = "") -> None:
+    """``atomic.build_atomic`` for a cached file (a library writes it by name), then the stamp."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(path.parent)
+    build_atomic(path, build, suffix=suffix)
+    record(path)
+
+
+def forget(path: Path) -> None:
+    """Remove a cached file that failed, and its stamp (a missing one is fine)."""
+    for p in (path, stamp_path(path)):
+        with contextlib.suppress(OSError):
+            p.unlink()
+
+
+def _is_stale(name: str, age_s: float) -> bool:
+    if not name.startswith("."):
+        return False
+    if TEMP_MARK in name and TEMP_SUFFIX in name:  # ours, maybe with a suffix (.part.onnx)
+        return age_s > STALE_AFTER_S
+    head, _, tail = name.rpartition(".")
+    pid = head.rpartition(".")[2]
+    if tail == "tmp" and pid.isdigit():  # ``.NAME.PID.tmp``: ORT's optimized graph, in flight
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True  # its writer is gone (kill -9)
+        except OSError:
+            pass
+        return age_s > STALE_AFTER_S
+    return False
+
+
+def clean_stale(folder: Path) -> int:
+    """Remove the temporary files a killed build left in ``folder``: ``.NAME.PID.tmp`` whose
+    process is gone, and any of ours older than ``STALE_AFTER_S`` (a build in flight is younger).
+    Returns how many went; errors are ignored (another process may be cleaning too)."""
+    removed = 0
+    now = time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            if entry.is_file(follow_symlinks=False) and _is_stale(entry.name, now - entry.stat().st_mtime):
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            continue
+    return removed

@@ -4,8 +4,9 @@ A family that needs a tensor the exporter left internal (Piper's frames per id, 
 durations) gets a copy of the graph with that tensor as a named output: an ``Identity`` per
 output, the graph otherwise untouched, so the copy computes exactly the original's samples.
 Copies live in ``cache_dir()/graphs``, keyed by the model's sha256 and the ONNX Runtime
-version, and are written atomically (``fsio.write_atomic``): a crash never leaves a partial
-graph under a final name. A cache that cannot be written is an ``OutputError`` naming the path.
+version, and are written atomically with a digest stamp (``files.cache.write_verified``): a
+crash never leaves a partial graph under a final name, and a copy that no longer holds what was
+written (truncated, edited) is built again. A cache that cannot be written is an ``OutputError`` naming the path.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tts_accel.core.errors import ModelError, output_error
-from tts_accel.core.files.atomic import write_atomic
-from tts_accel.core.files.cache import cache_dir, model_digest
+from tts_accel.core.files.cache import cache_dir, model_digest, verified, write_verified
 from tts_accel.core.versions import ort_version
 
 
@@ -49,10 +49,9 @@ def add_outputs(model, outputs: Mapping[str, str]) -> None:  # type: ignore[no-u
 
 
 def save(model, dst: Path, what: str = "cache the derived graph in") -> None:  # type: ignore[no-untyped-def]
-    """Write ``model`` to ``dst`` atomically; an OSError becomes an OutputError naming ``dst``."""
+    """Write ``model`` to ``dst`` atomically, stamped; an OSError becomes an OutputError naming ``dst``."""
     try:
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(dst, model.SerializeToString())
+        write_verified(dst, model.SerializeToString())
     except OSError as err:
         raise output_error(dst, err, what) from None
 
@@ -61,7 +60,7 @@ def with_outputs(model_path: Path, outputs: Mapping[str, str], tag: str, what: s
     """The cached copy of ``model_path`` that also outputs ``outputs`` (tensor -> output name),
     built on first use. A tensor the graph does not have is a ModelError saying ``what`` needs it."""
     dst = derived_path(model_path, tag)
-    if dst.is_file():
+    if verified(dst):
         return dst
     onnx = needs_onnx(what)
     model = onnx.load(str(model_path))

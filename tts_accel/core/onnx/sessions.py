@@ -4,8 +4,10 @@ kept in the cache.
 ORT's optimization of a graph (``optimized_model_filepath``) is saved under
 ``cache_dir()/optimized/``, keyed by the model's sha256, the optimization level, the ORT version
 and the machine's fingerprint (it may hold hardware-specific kernels). Loading the saved copy
-skips optimization: session creation 0.42 s -> 0.09 s on the dev VM. A copy ORT cannot load is
-deleted and the original is optimized again; a cache that cannot be written costs only speed.
+skips optimization: session creation 0.42 s -> 0.09 s on the dev VM. The copy is stamped with
+its digest when written (``files.cache``); one that fails the check, or that ORT cannot load, is
+deleted and the original is optimized again; temporary files of a killed build are removed on the
+next build; a cache that cannot be written costs only speed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from tts_accel.core.errors import ModelError
-from tts_accel.core.files.cache import cache_dir, model_digest
+from tts_accel.core.files.cache import cache_dir, clean_stale, forget, model_digest, record, verified
 from tts_accel.core.versions import ort_version
 
 _OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
@@ -93,26 +95,28 @@ def _cached_session(model_path: Path, plan: SessionSettings, configure=None):  #
         cached = optimized_path(model_path, plan.graph_optimization)
     except OSError:
         return _session(model_path, options())
-    if cached.is_file():
+    if verified(cached):  # the bytes ORT wrote (files/cache.py): else optimized again
         so = options()
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL  # done already
         try:
             return _session(cached, so)
-        except Exception:  # corrupt or stale: forget it and optimize from the original
-            with contextlib.suppress(OSError):
-                cached.unlink()
+        except Exception:  # stale (written by another ORT build): optimize from the original
+            pass
+    forget(cached)
     so = options()
     # ORT writes the optimized graph itself; it writes a temporary name that is renamed here,
     # so readers see the whole file or none.
     tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale(cached.parent)  # what a build killed mid-way left (its process is gone)
         so.optimized_model_filepath = str(tmp)
     except OSError:
         pass
     session = _session(model_path, so)
     with contextlib.suppress(OSError):
         os.replace(tmp, cached)
+        record(cached)
     return session
 
 

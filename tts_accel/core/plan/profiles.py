@@ -199,20 +199,33 @@ def load_tuned(hw: HardwareProfile, family: str = DEFAULT_FAMILY) -> Profile | N
     path = tuned_path(hw, family)
     if not path.is_file():
         return None
-    profile = Profile.from_toml(path.read_text(encoding="utf-8"), source=str(path), kind="tuned")
+    profile = read_tuned(path)
     if profile.family and profile.family != family:
         return None
     return profile
 
 
+def read_tuned(path: Path) -> Profile:
+    """A tuned profile file, read: every way it can be broken (not UTF-8, not readable, not TOML,
+    unknown keys) is one InputError naming it and the fix, as ``Profile.from_toml`` says it."""
+    fix = f"delete it (`tts profile delete {path.stem}`, or rm {path}) and run `tts tune` again"
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputError(f"tuned profile {path} is not UTF-8 (byte {err.start}): {fix}.") from None
+    except OSError as err:
+        raise InputError(f"cannot read tuned profile {path}: {err.strerror}; {fix}.") from None
+    return Profile.from_toml(text, source=str(path), kind="tuned")
+
+
 def _tuned_files() -> list[Path]:
     folder = profiles_dir()
-    return sorted(folder.glob("*.toml")) if folder.is_dir() else []
+    return sorted(p for p in folder.glob("*.toml") if p.is_file()) if folder.is_dir() else []
 
 
 def list_profiles() -> list[Profile]:
     """Shipped presets, then the tuned profiles found in the user config dir."""
-    tuned = [Profile.from_toml(p.read_text(encoding="utf-8"), source=str(p), kind="tuned") for p in _tuned_files()]
+    tuned = [read_tuned(p) for p in _tuned_files()]
     return load_presets() + sorted(tuned, key=lambda p: p.name)
 
 
@@ -223,7 +236,7 @@ def delete(name: str) -> Path:
     for path in _tuned_files():
         if path.stem != name:  # by file name first: a corrupt file can still be deleted
             try:
-                profile = Profile.from_toml(path.read_text(encoding="utf-8"), source=str(path), kind="tuned")
+                profile = read_tuned(path)
             except InputError:
                 continue
             if name not in (profile.name, profile.fingerprint):

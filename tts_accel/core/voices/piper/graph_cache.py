@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from tts_accel.core.errors import ModelError, output_error
-from tts_accel.core.files.atomic import build_atomic
+from tts_accel.core.files.cache import build_verified, verified
 from tts_accel.core.onnx.graphs import add_outputs, derived_path, needs_onnx, produced, save
 from tts_accel.core.plan.modes import PRECISIONS as MODE_PRECISIONS
 
@@ -126,7 +126,7 @@ def _quantize_int8(src: Path, dst: Path, calibration: Calibration) -> None:
     level = root.level
     root.setLevel(logging.ERROR)  # the quantizer logs an advisory warning on the root logger
     try:
-        build_atomic(dst, build, suffix=".onnx")
+        build_verified(dst, build, suffix=".onnx")
     except OSError as err:
         raise output_error(dst, err, "cache the int8 graph in") from None
     finally:
@@ -144,14 +144,14 @@ def derived_model(
     if precision not in PRECISIONS:
         raise ModelError(f"unknown precision {precision!r}: use one of {', '.join(PRECISIONS)}.")
     with_len = derived_path(model_path, "fp32-len-fpi")
-    if not with_len.is_file() and not _with_outputs(model_path, with_len, lengths):
+    if not verified(with_len) and not _with_outputs(model_path, with_len, lengths):
         if precision == "fp32":
             return model_path
         raise ModelError(f"{model_path.name} is not a Piper VITS graph: --precision int8 needs one.")
     if precision == "fp32":
         return with_len
     int8 = derived_path(model_path, "int8dec-len-fpi")
-    if not int8.is_file():
+    if not verified(int8):
         if calibration is None:
             raise ModelError("--precision int8 needs calibration ids: load the voice through its Voice class.")
         _quantize_int8(with_len, int8, calibration)

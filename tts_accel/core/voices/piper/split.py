@@ -24,7 +24,8 @@ checks it). Split graphs run to exactly the monolithic graph's samples (max |dif
 tests' sentences).
 
 ``split_graph`` caches the three graphs in ``cache_dir()/split/<sha256>-onnx<version>-v<N>/``,
-each written atomically (``fsio.write_atomic``), with the flow's and decoder's margins and hop
+each written atomically and stamped with its digest (``files.cache.write_verified``: a graph
+that no longer matches it is built again), with the flow's and decoder's margins and hop
 stamped into their metadata (``core/receptive.py``). Nothing here imports torch; ``onnx`` is
 imported only when a graph must be built.
 """
@@ -36,8 +37,7 @@ from importlib import metadata
 from pathlib import Path
 
 from tts_accel.core.errors import GraphSplitError, ModelError, output_error
-from tts_accel.core.files.atomic import write_atomic
-from tts_accel.core.files.cache import cache_dir, model_digest
+from tts_accel.core.files.cache import cache_dir, model_digest, verified, write_verified
 
 #: Public tensor names of the split graphs.
 TEXT_INPUTS = ("input", "input_lengths", "scales")
@@ -245,8 +245,7 @@ def _latent_channels(model, z: str) -> int:  # type: ignore[no-untyped-def]
 
 def _save(model, path: Path) -> None:  # type: ignore[no-untyped-def]
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(path, model.SerializeToString())
+        write_verified(path, model.SerializeToString())
     except OSError as err:
         raise output_error(path, err, "cache the split graph in") from None
 
@@ -329,7 +328,7 @@ def split_graph(model_path: str | Path, out_dir: str | Path | None = None) -> St
     ``split_dir(model_path)``) on first use.
 
     Deterministic (the same bytes for the same model and onnx version) and idempotent: files
-    already there are reused, never rewritten. Each file is written to a temporary name and
+    already there and verified are reused, never rewritten. Each file is written to a temporary name and
     renamed, so a crash never leaves a partial graph under a final name. About 0.4 s for the
     63 MB joe voice on the dev VM (quiet; up to 4 s under load). A graph that is not a Piper VITS
     graph, or whose acoustic part looks across time, raises GraphSplitError (or NonLocalError)
@@ -337,7 +336,9 @@ def split_graph(model_path: str | Path, out_dir: str | Path | None = None) -> St
     """
     out = Path(out_dir) if out_dir is not None else split_dir(Path(model_path))
     paths = {name: out / f"{name}.onnx" for name in BUILDERS}
-    missing = [name for name, path in paths.items() if not path.is_file()]
+    # a graph is reused only when it holds the bytes written there (files/cache.py): a truncated
+    # or edited one is built again, whatever its size
+    missing = [name for name, path in paths.items() if not verified(path)]
     if missing:
         model = _load(Path(model_path))
         built = {name: BUILDERS[name](model) for name in missing}  # every check before any write
