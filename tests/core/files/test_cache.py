@@ -15,9 +15,8 @@ import pytest
 import soundfile as sf
 
 from tests.utils import cli_env
+from tts_accel.core.files.atomic import STALE_AFTER_S, sweep_stale
 from tts_accel.core.files.cache import (
-    STALE_AFTER_S,
-    clean_stale,
     record,
     stamp_path,
     verified,
@@ -80,7 +79,7 @@ def test_stale_temporary_files_go_and_live_ones_stay(tmp_path):
         p.write_bytes(b"1")
     past = time.time() - STALE_AFTER_S - 60
     os.utime(old, (past, past))
-    assert clean_stale(tmp_path) == 2
+    assert sweep_stale(tmp_path) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (live, young, keep))
 
 

@@ -54,7 +54,10 @@ TEMP_SUFFIX = ".part"
 _NAME_MAX = 255  # bytes in one path component on Linux file systems
 #: A temporary file without a writer's pid in its name (older versions) is stale after this long.
 STALE_AFTER_S = 3600.0
-_PID_TAIL = re.compile(r"\.tts-(\d+)-[0-9a-f]{8}\.part$")
+_PID_TAIL = re.compile(r"\.tts-(\d+)-[0-9a-f]{8}\.part(?:\.\w+)?$")  # build_atomic may add a suffix
+_PART_TAIL = re.compile(r"\.part(?:\.\w+)?$")
+#: ``.NAME.PID.tmp``: the optimized-graph cache's temporary name before this one (kill -9 leftovers)
+_LEGACY_TMP = re.compile(r"^\..+\.(\d+)\.tmp$")
 
 
 def temp_name(name: str) -> str:
@@ -69,7 +72,9 @@ def temp_name(name: str) -> str:
 
 def is_temp_name(name: str) -> bool:
     """Whether ``name`` is one of our temporary files (a SIGKILL leftover, or a write in flight)."""
-    return name.startswith(".") and TEMP_MARK in name and name.endswith(TEMP_SUFFIX)
+    if not name.startswith("."):
+        return False
+    return (TEMP_MARK in name and _PART_TAIL.search(name) is not None) or _LEGACY_TMP.match(name) is not None
 
 
 def _alive(pid: int) -> bool:
@@ -98,7 +103,7 @@ def sweep_stale(directory: str | os.PathLike[str], names: set[str] | None = None
         n = entry.name
         if not is_temp_name(n) or (names is not None and not any(n.startswith(f".{t}{TEMP_MARK}") for t in names)):
             continue
-        m = _PID_TAIL.search(n)
+        m = _PID_TAIL.search(n) or _LEGACY_TMP.match(n)
         if not every:
             if m is not None and (int(m.group(1)) == os.getpid() or _alive(int(m.group(1)))):
                 continue

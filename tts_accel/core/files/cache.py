@@ -11,7 +11,7 @@ file whose stat still matches its stamp is trusted without reading it (hashing t
 on every start would cost about 0.1 s: docs/text.md has the figures); one whose stat changed is
 hashed again and must give the written sha256, so a same-size edit, a truncation or a copy with
 other bytes is caught; a file with no stamp was not written by us. A file that fails is rebuilt
-by its owner. ``clean_stale`` removes temporary files a killed build left behind.
+by its owner. ``atomic.sweep_stale`` removes the temporary files a killed build left behind.
 
 ``model_digest`` is different: it names a *source* file (a voice the user installed), so it has
 no written digest to compare with; it only remembers the last hash by (path, size, mtime).
@@ -23,12 +23,11 @@ import contextlib
 import hashlib
 import json
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tts_accel.core.files.atomic import TEMP_MARK, TEMP_SUFFIX, build_atomic, write_atomic
+from tts_accel.core.files.atomic import build_atomic, sweep_stale, write_atomic
 
 CACHE_ENV = "TTS_ACCEL_CACHE_DIR"
 _BLOCK = 1 << 20
@@ -71,10 +70,6 @@ def model_digest(model_path: Path) -> str:
 
 
 # --- cached files: written with a stamp, read only when verified ----------------------------------
-
-#: A temporary file of ours (``.NAME.tts-XXXXXXXX.part``) older than this is a killed build's.
-STALE_AFTER_S = 3600.0
-
 
 def stamp_path(path: Path) -> Path:
     """The stamp beside a cached file: ``NAME.stamp``."""
@@ -128,7 +123,7 @@ def verified(path: Path, expected_sha256: str | None = None) -> bool:
 def write_verified(path: Path, data: bytes) -> None:
     """Write ``data`` to the cached file ``path`` atomically and stamp it (OSError on failure)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale(path.parent)
+    sweep_stale(path.parent)
     write_atomic(path, data)
     record(path, hashlib.sha256(data).hexdigest())
 
@@ -136,7 +131,7 @@ def write_verified(path: Path, data: bytes) -> None:
 def build_verified(path: Path, build: Callable[[str], None], suffix: str = "") -> None:
     """``atomic.build_atomic`` for a cached file (a library writes it by name), then the stamp."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale(path.parent)
+    sweep_stale(path.parent)
     build_atomic(path, build, suffix=suffix)
     record(path)
 
@@ -146,41 +141,3 @@ def forget(path: Path) -> None:
     for p in (path, stamp_path(path)):
         with contextlib.suppress(OSError):
             p.unlink()
-
-
-def _is_stale(name: str, age_s: float) -> bool:
-    if not name.startswith("."):
-        return False
-    if TEMP_MARK in name and TEMP_SUFFIX in name:  # ours, maybe with a suffix (.part.onnx)
-        return age_s > STALE_AFTER_S
-    head, _, tail = name.rpartition(".")
-    pid = head.rpartition(".")[2]
-    if tail == "tmp" and pid.isdigit():  # ``.NAME.PID.tmp``: ORT's optimized graph, in flight
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return True  # its writer is gone (kill -9)
-        except OSError:
-            pass
-        return age_s > STALE_AFTER_S
-    return False
-
-
-def clean_stale(folder: Path) -> int:
-    """Remove the temporary files a killed build left in ``folder``: ``.NAME.PID.tmp`` whose
-    process is gone, and any of ours older than ``STALE_AFTER_S`` (a build in flight is younger).
-    Returns how many went; errors are ignored (another process may be cleaning too)."""
-    removed = 0
-    now = time.time()
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return 0
-    for entry in entries:
-        try:
-            if entry.is_file(follow_symlinks=False) and _is_stale(entry.name, now - entry.stat().st_mtime):
-                os.unlink(entry.path)
-                removed += 1
-        except OSError:
-            continue
-    return removed

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Protocol
 
 from tts_accel.core.errors import ModelError
-from tts_accel.core.files.cache import cache_dir, clean_stale, forget, model_digest, record, verified
+from tts_accel.core.files.atomic import sweep_stale, temp_name
+from tts_accel.core.files.cache import cache_dir, forget, model_digest, record, verified
 from tts_accel.core.versions import ort_version
 
 _OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
@@ -106,10 +107,10 @@ def _cached_session(model_path: Path, plan: SessionSettings, configure=None):  #
     so = options()
     # ORT writes the optimized graph itself; it writes a temporary name that is renamed here,
     # so readers see the whole file or none.
-    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+    tmp = cached.with_name(temp_name(cached.name))
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        clean_stale(cached.parent)  # what a build killed mid-way left (its process is gone)
+        sweep_stale(cached.parent)  # what a build killed mid-way left (its process is gone)
         so.optimized_model_filepath = str(tmp)
     except OSError:
         pass
