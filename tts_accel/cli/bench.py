@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from tts_accel.cli.common import err_console, error_boundary, wide_err_console
+from tts_accel.cli.common import err_console, error_boundary
 from tts_accel.core.errors import InputError
 from tts_accel.core.voices.registry import DEFAULT_VOICE
 
@@ -126,8 +126,6 @@ def bench_command(
     if not quiet:
         loads = ", ".join(f"{c.name} {r.load_s:.2f} s" for c in cases for r in rows[: len(cases)] if r.mode == c.name)
         err_console.print(f"model load (session creation, not in the figures below): {loads}")
-        # Piped or logged, Rich assumes 80 columns and would cut the columns short.
-        out = err_console if err_console.is_terminal else wide_err_console
         for text_name in text_map:
             sel = [r for r in rows if r.text == text_name]
             table = Table(
@@ -147,7 +145,7 @@ def bench_command(
                     f"{r.cpu_util:.0%}", f"{r.peak_rss_mb:.0f}",
                     *((_fmt(r.vram_mb, ".0f", ""),) if gpu else ()), _fmt(r.speedup, ".2f", "x"),
                 )  # fmt: skip
-            out.print(table)
+            err_console.print(table)  # piped or logged, it is wide (cli/common)
         err_console.print(f"[dim]{rows[0].machine}; {rows[0].versions}[/]")
     if json_out:
         bench.write_json(rows, json_out)
@@ -193,9 +191,6 @@ def _acoustic(
             on_skip=lambda name, reason: err_console.print(f"skipped {name}: {reason}", markup=False),
         )  # fmt: skip
     if not quiet:
-        from rich.console import Console
-
-        out = err_console if err_console.is_terminal else Console(stderr=True, width=150, highlight=False)
         for text_name in text_map:
             sel = [r for r in rows if r.text == text_name]
             table = Table(
@@ -213,7 +208,7 @@ def _acoustic(
                     f"{r.load_s:.2f}", f"{r.compile_s:.0f}", f"{r.snr_db:.1f}", f"{r.mcd16_db:.2f}",
                     _fmt(r.pesq_wb, ".2f"), "yes" if r.same_voice else "no",
                 )  # fmt: skip
-            out.print(table)
+            err_console.print(table)  # piped or logged, it is wide (cli/common)
         err_console.print(f"[dim]{rows[0].machine}; {rows[0].versions}[/]")
     if json_out:
         bench.write_json(rows, json_out)

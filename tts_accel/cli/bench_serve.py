@@ -35,9 +35,6 @@ def bench_serve(
             on_step=lambda s: status.update(f"load {s} on {url}") if not quiet else None,
         )  # fmt: skip
     if not quiet:
-        from rich.console import Console
-
-        out = err_console if err_console.is_terminal else Console(stderr=True, width=150, highlight=False)
         table = Table(
             title=f"{url} ({target.protocol}): up to {requests} requests or {duration:g} s per level, "
             "fresh connection each; seconds",
@@ -54,7 +51,7 @@ def bench_serve(
                 f"{r.req_per_s:.2f}", f"{r.audio_per_wall:.2f}", r.failure_kinds.replace(";", " ") or "-",
                 _fmt(r.server_rss_mb, ".0f"),
             )  # fmt: skip
-        out.print(table)
+        err_console.print(table)  # piped or logged, it is wide (cli/common)
         err_console.print(f"[dim]client: {rows[0].machine}; {rows[0].versions}[/]")
     if json_out:
         bench.write_json(rows, json_out)

@@ -39,8 +39,6 @@ def _console(stderr: bool, **options: Any) -> Console:
 
 # Everything human-readable goes to stderr: stdout may be carrying audio.
 err_console = _console(stderr=True)
-# Kept for the commands that pick it when not on a terminal: the same console.
-wide_err_console = err_console
 # Reports that are a command's output (`tts profile`, `tts voices`, `tts verify`) go to stdout.
 out_console = _console(stderr=False, soft_wrap=True)
 
