@@ -15,19 +15,52 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import typer
-from rich.console import Console
 
 from tts_accel.core.errors import BrokenPipe, Interrupted, Terminated, TTSError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+class LazyConsole:
+    """A Rich console built on first use: a run that prints nothing (``tts synth -q``) never
+    imports Rich's console module. Everything is forwarded to the real ``Console`` (``real``)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def real(self) -> Console:
+        if self._console is None:
+            with self._lock:
+                if self._console is None:
+                    from rich.console import Console
+
+                    self._console = Console(**self._options)
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def __enter__(self) -> Console:  # Rich's Live enters its console around each refresh
+        return self.real.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.real.__exit__(*exc)
+
+
 # Everything human-readable goes to stderr: stdout may be carrying audio.
-err_console = Console(stderr=True, highlight=False)
+# (typed as the Console each stands for: commands hand them to Rich's Progress and renderers)
+err_console = cast("Console", LazyConsole(stderr=True, highlight=False))
 # Piped or logged, Rich assumes 80 columns and would cut wide tables (`tts bench`) short.
-wide_err_console = Console(stderr=True, width=110, highlight=False)
+wide_err_console = cast("Console", LazyConsole(stderr=True, width=110, highlight=False))
 # Reports that are a command's output (`tts profile`, `tts voices`, `tts verify`) go to stdout.
-out_console = Console(highlight=False, soft_wrap=True)
+out_console = cast("Console", LazyConsole(highlight=False, soft_wrap=True))
 
 F = TypeVar("F", bound=Callable[..., Any])
 
