@@ -201,7 +201,7 @@ def run_streaming(
                     job = _Stream(chunk, opening=not pending and dry, spare=spare if workers > 1 else None)
                     pending.append(job)
                     pool.submit(counted, job)
-                    if job.opening:  # it runs alone: the next chunks wait for its text stage
+                    if job.opening:  # it runs alone: the next chunks wait for its first window
                         break
                 if not pending:
                     return
