@@ -146,3 +146,24 @@ def test_a_mistyped_command_is_refused_with_a_suggestion():
     result = CliRunner().invoke(app, ["synht", "Hello."])
     assert result.exit_code == 2
     assert "No such command 'synht'" in result.output and "synth" in result.output
+
+
+def test_a_lazy_console_is_built_on_first_use_and_drives_rich_progress():
+    """The consoles stand for Rich consoles until first used; on a terminal, Rich's progress bar
+    runs on one (it enters the console around each refresh) and lines printed meanwhile arrive."""
+    import io
+
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from tts_accel.cli.common import LazyConsole
+
+    sink = io.StringIO()
+    console = LazyConsole(file=sink, force_terminal=True, width=60)
+    assert console._console is None  # nothing built (or imported for it) yet
+    with Progress(TextColumn("speaking"), BarColumn(), console=console, transient=True) as progress:  # type: ignore[arg-type]
+        task = progress.add_task("synth", total=3)
+        for _ in range(3):
+            progress.advance(task)
+        console.print("a line while the bar runs")
+    assert console._console is not None and console.is_terminal
+    assert "speaking" in sink.getvalue() and "a line while the bar runs" in sink.getvalue()
