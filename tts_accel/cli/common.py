@@ -16,13 +16,15 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Iterator
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
 from tts_accel.core.errors import BrokenPipe, InputError, Interrupted, Terminated, TTSError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 #: Columns a console gets when it is not a terminal (piped, logged, captured) and $COLUMNS is not
 #: set: Rich would assume 80 and squeeze tables into cut names ("ort-f…" in `tts tune`). A table
@@ -30,17 +32,43 @@ from tts_accel.core.errors import BrokenPipe, InputError, Interrupted, Terminate
 NOT_A_TERMINAL_WIDTH = 200
 
 
-def _console(stderr: bool, **options: Any) -> Console:
-    console = Console(stderr=stderr, highlight=False, **options)
-    if not console.is_terminal and not os.environ.get("COLUMNS"):
-        console.width = NOT_A_TERMINAL_WIDTH
-    return console
+class LazyConsole:
+    """A Rich console built on first use: a run that prints nothing (``tts synth -q``) never
+    imports Rich's console module. Everything is forwarded to the real ``Console`` (``real``)."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def real(self) -> Console:
+        if self._console is None:
+            with self._lock:
+                if self._console is None:
+                    from rich.console import Console
+
+                    console = Console(**self._options)
+                    if not console.is_terminal and not os.environ.get("COLUMNS"):
+                        console.width = NOT_A_TERMINAL_WIDTH
+                    self._console = console
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def __enter__(self) -> Console:  # Rich's Live enters its console around each refresh
+        return self.real.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.real.__exit__(*exc)
 
 
 # Everything human-readable goes to stderr: stdout may be carrying audio.
-err_console = _console(stderr=True)
+# (typed as the Console each stands for: commands hand them to Rich's Progress and renderers)
+err_console = cast("Console", LazyConsole(stderr=True, highlight=False))
 # Reports that are a command's output (`tts profile`, `tts voices`, `tts verify`) go to stdout.
-out_console = _console(stderr=False, soft_wrap=True)
+out_console = cast("Console", LazyConsole(highlight=False, soft_wrap=True))
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from tts_accel.cli.common import err_console
-from tts_accel.core.plan.explain import explain_notes, explain_rows
-from tts_accel.core.plan.model import ExecutionPlan
+
+if TYPE_CHECKING:  # imported where used: a plain `tts synth` run needs neither
+    from rich.table import Table
+
+    from tts_accel.core.plan.model import ExecutionPlan
 
 
 def explain_table(plan: ExecutionPlan) -> Table:
     """The plan, field by field, with where each value came from (flag, tuned, preset, ...), and
     below it why a rule chose a value (the acoustic engine: expected work against costs)."""
+    from rich.table import Table
+
+    from tts_accel.core.plan.explain import explain_notes, explain_rows
+
     notes = explain_notes(plan)
     table = Table(
         title="Execution plan", title_justify="left", caption="\n".join(notes) or None, caption_justify="left"
@@ -46,10 +51,13 @@ def compile_notice(plan: ExecutionPlan, voice: str) -> str | None:
 
 @contextlib.contextmanager
 def progress_for(total: int | None, enabled: bool) -> Iterator[Callable[[int], None]]:
-    """A progress bar over characters of text on stderr, or a no-op when not on a terminal."""
+    """A progress bar over characters of text on stderr, or a no-op when not on a terminal (Rich's
+    progress module is then never imported)."""
     if not enabled:
         yield lambda _n: None
         return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (TextColumn("speaking"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn())
     with Progress(*columns, console=err_console, transient=True) as progress:
         task = progress.add_task("synth", total=total)

@@ -29,6 +29,8 @@ def versions_label() -> str:
     return "; ".join(f"{name} {version}" for name, version in versions().items())
 
 
+@lru_cache(maxsize=1)
 def ort_version() -> str:
-    """ONNX Runtime's version: part of every derived or optimized graph's cache key."""
-    return versions().get("onnxruntime") or metadata.version("onnxruntime")
+    """ONNX Runtime's version: part of every derived or optimized graph's cache key. Looked up
+    alone: ``versions()`` also looks for torch and triton, which costs every start-up about 15 ms."""
+    return metadata.version("onnxruntime")

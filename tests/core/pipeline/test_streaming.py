@@ -168,6 +168,26 @@ def test_the_first_chunk_runs_its_text_stage_alone() -> None:
     assert [p.chunk.index for p in out] == [i for i in range(5) for _ in range(3)]
 
 
+def test_nothing_starts_beside_the_first_window() -> None:
+    """The chunks after an opening one are pulled (phonemized) and started only once its first
+    window is out: neither the next text stage nor its phonemizing competes with first audio."""
+    pulled: list[int] = []
+    at_first_piece: list[int] = []
+
+    def chunks() -> Iterator[Chunk]:
+        for chunk in fake_chunks(5):
+            pulled.append(chunk.index)
+            yield chunk
+
+    out = []
+    for piece in scheduler.run(chunks(), StagedBackend(FakeStages()), PARAMS, STREAM):
+        if not out:
+            at_first_piece.extend(pulled)
+        out.append(piece)
+    assert at_first_piece == [0]
+    assert [p.chunk.index for p in out] == [i for i in range(5) for _ in range(3)]
+
+
 def test_a_failing_window_surfaces_its_error_in_order() -> None:
     class Failing(FakeStages):
         def acoustic_stage(self, text, opening, cancel=None, spare=None):  # type: ignore[no-untyped-def]

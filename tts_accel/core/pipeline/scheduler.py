@@ -112,10 +112,6 @@ def run_parallel(
     yield from run_concurrent(list(chunks), backend, params, plan)
 
 
-#: Put on an opening chunk's queue when its text stage is done: the chunks after it may start.
-_TEXT_DONE = object()
-
-
 class _Stream:
     """One chunk on a worker: its text stage, then its acoustic windows, each piece put on a
     queue the consumer reads as it comes."""
@@ -125,7 +121,7 @@ class _Stream:
         self.spare = spare  # whether a worker of the plan is idle now (the windows may use it)
         self.opening = opening  # nothing buffered ahead of it: the small-first-window schedule
         self.pieces: queue.SimpleQueue[Piece | BaseException | object] = queue.SimpleQueue()
-        self.text_done = False  # (consumer's view) its text stage is done
+        self.opened = False  # (consumer's view) its first piece is out
         self.cancel = threading.Event()
 
     def run(self, backend: Backend, params: SynthParams) -> None:
@@ -138,8 +134,6 @@ class _Stream:
                 self.pieces.put(Piece(self.chunk, audio, True, frames))
                 return
             text = stages.text_stage(self.chunk.ids, params, alone=self.opening)  # an opening runs alone
-            if self.opening:
-                self.pieces.put(_TEXT_DONE)
             frames: np.ndarray | None = text.frames_per_id
             for audio, last in stages.acoustic_stage(text, self.opening, self.cancel, self.spare):
                 self.pieces.put(Piece(self.chunk, audio, last, frames))
@@ -162,7 +156,9 @@ def run_streaming(
       the output ran dry: a listener playing in real time would have heard all audio out so far)
       runs its text stage alone, on every core the plan has (``alone=True``), then its windows
       on the ``opening`` schedule (a small first window); the chunks after it are phonemized
-      and started only when its text stage is done, so nothing competes with it;
+      and started only when its first window is out, so nothing competes with its first audio
+      (starting them when its text stage was done put the next text stage beside the first
+      window on 2 cores: docs/streaming.md, first audio);
     * later chunks run on the ``steady`` schedule (large windows), one per worker: the text stage
       of the next sentence overlaps the windows of this one, and whole workers stay busy;
     * at most ``2 * workers`` chunks are in flight; a chunk not yet at the head keeps its pieces
@@ -194,7 +190,7 @@ def run_streaming(
         try:
             while True:
                 # an opening chunk's text stage runs alone; else up to 2 chunks per worker
-                alone = bool(pending) and pending[0].opening and not pending[0].text_done
+                alone = bool(pending) and pending[0].opening and not pending[0].opened
                 while more and len(pending) < 2 * workers and not alone:
                     chunk = next(source, None)  # phonemizes, on this thread
                     if chunk is None:
@@ -205,15 +201,15 @@ def run_streaming(
                     job = _Stream(chunk, opening=not pending and dry, spare=spare if workers > 1 else None)
                     pending.append(job)
                     pool.submit(counted, job)
+                    if job.opening:  # it runs alone: the next chunks wait for its first window
+                        break
                 if not pending:
                     return
                 head = pending[0]
                 item = head.pieces.get()
                 if isinstance(item, BaseException):
                     raise item
-                head.text_done = True
-                if not isinstance(item, Piece):  # the text stage is done: admit the next chunks
-                    continue
+                head.opened = True
                 if first_out is None:
                     first_out = time.perf_counter()
                 out_s += item.audio.size / rate + (item.chunk.pause_after if item.last else 0.0)

@@ -13,15 +13,23 @@ come back for one input, and keeping the first one dropped the rest ("He ran one
 nine."). Here the line is cut where each mark was found (so espeak-ng reads "9.58" itself: "nine
 point five eight"), and every line that comes back is kept. docs/timestamps.md has the
 measurement (14 words lost in 5 of 50 hard sentences before, none after).
+
+phonemizer imports joblib at its top for ``njobs > 1``, which we never ask for (one thread, one
+lock): joblib and its process pool cost about 75 ms of every start-up. So while phonemizer is
+imported, ``joblib`` stands for a placeholder module that imports the real one the first time
+one of its attributes is read (never, at ``njobs=1``); after the import the name is free again.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import re
+import sys
 import threading
 from functools import lru_cache
-from types import MethodType
+from types import MethodType, ModuleType
+from typing import Any
 
 from tts_accel.core.errors import InputError, VoiceError
 
@@ -34,6 +42,7 @@ def _configure() -> None:
     global _CONFIGURED
     if _CONFIGURED:
         return
+    _import_phonemizer()
     import espeakng_loader
     from phonemizer.backend.espeak.wrapper import EspeakWrapper
 
@@ -42,11 +51,36 @@ def _configure() -> None:
     _CONFIGURED = True
 
 
+class _Deferred(ModuleType):
+    """A module imported by name only: the real one is imported when an attribute is read."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # import machinery probing (__path__, __file__): not ours
+            raise AttributeError(name)
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), name)
+
+
+def _import_phonemizer() -> None:
+    """Import phonemizer with ``joblib`` deferred (see the module docstring)."""
+    if "phonemizer.backend" in sys.modules:
+        return
+    placeholder = None if "joblib" in sys.modules else _Deferred("joblib")
+    if placeholder is not None:
+        sys.modules["joblib"] = placeholder
+    try:
+        import phonemizer.backend  # noqa: F401
+    finally:
+        if placeholder is not None and sys.modules.get("joblib") is placeholder:
+            del sys.modules["joblib"]
+
+
 @lru_cache(maxsize=8)
 def _backend(language: str):  # type: ignore[no-untyped-def]
+    _configure()
     from phonemizer.backend import EspeakBackend
 
-    _configure()
     logger = logging.getLogger("tts_accel.phonemizer")
     logger.setLevel(logging.ERROR)
     try:

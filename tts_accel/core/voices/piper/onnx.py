@@ -125,12 +125,32 @@ class PiperOnnxBackend(Backend):
                 raise
             self._notes.append(f"{self.model_path.name}: whole chunks, not windows: {err}")
             return None
-        text = TextStage(graphs.text, self.plan, alone_threads=_alone_threads(self.plan))
-        first = OrtDecoderEngine(graphs.decoder, self.plan)
-        source = PiperAcoustic(self.model_path, self._calibration)
-        decoder = engine_for_plan(self.plan, source, first, longest=max(self.window_plan.shapes(first.margins)),
-                                  on_note=self._notes.append)  # fmt: skip
-        return PiperStages(text, AcousticStage(graphs.flow, decoder, self.plan), self.window_plan)
+        # The text session loads on a thread of its own while this one loads the flow and the
+        # decoder: ORT releases the GIL while it loads, the caller's thread is mostly waiting by
+        # then, and the text graph is the largest of the three (docs/benchmarks.md, start-up).
+        text: list[TextStage] = []
+        failed: list[BaseException] = []
+
+        def load_text() -> None:
+            try:
+                text.append(TextStage(graphs.text, self.plan, alone_threads=_alone_threads(self.plan)))
+            except BaseException as err:  # re-raised below, on this thread
+                failed.append(err)
+
+        # Not a daemon: exiting while ORT is mid-load aborts the process.
+        text_loader = threading.Thread(target=load_text, name="tts-text-load")
+        text_loader.start()
+        try:
+            first = OrtDecoderEngine(graphs.decoder, self.plan)
+            source = PiperAcoustic(self.model_path, self._calibration)
+            decoder = engine_for_plan(self.plan, source, first, longest=max(self.window_plan.shapes(first.margins)),
+                                      on_note=self._notes.append)  # fmt: skip
+            acoustic = AcousticStage(graphs.flow, decoder, self.plan)
+        finally:
+            text_loader.join()
+        if failed:
+            raise failed[0]
+        return PiperStages(text[0], acoustic, self.window_plan)
 
     def _load(self) -> None:
         try:

@@ -74,7 +74,24 @@ class TextStage:
         self.plan = plan
         self.alone_threads = alone_threads
         self.alone = self._alone_session() if alone_threads > 1 and session is None else None
-        self.session = session if session is not None else stage_session(self.graph, plan)
+        self._lock = threading.Lock()
+        # With an alone session, the plan's own is built when first used: one sentence (the
+        # commonest call) runs alone and never needs it, and each text session costs about
+        # 0.1 s of start-up (docs/benchmarks.md, start-up).
+        self._session = session if session is not None or self.alone is not None else stage_session(self.graph, plan)
+
+    @property
+    def session(self):  # type: ignore[no-untyped-def]
+        """The session on the plan's intra-op threads (built on first use when there is an alone one)."""
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    self._session = stage_session(self.graph, self.plan)
+        return self._session
+
+    @session.setter
+    def session(self, value) -> None:  # type: ignore[no-untyped-def]
+        self._session = value
 
     def _alone_session(self):  # type: ignore[no-untyped-def]
         """The same graph on ``alone_threads`` intra-op threads that do not spin when idle (the
@@ -105,7 +122,9 @@ class TextStage:
         """New sessions: ORT seeds its random kernels when a session is created (``reseed``)."""
         if self.alone is not None:
             self.alone = self._alone_session()
-        self.session = stage_session(self.graph, self.plan)
+            self._session = None  # built fresh on first use
+        else:
+            self._session = stage_session(self.graph, self.plan)
 
 
 class AcousticStage:
