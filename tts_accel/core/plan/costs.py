@@ -38,9 +38,13 @@ _ONEDNN_CAPS = {"AVX512_CORE_BF16": "avx512_bf16", "AVX512_CORE_VNNI": "avx512",
 #: as a reference loop: 12.7 s instead of 33 ms in fp32 for one 256x256, k=7 conv over 2048
 #: samples on the dev VM capped to AVX2 (about 380x slower): bf16 is never chosen there.
 BF16_ISAS = ("amx", "avx512_bf16")
-#: torch is chosen only when its estimate beats ONNX Runtime's by this share: the estimates carry
-#: a shared machine's noise, and a run must never get slower because torch is installed.
-SAFETY = 0.15
+#: The decision margin: the engine with the higher fixed cost (torch's start-up) is chosen only when
+#: its estimate beats the other's by this share; a nearer tie keeps the engine that is cheaper to
+#: start. `tts tune` raises it to the spread it measured (``CostTable.margin``) when that is wider.
+#: At most this share is lost on a near tie, and a tune's noise cannot flip a run across it.
+MARGIN = 0.05
+#: The widest margin a tune's spread may set: past it the figures say nothing and `tts tune` says so.
+MAX_MARGIN = 0.25
 
 
 def isa_class(flags: Iterable[str]) -> str:
@@ -70,12 +74,17 @@ class CostTable:
 
     costs: Mapping[str, EngineCost] = field(default_factory=dict)
     source: str = "default"  # default (measured on the dev VM, docs/acoustic.md) | tuned (this machine)
+    #: the decision margin for these figures (``MARGIN``, or the wider spread a tune measured)
+    margin: float = MARGIN
+    #: what the figures count: a tune's lines are whole processes; the amx defaults count only
+    #: what differs between the engines (the text stage, common to both, left out)
+    unit: str = "CPU s"
 
     def with_cost(self, engine: str, cost: EngineCost) -> CostTable:
         return replace(self, costs={**self.costs, engine: cost})
 
     @classmethod
-    def from_profile(cls, table: Mapping[str, Mapping[str, object]]) -> CostTable:
+    def from_profile(cls, table: Mapping[str, Mapping[str, object]], margin: float | None = None) -> CostTable:
         """From a tuned profile's ``[acoustic.costs.<engine>]`` tables (fixed_s, per_audio_s, compile_s)."""
         rows = {}
         for name, row in table.items():
@@ -84,12 +93,15 @@ class CostTable:
                 float(row.get("per_audio_s", 0.0)),
                 float(row.get("compile_s", 0.0)),  # type: ignore[arg-type]
             )
-        return cls(rows, "tuned")
+        return cls(rows, "tuned", max(MARGIN, min(MAX_MARGIN, float(margin or 0.0))), WHOLE)
 
     def to_profile(self) -> dict[str, dict[str, float]]:
         return {n: {"fixed_s": round(c.fixed_s, 4), "per_audio_s": round(c.per_audio_s, 5),
                     "compile_s": round(c.compile_s, 2)} for n, c in self.costs.items()}  # fmt: skip
 
+
+#: The unit of a table fitted on whole processes (`tts tune`, the measured class defaults).
+WHOLE = "CPU s of the whole process"
 
 #: Latent frames per second of audio for Piper's 22.05 kHz voices (hop 256).
 FRAMES_PER_S = 22050 / 256
@@ -172,25 +184,88 @@ def choose(facts: Facts) -> tuple[str, str]:
     fast, base = facts.costs.costs.get(FAST), facts.costs.costs.get(ort)
     if fast is None or base is None:
         return ort, f"no measured costs for bf16 on this CPU class ({facts.isa}): run `tts tune` to measure them"
-    t_ort, t_warm = base.total(facts.audio_s), fast.total(facts.audio_s)
-    figures = (f"expected {facts.audio_s:.1f} s of audio: ONNX Runtime fp32 ~{t_ort:.2f} s, "
-               f"bf16 ~{t_warm:.2f} s ({facts.costs.source} costs, CPU s)")  # fmt: skip
-    pays = t_warm < (1.0 - SAFETY) * t_ort
-    if pays and facts.warm:
-        return FAST, f"bf16 acoustic stage: {figures}"
-    even = break_even_s(base, fast)
-    if pays:
-        return ort, (f"ONNX Runtime fp32: {figures}, but bf16's window shapes are not compiled here and a run "
-                     f"never compiles them: `tts tune` builds them once (~{fast.compile_s:.0f} CPU-s)")  # fmt: skip
-    if even is None:
-        return ort, f"ONNX Runtime fp32: {figures}; bf16 is not faster per second on this CPU"
-    return ort, f"ONNX Runtime fp32: {figures}; bf16 pays off from ~{even:.0f} s of audio"
+    verdict = compare(facts.audio_s, base, fast, facts.costs.margin)
+    figures = (f"expected {facts.audio_s:.1f} s of audio: {verdict.figures} "
+               f"({facts.costs.source} costs, {facts.costs.unit})")  # fmt: skip
+    if verdict.engine == FAST and not facts.warm:
+        build = f"~{fast.compile_s:.0f} CPU-s" if fast.compile_s > 0 else "minutes"
+        return ort, (f"ONNX Runtime fp32: {figures}; {verdict.sentence}, but bf16's window shapes are not compiled "
+                     f"here and a run never compiles them: `tts tune` builds them once ({build})")  # fmt: skip
+    lead = "bf16 acoustic stage" if verdict.engine == FAST else LABELS[REFERENCE]
+    return verdict.engine, f"{lead}: {figures}; {verdict.sentence}"
+
+
+#: How `--explain` names the two engines the cost model weighs.
+LABELS = {REFERENCE: "ONNX Runtime fp32", FAST: "bf16"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The cost model's comparison for one expected length: the engine it picks and, derived from
+    the same numbers, the figures and the sentence `--explain` prints."""
+
+    engine: str
+    figures: str
+    sentence: str
+    ort_s: float
+    fast_s: float
+
+
+def _signed(value: float, more: str, less: str, unit: str, spec: str) -> str:
+    if abs(value) < 5e-5:
+        return f"the same {unit}"
+    return f"{abs(value):{spec}} CPU-s {more if value > 0 else less} {unit}"
+
+
+def compare(audio_s: float, ort: EngineCost, fast: EngineCost, margin: float = MARGIN) -> Verdict:
+    """Which of ONNX Runtime fp32 (``ort``) and bf16 (``fast``) to run for ``audio_s`` seconds of
+    audio, with the sentence that says why. The cheaper estimate wins when it is cheaper by more
+    than ``margin`` (a share of the dearer one); a nearer tie keeps the engine with the lower fixed
+    cost (ORT fp32 on equal fixed costs), so the noise of one tune never flips a run onto the engine
+    that costs more to start. Every number in the sentence is computed here from the costs given."""
+    t_ort, t_fast = ort.total(audio_s), fast.total(audio_s)
+    names = {REFERENCE: LABELS[REFERENCE], FAST: LABELS[FAST]}
+    figures = (f"{names[REFERENCE]} ~{t_ort:.2f} s ({ort.fixed_s:.2f} fixed + {ort.per_audio_s:.4f}/s), "
+               f"{names[FAST]} ~{t_fast:.2f} s ({fast.fixed_s:.2f} fixed + {fast.per_audio_s:.4f}/s)")  # fmt: skip
+    cheap, dear = (FAST, REFERENCE) if t_fast < t_ort else (REFERENCE, FAST)
+    t_cheap, t_dear = min(t_ort, t_fast), max(t_ort, t_fast)
+    share = 1.0 - t_cheap / t_dear if t_dear > 0 else 0.0
+    low_fixed = FAST if fast.fixed_s < ort.fixed_s else REFERENCE
+    engine = cheap if share > margin else low_fixed
+    d_fixed, d_per = fast.fixed_s - ort.fixed_s, fast.per_audio_s - ort.per_audio_s
+    parts = f"bf16 costs {_signed(d_per, 'more', 'less', 'per second of audio', '.4f')}"
+    parts += f" and {_signed(d_fixed, 'more', 'less', 'to start', '.2f')}"
+    if share <= 0.0:
+        head = "both cost the same for this text"
+    else:
+        head = f"{names[cheap]} is {100 * share:.0f} % cheaper than {names[dear]} for this text"
+    if engine != cheap:
+        head += (f", inside the {100 * margin:.0f} % margin: {names[engine]} stays, the engine with the lower "
+                 f"fixed cost")  # fmt: skip
+    even = crossing_s(ort, fast, margin)
+    tail = ""
+    if even is not None and even[1] > 0:
+        tail = f"; {names[even[0]]} wins by the margin from ~{even[1]:.0f} s of audio"
+    return Verdict(engine, figures, f"{head} ({parts}{tail})", t_ort, t_fast)
+
+
+def crossing_s(ort: EngineCost, fast: EngineCost, margin: float = MARGIN) -> tuple[str, float] | None:
+    """(engine, seconds of audio) from which that engine, the cheaper per second, beats the other
+    by ``margin``; None when one engine is cheaper (or dearer) at every length."""
+    if fast.per_audio_s == ort.per_audio_s:
+        return None
+    lo, hi = (fast, ort) if fast.per_audio_s < ort.per_audio_s else (ort, fast)
+    winner = FAST if lo is fast else REFERENCE
+    gain = (1.0 - margin) * hi.per_audio_s - lo.per_audio_s
+    extra = lo.fixed_s - (1.0 - margin) * hi.fixed_s
+    if gain <= 0:
+        return None  # never wins by the margin
+    return winner, max(0.0, extra / gain)  # 0.0: wins from the first second
 
 
 def break_even_s(ort: EngineCost, bf16: EngineCost, warm: bool = True) -> float | None:
-    """Seconds of audio from which bf16 beats ORT by the safety share; None if it never does."""
-    gain = (1.0 - SAFETY) * ort.per_audio_s - bf16.per_audio_s
-    extra = bf16.fixed_s + (0.0 if warm else bf16.compile_s) - (1.0 - SAFETY) * ort.fixed_s
-    if gain <= 0:
-        return None
-    return max(0.0, extra / gain)
+    """Seconds of audio from which bf16 beats ORT by the margin (0.0: from the first second); None
+    if it never does on a long text (it is not cheaper per second by the margin)."""
+    fast = bf16 if warm else replace(bf16, fixed_s=bf16.fixed_s + bf16.compile_s)
+    found = crossing_s(ort, fast)
+    return found[1] if found is not None and found[0] == FAST else None
