@@ -48,11 +48,19 @@ def test_without_torch_or_length_or_costs_onnx_runtime() -> None:
     assert "run `tts tune`" in choose(facts(3600.0, table=CostTable({})))[1]
 
 
-def test_the_measured_avx512_bf16_defaults_pick_bf16_for_a_long_text_only() -> None:
-    table = costs.default_costs("avx512_bf16")
-    assert table.unit == costs.WHOLE  # fitted on whole processes on the Xeon model 207 VM
-    assert choose(facts(3600.0, isa="avx512_bf16", table=table))[0] == "torch-bf16"
-    assert choose(facts(3.0, isa="avx512_bf16", table=table))[0] == "ort-fp32"
+def test_the_avx512_bf16_defaults_differ_by_vendor() -> None:
+    """Intel without AMX (measured on the Xeon model 207 VM): bf16 is dearer per second, never
+    chosen. AMD Zen 4 (issue 18's whole processes): bf16 for a long text only."""
+    intel = costs.default_costs("avx512_bf16", "Intel")
+    assert intel.unit == costs.WHOLE and intel is costs.default_costs("avx512_bf16")  # the class's own row
+    assert choose(facts(3600.0, isa="avx512_bf16", table=intel))[0] == "ort-fp32"
+    assert costs.break_even_s(intel.costs["ort-fp32"], intel.costs["torch-bf16"]) is None
+    zen = costs.default_costs("avx512_bf16", "AMD")
+    assert choose(facts(630.0, isa="avx512_bf16", table=zen))[0] == "torch-bf16"
+    assert choose(facts(33.0, isa="avx512_bf16", table=zen))[0] == "ort-fp32"
+    even = costs.break_even_s(zen.costs["ort-fp32"], zen.costs["torch-bf16"])
+    assert even is not None and 100 < even < 200
+    assert costs.default_costs("amx", "AMD") is costs.default_costs("amx")  # no vendor row: the class's
 
 
 def test_a_failed_quality_verdict_rules_bf16_out() -> None:

@@ -17,9 +17,9 @@
   ======================  ===============================  ======================================
   amx                     2 x 16 x 2 = 64 (AVX-512 FMA)    AMX TDPBF16PS: 16x16x32 multiply-adds
                                                            per 16 cycles = 512 x 2 = 1024
-  avx512_bf16, Intel      2 x 16 x 2 = 64                  VDPBF16PS: 2 x 32 x 2 = 128 (assumes it
-                                                           issues on both FMA ports, as FMA does;
-                                                           where it issues on one, half)
+  avx512_bf16, Intel      2 x 16 x 2 = 64                  VDPBF16PS on one port: 1 x 32 x 2 = 64
+                                                           (no more than fp32: measured alike on
+                                                           the Xeon model 207 VM)
   avx512_bf16, AMD Zen 4  1 x 16 x 2 = 32 (two 256-bit     1 x 32 x 2 = 64
                           pipes: one 512-bit FMA a cycle)
   avx512_bf16, AMD Zen 5  2 x 16 x 2 = 64                  2 x 32 x 2 = 128
@@ -104,7 +104,7 @@ def _per_cycle(hw: HardwareProfile, isa: str, family: int | None) -> tuple[int, 
     if isa == "avx512_bf16" and amd and family != _ZEN5_FAMILY:
         return 32, 64, "Zen 4: 1 x 512-bit FMA a cycle (two 256-bit pipes) x 16 lanes x 2; VDPBF16PS 32 lanes"
     if isa == "avx512_bf16":
-        return 64, 128, "AVX-512: 2 FMA units x 16 lanes x 2; VDPBF16PS 2 x 32 bf16 lanes x 2 (upper bound)"
+        return 64, 64, "AVX-512: 2 FMA units x 16 lanes x 2; VDPBF16PS on one port: 1 x 32 bf16 lanes x 2"
     if isa == "avx512":
         return 64, 0, "AVX-512: 2 FMA units x 16 lanes x 2"
     if isa == "avx2":

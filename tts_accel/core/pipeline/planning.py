@@ -72,7 +72,7 @@ def acoustic_facts(
     isa = costs.isa_class(hw.isa)
     audio_s = None if text_chars is None else text_chars * support.seconds_per_char / max(speed, 1e-3)
     measured = tuned.acoustic_costs() if tuned is not None else {}
-    table = costs.default_costs(isa)
+    table = costs.default_costs(isa, hw.cpu_vendor)
     if measured:  # this machine's own figures, the ISA class's defaults for any engine not measured
         spread = tuned.acoustic.get("margin") if tuned is not None else None
         mine = costs.CostTable.from_profile(measured, spread if isinstance(spread, int | float) else None)

@@ -112,25 +112,27 @@ def per_second(window_cpu_s: float, core_frames: int) -> float:
     return window_cpu_s * FRAMES_PER_S / core_frames
 
 
-#: Defaults per ISA class, CPU seconds on the 2-vCPU dev VM (Intel Xeon, Sapphire/Granite Rapids
-#: class, AMX); `tts tune` replaces them with this machine's own.
+#: Defaults per ISA class (and, where the vendors' cores differ, per vendor: "<class>/<vendor>"),
+#: CPU seconds; `tts tune` replaces them with this machine's own. docs/acoustic.md has the runs.
+#:
+#: amx: the 2-vCPU Intel Xeon AMX dev VM (November 2026; not re-measured in issue 18's round).
 #:   ORT fp32: 0.221 CPU-s per decoder window of 256 core frames + 2 x 16 margin (1 thread, load
 #:     5-12) -> 0.074 s per second of audio; fixed 0.28 s: its decoder session and warm-up.
-#:   torch bf16 (AOTInductor), calibrated on whole processes, not on a steady window: a steady
-#:     window suggested 0.019 s/s and 1.86 s fixed (break-even ~37 s of audio), but `tts synth`
-#:     of long.txt (177 s of audio) then ran 0.88-0.90x as fast as ORT. Measured on 25 Nov 2026,
-#:     quiet (load 0.5), `benchmarks/book.py --texts long,book --rounds 3`, CPU s of the whole
-#:     process: ORT 12.63 (long) and 44.74 (book, 708 s); bf16 14.23 and 29.13. bf16 costs 7.3
-#:     CPU-s more per process (import torch 0.8, the engine 0.7, and the first call of each of
-#:     the 5 window shapes 2.3: oneDNN builds its primitives per shape, once per process) and
-#:     saves 0.032 CPU-s per second of audio (windows run padded to their shape; a steady
-#:     256-frame window is its best case). Hence fixed 0.28 + 7.3 and 0.074 - 0.032 per second:
-#:     with the safety share bf16 pays from ~345 s of audio (long.txt stays on ORT, a book goes
-#:     to bf16); 21 CPU-s to compile one shape.
-#:   avx512_bf16 without AMX (oneDNN capped to AVX512_CORE_BF16 on the same Intel core, a stand-in
-#:     for Zen 4/5 and Cooper Lake, not a measurement of them): 0.212 CPU-s per window vs ORT's
-#:     0.224 in the same run: no gain worth the import, so ORT stays the default there until
-#:     `tts tune` measures the real machine.
+#:   torch bf16 (AOTInductor), calibrated on whole processes (`benchmarks/book.py --texts long,book
+#:     --rounds 3`, 25 Nov, quiet): bf16 costs 7.3 CPU-s more per process (import torch 0.8, the
+#:     engine 0.7, the first call of each of the 5 window shapes 2.3) and saves 0.032 CPU-s per
+#:     second of audio. These count only what differs between the engines (the text stage, common
+#:     to both, left out): unit "CPU s". 21 CPU-s to compile one shape.
+#: avx512_bf16 on Intel (no AMX: Cooper Lake, or a Xeon whose VM hides AMX): measured in issue
+#:   18's round on the 2-vCPU "Intel Xeon model 207" VM (avx512_bf16 + avx512_vnni, no AMX), `tts
+#:   tune --acoustic-only` (whole processes at 3 lengths, 3 alternated rounds, load 8-20, spread
+#:   1.4 %): ORT fp32 1.12 + 0.1054/s, bf16 1.12 + 4.22 + 0.1160/s. bf16's decoder alone ran at
+#:   ORT's pace (0.0888 vs 0.0879 CPU-s per second of audio): Intel's VDPBF16PS issues on one port,
+#:   so bf16 has no more arithmetic than fp32 there, and bf16 is never chosen.
+#: avx512_bf16 on AMD (Zen 4; Zen 5 assumed alike): issue 18's measurements on a 2-vCPU EPYC (family
+#:   25 model 17), not re-measured here: whole processes over 630 s of audio, ORT 55-60 CPU-s and
+#:   bf16 39-46, fixed 1.07 and 4.72 from that VM's tune: ORT 1.07 + (57.5 - 1.07) / 630 = 0.0896/s,
+#:   bf16 4.72 + (42.5 - 4.72) / 630 = 0.0600/s (bf16 pays from ~150 s of audio).
 COMPILE_PER_SHAPE_S = 21.0
 BF16_FIXED_S = 0.28 + 7.3
 DEFAULTS: dict[str, CostTable] = {
@@ -142,15 +144,23 @@ DEFAULTS: dict[str, CostTable] = {
     ),  # fmt: skip
     "avx512_bf16": CostTable(
         {
-            REFERENCE: EngineCost(0.28, per_second(0.224, 256)),
-            FAST: EngineCost(BF16_FIXED_S, per_second(0.212, 256), compile_s=5 * COMPILE_PER_SHAPE_S),
-        }
+            REFERENCE: EngineCost(1.124, 0.1054),
+            FAST: EngineCost(5.339, 0.1160, compile_s=5 * COMPILE_PER_SHAPE_S),
+        }, unit=WHOLE,
+    ),  # fmt: skip
+    "avx512_bf16/AMD": CostTable(
+        {
+            REFERENCE: EngineCost(1.07, round((57.5 - 1.07) / 630, 4)),
+            FAST: EngineCost(4.72, round((42.5 - 4.72) / 630, 4), compile_s=72.0),
+        }, unit=WHOLE,
     ),  # fmt: skip
 }
 
 
-def default_costs(isa: str) -> CostTable:
-    return DEFAULTS.get(isa, CostTable({}))
+def default_costs(isa: str, vendor: str = "") -> CostTable:
+    """The defaults of ISA class ``isa`` on a CPU of ``vendor`` (its own row where the vendors'
+    cores differ, else the class's)."""
+    return DEFAULTS.get(f"{isa}/{vendor}") or DEFAULTS.get(isa, CostTable({}))
 
 
 @dataclass(frozen=True)

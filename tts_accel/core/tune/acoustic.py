@@ -90,7 +90,7 @@ def tune_acoustic(
     lines, spread = _process_costs(voice, costed, text, repeats)
     for name in costed:
         fixed, per_audio = lines[name]
-        old = old_costs.costs.get(name) or default_costs(isa).costs.get(name)
+        old = old_costs.costs.get(name) or default_costs(isa, hw.cpu_vendor).costs.get(name)
         build = compile_s.get(name, old.compile_s if old is not None else 0.0)
         table[name] = EngineCost(fixed, per_audio, build).__dict__
     # -- quality on the Harvard sentences --------------------------------------------------------
