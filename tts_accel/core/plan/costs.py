@@ -2,12 +2,14 @@
 
     t(audio_s) = fixed_s + per_audio_s * audio_s   (+ compile_s once, on a cold compile cache)
 
-``fixed_s`` is what the engine adds to a process before its first window (for torch: importing
-it, loading the compiled window shapes, their first calls); ``per_audio_s`` its steady cost per
-second of audio (margins' overlap included); ``compile_s`` building every window shape once per
-machine. The text stage and the flow run on ONNX Runtime fp32 for every engine, so they are
-common and left out. Figures are CPU seconds at one thread: they track a quiet machine's wall
-time for these single-threaded phases and are far less sensitive to a shared machine's load.
+``fixed_s`` is what a process costs before its first window (for torch: importing it, loading the
+compiled window shapes, their first calls); ``per_audio_s`` its cost per second of audio
+(margins' overlap and padding included); ``compile_s`` building every window shape once per
+machine. `tts tune` and the measured class defaults fit whole processes (the text stage and the
+flow included: ``CostTable.unit``); the amx defaults count only what differs between the engines.
+Figures are CPU seconds: on a machine the run fills they track wall time, and they are far less
+sensitive to a shared machine's load. ``compare`` picks the cheaper engine past a decision margin
+(near ties keep the engine cheaper to start) and words the reason from the same numbers.
 
 ``choose`` is pure and imports nothing: the planner calls it with facts it got without importing
 torch (is torch installed: ``find_spec``; the ISA class: /proc/cpuinfo flags; a warm cache: a
@@ -222,7 +224,7 @@ class Verdict:
 
 
 def _signed(value: float, more: str, less: str, unit: str, spec: str) -> str:
-    if abs(value) < 5e-5:
+    if abs(value) < 0.5 * 10 ** -int(spec.strip(".f")):  # rounds to zero at the printed precision
         return f"the same {unit}"
     return f"{abs(value):{spec}} CPU-s {more if value > 0 else less} {unit}"
 
