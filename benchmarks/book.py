@@ -12,8 +12,10 @@ e.g. main's, for "never slower than today") to each.
 
 Contenders: ``tts`` = `tts synth -i FILE -o out.wav` as a user runs it (auto: the planner picks
 the acoustic engine from the text's length, bf16 where `tts tune` compiled it); ``tts-ort`` = the
-same with ``--acoustic ort-fp32`` (what auto gives without bf16); ``piper`` = `python -m piper -m
-MODEL -c CONFIG -i FILE -f out.wav` (piper-tts: a benchmark peer, never a dependency).
+same with ``--acoustic ort-fp32`` (what auto gives without bf16); ``tts-bf16`` (``--bf16``) = the
+same with ``--acoustic torch-bf16``, and then how far auto is from the faster forced engine;
+``piper`` = `python -m piper -m MODEL -c CONFIG -i FILE -f out.wav` (piper-tts: a benchmark peer,
+never a dependency).
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--baseline", help="python of another checkout (e.g. main's .venv/bin/python): `today`")
     ap.add_argument("--no-piper", action="store_true")
+    ap.add_argument("--bf16", action="store_true",
+                    help="add tts-bf16 (--acoustic torch-bf16); print auto's distance to the faster forced engine")
     ap.add_argument("--tts-args", default="", help="extra arguments for both tts contenders")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
@@ -66,6 +70,8 @@ def main() -> None:
         synth = ["-m", "tts_accel", "synth", "-i", str(path), "-q", *extra]
         out = {"tts": [sys.executable, *synth, "-o", str(work / "tts.wav")],
                "tts-ort": [sys.executable, *synth, "--acoustic", "ort-fp32", "-o", str(work / "ort.wav")]}  # fmt: skip
+        if args.bf16:
+            out["tts-bf16"] = [sys.executable, *synth, "--acoustic", "torch-bf16", "-o", str(work / "b.wav")]
         if args.baseline:
             out["today"] = [args.baseline, *synth, "-o", str(work / "today.wav")]
         if not args.no_piper:
@@ -81,8 +87,9 @@ def main() -> None:
         from tts_accel.core.pipeline.planning import plan_for
 
         engine = plan_for("auto", text_chars=len(path.read_text(encoding="utf-8"))).acoustic  # what `tts` will run
-        for cmd in cmds.values():  # page cache, derived graphs, compiled shapes: not measured
-            run(cmd)
+        if not report:  # page cache, derived graphs, compiled shapes (the same for every text): not measured
+            for cmd in cmds.values():
+                run(cmd)
         runs: dict[str, list[dict[str, float]]] = {k: [] for k in cmds}
         for _ in range(args.rounds):
             for key, cmd in cmds.items():
@@ -97,6 +104,12 @@ def main() -> None:
             vs_today = f"{med['today']['wall_s'] / m['wall_s']:.2f}x" if "today" in med else "-"
             print(f"| {key} | {m['wall_s']:.2f} ({walls[0]:.2f}-{walls[-1]:.2f}) | {m['cpu_s']:.2f} | "
                   f"{m['peak_rss_mb']:.0f} | {vs_piper} | {vs_today} |")  # fmt: skip
+        if "tts-bf16" in med:
+            best = min(("tts-ort", "tts-bf16"), key=lambda k: med[k]["wall_s"])
+            over = med["tts"]["wall_s"] / med[best]["wall_s"] - 1
+            print(f"\nauto vs the faster forced engine ({best}): {100 * over:+.1f} % wall "
+                  f"({'within' if over <= 0.05 else 'outside'} 5 %); CPU s {med['tts']['cpu_s']:.2f} vs "
+                  f"{med[best]['cpu_s']:.2f}")  # fmt: skip
         report[name] = {"engine": engine, "runs": runs, "medians": med}
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))

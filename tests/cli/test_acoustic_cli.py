@@ -31,6 +31,16 @@ def test_bench_acoustic_gives_every_engine_a_row_with_its_quality(tmp_path: Path
     assert rows["torch-bf16-eager"]["snr_db"] > 30 and rows["torch-bf16-eager"]["same_voice"] is True
     assert rows["ort-int8"]["same_voice"] is False  # the landed int8 copy is another rendering
     assert all(r["audio_s"] > 4 and r["cpu_s"] > 0 for r in rows.values())
+    # the roofline: the decoder's FLOPs over each engine's CPU time, against this CPU's peak
+    assert "roofline: the decoder needs 3.9" in result.output and "GFLOP/s" in result.output
+    for r in rows.values():
+        assert r["decoder_gflop_per_audio_s"] == pytest.approx(3.9, rel=0.02)
+        assert r["gflops"] == pytest.approx(r["decoder_gflop_per_audio_s"] * r["audio_s"] / r["cpu_s"], rel=1e-6)
+    if rows["ort-fp32"]["peak_gflops"] is not None:  # a clock this machine reports
+        ort = rows["ort-fp32"]
+        assert 0 < ort["peak_share"] == pytest.approx(ort["gflops"] / ort["peak_gflops"])
+        assert rows["ort-fp32"]["peak_fp32_gflops"] >= rows["ort-fp32"]["peak_gflops"]
+    assert rows["ort-int8"]["peak_share"] is None
 
 
 @pytest.mark.parametrize(
@@ -58,7 +68,7 @@ def test_tune_stores_the_engines_costs_and_the_planner_reads_them(tmp_path, monk
     # everything else is measured for real.
     monkeypatch.setattr(acoustic_tune, "runnable", lambda voice, hw=None: {"ort-fp32": "", "torch-bf16-eager": ""})
     monkeypatch.setattr(
-        acoustic_tune, "_process_costs", lambda voice, names, text, repeats: dict.fromkeys(names, (0.25, 0.06))
+        acoustic_tune, "_process_costs", lambda voice, names, text, repeats: (dict.fromkeys(names, (0.25, 0.06)), 0.08)
     )
     monkeypatch.setattr(acoustic_tune, "harvard_sentences", lambda limit=None: [TINY.split(". ")[0] + "."])
     text = tmp_path / "tiny.txt"
@@ -68,23 +78,28 @@ def test_tune_stores_the_engines_costs_and_the_planner_reads_them(tmp_path, monk
     saved = tuned_path(HardwareProfile.detect())
     profile = saved.read_text()
     assert "[acoustic.costs.ort-fp32]" in profile and "[acoustic.quality.torch-bf16-eager]" in profile
+    assert "decision margin: 8%" in result.output  # the runs' spread, wider than the 5 % floor
     from tts_accel.core.plan.profiles import load_tuned
 
     stored = load_tuned(HardwareProfile.detect())
     assert stored is not None
     ort = stored.acoustic_costs()["ort-fp32"]
-    assert (ort["fixed_s"], ort["per_audio_s"]) == (0.25, 0.06)
+    assert (ort["fixed_s"], ort["per_audio_s"]) == (0.25, 0.06) and stored.acoustic["margin"] == 0.08
+    assert stored.acoustic["quality"]["torch-bf16-eager"]["decoder_per_audio_s"] > 0
     assert stored.acoustic_same_voice() == {"ort-fp32": True, "torch-bf16-eager": True}
     plan = plan_for("pipelined", text_chars=4 * 3405)  # ORT fp32 measured here, bf16 from the defaults
     assert "(tuned and default costs" in plan.reasons["acoustic"] or "no bf16 instructions" in plan.reasons["acoustic"]
 
 
 def test_process_costs_fit_a_line_through_whole_processes() -> None:
-    """Fresh processes per engine (four Harvard sentences, then them four times over): a start-up
-    cost and a cost per second of audio, both positive, in CPU seconds of the whole process."""
+    """Fresh processes per engine (the first sentence, four Harvard sentences, then them six times
+    over): a start-up cost and a cost per second of audio, both positive, in CPU seconds of the
+    whole process, and the spread of the long runs."""
     from tts_accel.core.text.samples import harvard_sentences
     from tts_accel.core.tune.acoustic import _process_costs
 
-    text = " ".join(harvard_sentences()[:4])  # ~10 s of audio, ~40 s four times over
-    ((fixed, per_audio),) = _process_costs("piper-joe", ["ort-fp32"], text, 1).values()
+    text = " ".join(harvard_sentences()[:4])  # ~10 s of audio, ~60 s six times over
+    lines, spread = _process_costs("piper-joe", ["ort-fp32"], text, 1)
+    ((fixed, per_audio),) = lines.values()
     assert 0.2 < fixed < 30 and 0.0 < per_audio < 1.0
+    assert spread == 0.0  # one run per length: no spread to measure

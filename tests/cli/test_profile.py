@@ -153,3 +153,41 @@ def test_a_directory_named_like_a_profile_is_not_a_profile(tmp_path):
     path.mkdir(parents=True)
     done = _real("profile", "list", config=config)
     assert done.returncode == 0, done.stderr
+
+
+def test_profile_reports_the_roofline_in_the_table_and_json(tmp_path):
+    """Peaks from ISA, cores and clock (a fake Zen 4 VM at 2.6 GHz: 2 x 2.6 x 32 fp32, x 64 bf16)
+    and the default voice's decoder FLOPs from its convolutions."""
+    from tests.core.hardware.fake_trees import write_tree
+
+    root = epyc_vm(tmp_path / "zen4")
+    text = (root / "proc/cpuinfo").read_text().replace("flags", "cpu family\t: 25\ncpu MHz\t\t: 2600.000\nflags")
+    write_tree(root, {"proc/cpuinfo": text})
+    result = runner.invoke(app, ["profile", "--root", str(root), "--json"])
+    assert result.exit_code == 0, result.output
+    roof = json.loads(result.stdout)["roofline"]
+    assert roof["peak"]["fp32_gflops"] == pytest.approx(166.4) and roof["peak"]["bf16_gflops"] == pytest.approx(332.8)
+    assert roof["peak"]["clock_source"] == "/proc/cpuinfo cpu MHz"
+    assert roof["decoder_gflop_per_audio_s"] == pytest.approx(3.9, rel=0.02) and roof["engines"] == []
+    table = runner.invoke(app, ["profile", "--root", str(root)])
+    assert table.exit_code == 0, table.output
+    for text in ("peak fp32", "166 GFLOP/s", "peak bf16", "333 GFLOP/s", "GFLOP per second of audio",
+                 "tts tune --acoustic-only"):  # fmt: skip
+        assert text in table.stdout
+
+
+def test_profile_shows_what_each_tuned_engine_achieved(tmp_path):
+    """A tuned profile's decoder CPU seconds per second of audio become achieved GFLOP/s and a share
+    of one core's peak at the engine's precision."""
+    hw = HardwareProfile.detect("/", gpus=False)
+    acoustic = {"quality": {"ort-fp32": {"decoder_per_audio_s": 0.078}, "torch-bf16": {"decoder_per_audio_s": 0.039}}}
+    store.save_tuned(Profile(name="", kind="tuned", acoustic=acoustic), hw)
+    result = runner.invoke(app, ["profile", "--json"])
+    assert result.exit_code == 0, result.output
+    engines = {e["engine"]: e for e in json.loads(result.stdout)["roofline"]["engines"]}
+    gflop = json.loads(result.stdout)["roofline"]["decoder_gflop_per_audio_s"]
+    assert engines["ort-fp32"]["gflops"] == pytest.approx(gflop / 0.078)
+    assert engines["torch-bf16"]["gflops"] == pytest.approx(gflop / 0.039)
+    assert engines["torch-bf16"]["precision"] == "bf16"
+    table = runner.invoke(app, ["profile"])
+    assert "achieved ort-fp32" in table.stdout and "achieved torch-bf16" in table.stdout

@@ -198,17 +198,24 @@ def _acoustic(
                 f"{repeats} run{'s' if repeats != 1 else ''} each (CPU s: the engine's own; quality vs fp32)",
                 title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
             )  # fmt: skip
-            cols = ("engine", "CPU s", "wall s", "RTF", "speedup", "load s", "compile s", "SNR dB", "MCD16 dB",
-                    "PESQ-WB", "same voice")  # fmt: skip
+            cols = ("engine", "CPU s", "wall s", "RTF", "speedup", "GFLOP/s", "of peak", "load s", "compile s",
+                    "SNR dB", "MCD16 dB", "PESQ-WB", "same voice")  # fmt: skip
             for col in cols:
                 table.add_column(col, justify="left" if col in ("engine", "same voice") else "right", no_wrap=True)
             for r in sel:
                 table.add_row(
                     r.engine, f"{r.cpu_s:.3f}", f"{r.wall_s:.3f}", f"{r.rtf:.4f}", _fmt(r.speedup, ".2f", "x"),
+                    _fmt(r.gflops, ".1f"), _fmt(None if r.peak_share is None else 100 * r.peak_share, ".1f", " %"),
                     f"{r.load_s:.2f}", f"{r.compile_s:.0f}", f"{r.snr_db:.1f}", f"{r.mcd16_db:.2f}",
                     _fmt(r.pesq_wb, ".2f"), "yes" if r.same_voice else "no",
                 )  # fmt: skip
             err_console.print(table)  # piped or logged, it is wide (cli/common)
+        from tts_accel.core.bench.roofline import machine_peak
+
+        need = rows[0].decoder_gflop_per_audio_s
+        err_console.print(f"roofline: the decoder needs {need:.2f} GFLOP per second of audio (its convolutions); "
+                          f"this CPU's peak: {machine_peak().describe()}; \"of peak\" is against one core's peak "
+                          "at the engine's precision (1 thread)", markup=False, soft_wrap=True)  # fmt: skip
         err_console.print(f"[dim]{rows[0].machine}; {rows[0].versions}[/]")
     if json_out:
         bench.write_json(rows, json_out)

@@ -45,15 +45,56 @@ def profile_main(
     ctx.obj = hw
     if ctx.invoked_subcommand is not None:
         return
+    applied = None
     try:
         applied = store.active_profile(hw)
         applies = applied.name if applied else "none"
     except InputError as err:  # a broken tuned profile must not hide the hardware
         applies = f"none ({err})"
+    roof = _roofline(hw, root, applied)
     if as_json:
-        typer.echo(json.dumps({**hw.to_dict(), "profile": applies}, indent=2))
+        typer.echo(json.dumps({**hw.to_dict(), "profile": applies, "roofline": roof}, indent=2))
         return
-    out.print(_hardware_table(hw, applies))
+    table = _hardware_table(hw, applies)
+    for row in _roofline_rows(roof):
+        table.add_row(*row)
+    out.print(table)
+
+
+def _roofline(hw: HardwareProfile, root: Path, applied: store.Profile | None) -> dict[str, object]:
+    """The peaks of this CPU, the default voice's decoder FLOPs and what each engine `tts tune`
+    timed here achieved (core/bench/roofline.py)."""
+    from tts_accel.core.bench.roofline import machine_peak, profile_roofline, voice_flops
+    from tts_accel.core.voices.registry import DEFAULT_VOICE
+
+    tuned = applied.acoustic if applied is not None and applied.kind == "tuned" else None
+    return profile_roofline(machine_peak(hw, root), voice_flops(DEFAULT_VOICE), tuned)
+
+
+def _roofline_rows(roof: dict) -> list[tuple[str, str]]:  # type: ignore[type-arg]
+    peak = roof["peak"]
+    clock = f"{peak['ghz']:.2f} GHz ({peak['clock_source']})" if peak["ghz"] else "clock unknown"
+
+    def g(value: object) -> str:
+        return "unknown" if value is None else f"{value:.0f} GFLOP/s"
+
+    bf16 = "none (no bf16 instructions)" if not peak["bf16_per_cycle"] else (
+        f"{g(peak['bf16_gflops'])} ({g(peak['bf16_gflops_per_core'])} a core)")  # fmt: skip
+    rows = [
+        ("peak fp32", f"{g(peak['fp32_gflops'])} ({g(peak['fp32_gflops_per_core'])} a core): {peak['cores']} cores "
+                      f"x {clock} x {peak['fp32_per_cycle']} FLOPs/cycle"),
+        ("peak bf16", bf16),
+        ("peak basis", str(peak["basis"])),
+    ]  # fmt: skip
+    if roof["decoder_gflop_per_audio_s"] is not None:
+        rows.append(("decoder", f"{roof['decoder_gflop_per_audio_s']:.2f} GFLOP per second of audio "
+                                f"({roof['decoder_convs']} convolutions of the default voice)"))  # fmt: skip
+    for e in roof["engines"]:  # type: ignore[union-attr]
+        share = "" if e["share"] is None else f", {100 * e['share']:.1f} % of one core's {e['precision']} peak"
+        rows.append((f"achieved {e['engine']}", f"{e['gflops']:.1f} GFLOP/s{share} (`tts tune`, 1 thread)"))
+    if not roof["engines"]:
+        rows.append(("achieved", "run `tts tune --acoustic-only` (or `tts bench --acoustic all`) to measure"))
+    return rows
 
 
 def _hardware_table(hw: HardwareProfile, applies: str) -> Table:

@@ -138,20 +138,23 @@ def _acoustic(voice: str, text: str, wer: bool, quiet: bool, skipped) -> dict[st
             on_step=lambda s: status.update(s) if not quiet else None, on_skip=skipped,
         )  # fmt: skip
     if not quiet:
-        table = Table(title="Acoustic engines (CPU s at 1 thread; quality vs fp32 on harvard.txt)",
+        table = Table(title="Acoustic engines: whole-process CPU s (what `auto` weighs) = fixed + per second x "
+                      "audio; the decoder's own CPU s/s at 1 thread; quality vs fp32 on harvard.txt",
                       title_justify="left", box=box.SIMPLE_HEAD)  # fmt: skip
-        for col in ("engine", "fixed s", "per audio s", "compile s", "SNR dB", "MCD16 dB", "PESQ-WB", "WER %",
-                    "same voice"):  # fmt: skip
+        for col in ("engine", "fixed s", "per audio s", "decoder s/s", "compile s", "SNR dB", "MCD16 dB", "PESQ-WB",
+                    "WER %", "same voice"):  # fmt: skip
             table.add_column(col, justify="left" if col in ("engine", "same voice") else "right")
         costs, quality = found["costs"], found["quality"]
         for name, q in quality.items():  # type: ignore[union-attr]
             c = costs.get(name, {})  # type: ignore[union-attr]
             table.add_row(
-                name, _f(c.get("fixed_s")), _f(q.get("per_audio_s"), ".4f"), _f(c.get("compile_s"), ".0f"),
-                _f(q.get("snr_db"), ".1f"), _f(q.get("mcd16_db")), _f(q.get("pesq_wb")), _f(q.get("wer"), ".1f"),
-                "yes" if q.get("same_voice") else f"no: {q.get('verdict')}",
+                name, _f(c.get("fixed_s")), _f(c.get("per_audio_s"), ".4f"), _f(q.get("decoder_per_audio_s"), ".4f"),
+                _f(c.get("compile_s"), ".0f"), _f(q.get("snr_db"), ".1f"), _f(q.get("mcd16_db")), _f(q.get("pesq_wb")),
+                _f(q.get("wer"), ".1f"), "yes" if q.get("same_voice") else f"no: {q.get('verdict')}",
             )  # fmt: skip
         err_console.print(table)
+        err_console.print(f"decision margin: {float(found.get('margin', 0.05)):.0%} (the runs' spread "
+                          f"{float(found.get('spread', 0.0)):.0%}, at least 5 %)", markup=False)
     return found
 
 

@@ -46,6 +46,14 @@ class AcousticRow:
     machine: str
     versions: str
     timestamp: str
+    # the roofline (core/bench/roofline.py): the decoder's FLOPs over this engine's CPU seconds,
+    # against one core's peak at its precision; the machine's peaks (all usable cores) beside it
+    gflops: float | None = None
+    peak_gflops: float | None = None  # one core, the engine's precision
+    peak_share: float | None = None
+    decoder_gflop_per_audio_s: float | None = None
+    peak_fp32_gflops: float | None = None
+    peak_bf16_gflops: float | None = None
 
 
 def parse_engines(spec: str, voice: str) -> list[str]:
@@ -132,6 +140,11 @@ def run_acoustic_bench(
     loaded = load_engines(lab, [n for n in engines if not unavailable(n, isa)], on_step, on_skip)
     if REFERENCE not in loaded:
         raise InputError("the ort-fp32 reference engine could not run: see the reasons above.")
+    from tts_accel.core.acoustic.flops import decoder_flops
+    from tts_accel.core.bench.roofline import engine_roof, machine_peak
+
+    flops = decoder_flops(lab.source.decoder("fp32"), lab.hop, lab.sample_rate)
+    roof = machine_peak()
     rows = []
     stamp, machine, versions = time.strftime("%Y-%m-%dT%H:%M:%S%z"), machine_label(), versions_label()
     for text_name, text in texts.items():
@@ -156,11 +169,15 @@ def run_acoustic_bench(
             q = measure(refs, outs[name], lab.sample_rate, pesq=pesq)
             ok, why = same_voice(q)
             c, w = float(np.median(cpu[name])), float(np.median(wall[name]))
+            reach = engine_roof(name, c / audio_s, flops, roof)
             rows.append(AcousticRow(
                 engine=name, text=text_name, audio_s=audio_s, cpu_s=c, wall_s=w, rtf=w / audio_s,
                 speedup=base_cpu / c if c else None, speedup_wall=base_wall / w if w else None,
                 load_s=load_s, compile_s=compile_s, snr_db=q.snr_db, snr_worst_db=q.snr_worst_db,
                 mcd16_db=q.mcd16_db, pesq_wb=q.pesq_wb, same_voice=ok, verdict=why,
-                machine=machine, versions=versions, timestamp=stamp,
+                machine=machine, versions=versions, timestamp=stamp, gflops=reach.gflops,
+                peak_gflops=reach.peak_gflops, peak_share=reach.share,
+                decoder_gflop_per_audio_s=flops.gflop_per_audio_s,
+                peak_fp32_gflops=roof.gflops("fp32"), peak_bf16_gflops=roof.gflops("bf16"),
             ))  # fmt: skip
     return rows

@@ -72,11 +72,14 @@ def acoustic_facts(
     isa = costs.isa_class(hw.isa)
     audio_s = None if text_chars is None else text_chars * support.seconds_per_char / max(speed, 1e-3)
     measured = tuned.acoustic_costs() if tuned is not None else {}
-    table = costs.default_costs(isa)
+    table = costs.default_costs(isa, hw.cpu_vendor)
     if measured:  # this machine's own figures, the ISA class's defaults for any engine not measured
-        mine = costs.CostTable.from_profile(measured)
+        spread = tuned.acoustic.get("margin") if tuned is not None else None
+        mine = costs.CostTable.from_profile(measured, spread if isinstance(spread, int | float) else None)
         both = all(name in mine.costs for name in (REFERENCE, FAST))
-        table = costs.CostTable({**table.costs, **mine.costs}, "tuned" if both else "tuned and default")
+        unit = mine.unit if both else table.unit
+        source = "tuned" if both else "tuned and default"
+        table = costs.CostTable({**table.costs, **mine.costs}, source, mine.margin, unit)
     # the stat is worth doing only where bf16 is in the running at all
     worth = has_torch and isa in costs.BF16_ISAS and audio_s is not None
     warm = bool(worth) and support.compiled(voice, FAST)

@@ -3,12 +3,15 @@ costs here and whether it keeps the voice, and return it as the tuned profile's 
 
 Costs (``costs.EngineCost``), CPU seconds at one thread:
 
-* ``fixed_s`` and ``per_audio_s``: a line through the CPU seconds of whole fresh processes
-  (``_process_costs``: imports, loading, the first call of every shape, the text stage, every
-  window, the file) synthesizing a short and a long text on this engine, medians of repeats,
-  engines alternated. Whole processes, because that is what `auto` decides between: the parts
-  measured apart (start-up, then steady windows) put bf16's break-even at ~37 s of audio on the
-  dev VM where whole runs put it near 350 s (docs/acoustic.md);
+* ``fixed_s`` and ``per_audio_s``: a robust line (``fit_line``) through the CPU seconds of whole
+  fresh processes (``_process_costs``: imports, loading, the first call of every shape, the text
+  stage, every window, the file) synthesizing three lengths (the text's first sentence, the
+  text, the text six times over: ~200 s of audio for the paragraph) on this engine, medians of
+  repeats, engines alternated; ``margin``: the spread of those runs (at least ``costs.MARGIN``),
+  which a decision between the engines must clear. Whole processes, because that is what `auto`
+  decides between: the parts measured apart (start-up, then steady windows) put bf16's
+  break-even at ~37 s of audio on the AMX dev VM where whole runs put it near 350 s
+  (docs/acoustic.md);
 * ``compile_s``: building every window shape, when this run built them (else the earlier
   measurement, or the default).
 
@@ -29,13 +32,11 @@ from tts_accel.core.acoustic.registry import COSTED, REFERENCE
 from tts_accel.core.bench.acoustic import load_engines, unavailable
 from tts_accel.core.errors import ModelError, ModeNotApplicable
 from tts_accel.core.hardware.profile import HardwareProfile
-from tts_accel.core.plan.costs import CostTable, EngineCost, default_costs, isa_class
+from tts_accel.core.plan.costs import MARGIN, MAX_MARGIN, CostTable, EngineCost, default_costs, isa_class
 from tts_accel.core.text.samples import harvard_sentences
 from tts_accel.core.verify.quality import measure
 from tts_accel.core.versions import versions
 from tts_accel.core.voices.registry import family_of, resolve_voice
-
-#: The engines whose costs the planner weighs (auto chooses between these two only).
 
 
 def runnable(voice: str, hw: HardwareProfile | None = None) -> dict[str, str]:
@@ -86,10 +87,10 @@ def tune_acoustic(
     table: dict[str, dict[str, float]] = {}
     costed = [n for n in COSTED if n in engines]
     step(f"timing whole processes on {', '.join(costed)}")
-    lines = _process_costs(voice, costed, text, repeats)
+    lines, spread = _process_costs(voice, costed, text, repeats)
     for name in costed:
         fixed, per_audio = lines[name]
-        old = old_costs.costs.get(name) or default_costs(isa).costs.get(name)
+        old = old_costs.costs.get(name) or default_costs(isa, hw.cpu_vendor).costs.get(name)
         build = compile_s.get(name, old.compile_s if old is not None else 0.0)
         table[name] = EngineCost(fixed, per_audio, build).__dict__
     # -- quality on the Harvard sentences --------------------------------------------------------
@@ -104,10 +105,13 @@ def tune_acoustic(
         q = measure(refs, renders[name], lab.sample_rate)
         if wers:
             q = type(q)(**{**q.__dict__, "wer": wers.get(name), "wer_fp32": wers.get(REFERENCE)})
-        quality[name] = {**q.to_dict(), "per_audio_s": round(float(np.median(spent[name])) / audio_s, 5)}
+        # the decoder's own CPU s per second of audio over the text's windows (not what `auto` weighs:
+        # that is the whole-process line in ``costs``)
+        quality[name] = {**q.to_dict(), "decoder_per_audio_s": round(float(np.median(spent[name])) / audio_s, 5)}
     return {
         "isa": isa, "torch": versions().get("torch", ""), "text_audio_s": round(audio_s, 2),
         "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "costs": table, "quality": quality,
+        "margin": round(max(MARGIN, min(MAX_MARGIN, spread)), 3), "spread": round(spread, 3),
     }  # fmt: skip
 
 
@@ -125,15 +129,46 @@ with FileSink(out, synth.sample_rate, "wav") as sink:
 """
 
 
-def _process_costs(voice: str, names: list[str], text: str, repeats: int) -> dict[str, tuple[float, float]]:
-    """Engine -> (fixed CPU s, CPU s per second of audio): a line through the CPU seconds of fresh
-    processes synthesizing ``text`` and ``text`` four times over to a file (child CPU, user +
-    system, from the kernel), medians of ``repeats``, engines alternated."""
+#: The longest of the three texts a tune times whole processes on: its text this many times over
+#: (the paragraph: ~200 s of audio), long enough that the per-second cost stands out of the noise of
+#: the fixed one (bf16's break-even is 100-350 s on the CPUs measured).
+LONG_COPIES = 6
+
+
+def fit_line(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """(fixed, per second) of a line through (audio s, CPU s) points, each weighted by 1 / CPU s
+    squared: a run's noise is a share of its cost, so the short runs pin the fixed cost and the
+    long run the slope, and neither's noise leaks much into the other's term. A slope the noise
+    made non-positive falls back to the longest point's cost per second, fixed 0."""
+    w = [1.0 / max(c, 1e-9) ** 2 for _, c in points]
+    s0, sa = sum(w), sum(wi * a for wi, (a, _) in zip(w, points, strict=True))
+    sc = sum(wi * c for wi, (_, c) in zip(w, points, strict=True))
+    saa = sum(wi * a * a for wi, (a, _) in zip(w, points, strict=True))
+    sac = sum(wi * a * c for wi, (a, c) in zip(w, points, strict=True))
+    det = s0 * saa - sa * sa
+    slope = (s0 * sac - sa * sc) / det if det > 0 else 0.0
+    if slope <= 0:
+        a, c = max(points)
+        return 0.0, c / max(a, 1e-9)
+    return max(0.0, (sc - slope * sa) / s0), slope
+
+
+def _process_costs(
+    voice: str, names: list[str], text: str, repeats: int
+) -> tuple[dict[str, tuple[float, float]], float]:
+    """(engine -> (fixed CPU s, CPU s per second of audio), spread): a line (``fit_line``) through
+    the CPU seconds of fresh processes (child CPU, user + system, from the kernel) synthesizing to
+    a file the text's first sentence, the text, and the text ``LONG_COPIES`` times over; medians of
+    ``repeats`` per length, engines alternated (the order reversed every other round). ``spread``
+    is the widest half-range of the long text's runs over their median: the share of noise a
+    decision between the engines must clear (``CostTable.margin``)."""
     import resource
     import subprocess
     import sys
     import tempfile
     from pathlib import Path
+
+    from tts_accel.core.text.chunking import normalize, split_sentences
 
     def run(name: str, path: Path, out: Path) -> tuple[float, float]:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -147,23 +182,27 @@ def _process_costs(voice: str, names: list[str], text: str, repeats: int) -> dic
         cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
         return cpu, int(lines[-1][1]) / int(lines[-1][2])
 
+    first = next(iter(split_sentences(normalize(text).split("\n")[0])), text)
+    bodies = (first, text, "\n\n".join([text] * LONG_COPIES))
     with tempfile.TemporaryDirectory(prefix="tts-tune-") as tmp:
-        texts = [Path(tmp, "short.txt"), Path(tmp, "long.txt")]
-        texts[0].write_text(text, encoding="utf-8")
-        texts[1].write_text("\n\n".join([text] * 4), encoding="utf-8")
-        samples: dict[str, list[list[tuple[float, float]]]] = {n: [[], []] for n in names}
-        for _ in range(max(1, repeats)):
+        texts = [Path(tmp, f"text{k}.txt") for k in range(len(bodies))]
+        for path, body in zip(texts, bodies, strict=True):
+            path.write_text(body, encoding="utf-8")
+        samples: dict[str, list[list[tuple[float, float]]]] = {n: [[] for _ in texts] for n in names}
+        for name in names:  # page cache, derived graphs, the first load of each package: not timed
+            run(name, texts[0], Path(tmp, "out.wav"))
+        for r in range(max(1, repeats)):
             for k, path in enumerate(texts):
-                for name in names:
+                for name in names if r % 2 == 0 else names[::-1]:
                     samples[name][k].append(run(name, path, Path(tmp, "out.wav")))
     lines: dict[str, tuple[float, float]] = {}
+    spread = 0.0
     for name in names:
-        (c0, a0), (c1, a1) = ((float(np.median([c for c, _ in s])), float(np.median([a for _, a in s])))
-                              for s in samples[name])  # fmt: skip
-        slope = (c1 - c0) / (a1 - a0) if a1 > a0 else 0.0
-        per_audio = slope if slope > 0 else c1 / max(a1, 1e-9)  # noise swallowed the slope: the whole cost
-        lines[name] = (max(0.0, c0 - per_audio * a0), per_audio)
-    return lines
+        medians = [(float(np.median([a for _, a in s])), float(np.median([c for c, _ in s]))) for s in samples[name]]
+        lines[name] = fit_line(medians)
+        long_cpu = [c for c, _ in samples[name][-1]]
+        spread = max(spread, (max(long_cpu) - min(long_cpu)) / 2 / max(float(np.median(long_cpu)), 1e-9))
+    return lines, spread
 
 
 def _wers(
