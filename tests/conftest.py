@@ -7,6 +7,10 @@ import pytest
 # Triton kernels run on the CPU under its interpreter, which must be chosen before triton is
 # first imported, whichever test imports it first (tests/kernels/conftest.py says the same).
 os.environ.setdefault("TRITON_INTERPRET", "1")
+# pytest-xdist's workers inherit COLUMNS=80 / LINES=24 from execnet; a user's pipe has neither, and
+# the CLI's consoles size tables from COLUMNS (cli/common.NOT_A_TERMINAL_WIDTH otherwise).
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
 
 from tts_accel.core.pipeline.synthesizer import Synthesizer
 from tts_accel.core.voices.params import SynthParams
