@@ -71,6 +71,8 @@ def test_an_http_refusal_is_a_failure_of_its_status():
 
 
 def test_a_server_that_never_answers_is_a_timeout_and_a_closed_one_a_connection_failure():
+    pytest.importorskip("wyoming", reason="the Wyoming client is in the serve extra")
+
     async def main():
         async def silent(reader, writer):
             await asyncio.sleep(5)
