@@ -9,8 +9,8 @@ import pytest
 os.environ.setdefault("TRITON_INTERPRET", "1")
 # pytest-xdist's workers inherit COLUMNS=80 / LINES=24 from execnet; a user's pipe has neither, and
 # the CLI's consoles size tables from COLUMNS (cli/common.NOT_A_TERMINAL_WIDTH otherwise).
-for _name in ("COLUMNS", "LINES"):
-    os.environ.pop(_name, None)
+os.environ.pop("COLUMNS", None)
+os.environ.pop("LINES", None)
 
 from tts_accel.core.pipeline.synthesizer import Synthesizer
 from tts_accel.core.voices.params import SynthParams

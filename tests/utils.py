@@ -164,3 +164,11 @@ class Server:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait(10)
+
+
+def symlink_traps(root: Path, outside: Path) -> None:
+    """Two ways out of ``root`` for a careless writer: ``root/link`` -> ``outside`` and
+    ``root/victim.wav`` -> ``outside/victim.txt`` (which holds "keep"); both folders must exist."""
+    (outside / "victim.txt").write_text("keep")
+    (root / "link").symlink_to(outside)
+    (root / "victim.wav").symlink_to(outside / "victim.txt")

@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.cli.test_synth_fuzz import CONTROLS, word
-from tests.utils import cli_env
+from tests.utils import cli_env, symlink_traps
 
 EXAMPLES = int(os.environ.get("TTS_ACCEL_FUZZ_EXAMPLES", "6"))
 
@@ -64,9 +64,7 @@ def test_any_corpus_ends_cleanly_and_writes_only_below_outdir(kind, records):
         outside, out = root / "outside", root / "OUT"
         outside.mkdir()
         out.mkdir()
-        (outside / "victim.txt").write_text("keep")
-        (out / "link").symlink_to(outside)
-        (out / "victim.wav").symlink_to(outside / "victim.txt")
+        symlink_traps(out, outside)
         src = root / f"in.{kind}"
         src.write_bytes(_corpus(kind, records))
         before = {k: v for k, v in _snapshot(root).items() if not k.startswith("OUT/")}

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_batch import LINES, ZERO, check_files, leftovers, manifest, one_error_line
-from tests.utils import cli_env, run_cli
+from tests.utils import cli_env, run_cli, symlink_traps
 
 
 def errors(out: Path) -> dict[str, str]:
@@ -31,9 +31,7 @@ def test_rows_through_symlinks_fail_alone_and_nothing_is_written_outside(tmp_pat
     out, elsewhere = tmp_path / "OUT", tmp_path / "elsewhere"
     out.mkdir()
     elsewhere.mkdir()
-    (elsewhere / "victim.txt").write_text("keep")
-    (out / "link").symlink_to(elsewhere)
-    (out / "victim.wav").symlink_to(elsewhere / "victim.txt")
+    symlink_traps(out, elsewhere)
     src = tmp_path / "c.csv"
     src.write_text(
         f"id,text,out\nevil,{LINES[0]},link/evil.wav\ndeep,{LINES[1]},link/a/b.wav\nvictim,{LINES[2]},\n"

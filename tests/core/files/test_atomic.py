@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.utils import run_python
+from tests.utils import run_python, symlink_traps
 from tts_accel.core.files.atomic import AtomicFile, is_temp_name, temp_name, write_atomic
 
 
@@ -204,9 +204,7 @@ def test_within_never_writes_through_a_symlink(tmp_path, rel):
     root, elsewhere = tmp_path / "OUT", tmp_path / "elsewhere"
     root.mkdir()
     elsewhere.mkdir()
-    (elsewhere / "victim.txt").write_text("keep")
-    (root / "link").symlink_to(elsewhere)
-    (root / "victim.wav").symlink_to(elsewhere / "victim.txt")
+    symlink_traps(root, elsewhere)
     with pytest.raises(OSError) as caught:
         AtomicFile(rel, within=root)
     assert caught.value.errno == errno.ELOOP

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from tts_accel.core.bench import save_figure
 from tts_accel.core.bench.measure import RssPeak, VramPeak, load_case, measure_once, rss_mb
 from tts_accel.core.errors import InputError, ModeNotApplicable, TorchMissing, output_error
 from tts_accel.core.hardware.gpu import cuda_available, torch_available
@@ -249,9 +250,4 @@ def plot(rows: Sequence[BenchRow], path: Path) -> None:
     ax.set_title(rows[0].machine if rows else "")
     ax.legend()
     fig.tight_layout()
-    try:
-        fig.savefig(path)
-    except OSError as err:
-        raise output_error(path, err) from None
-    finally:
-        plt.close(fig)
+    save_figure(fig, path)

@@ -36,7 +36,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from tts_accel.core.errors import InputError, output_error
+from tts_accel.core.bench import save_figure
+from tts_accel.core.errors import InputError
 from tts_accel.core.hardware.profile import machine_label
 from tts_accel.core.text.samples import harvard_sentences, read_text
 from tts_accel.core.versions import versions_label
@@ -438,9 +439,4 @@ def plot(rows: Sequence[ServeRow], path: Any) -> None:
     right.set_ylabel("audio s per wall s")
     fig.suptitle(f"{rows[0].url}: {rows[0].machine}" if rows else "")
     fig.tight_layout()
-    try:
-        fig.savefig(path)
-    except OSError as err:
-        raise output_error(path, err) from None
-    finally:
-        plt.close(fig)
+    save_figure(fig, path)
