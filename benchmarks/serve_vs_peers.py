@@ -64,7 +64,7 @@ def wait_port(proc: subprocess.Popen, port: int, what: str, limit: float = 120) 
     sys.exit(f"{what} did not listen on {port} within {limit:.0f} s")
 
 
-def start_servers(peers: Path, data: Path) -> tuple[dict[str, load.Target], list[subprocess.Popen], dict]:
+def start_servers(peers: Path, data: Path) -> tuple[dict[str, load.ServerTarget], list[subprocess.Popen], dict]:
     model, config = joe_files()
     (data / "en_US-joe-medium.onnx").symlink_to(model)
     (data / "en_US-joe-medium.onnx.json").symlink_to(config)
@@ -107,7 +107,7 @@ def rss_of(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / 2**20
 
 
-def run(target: load.Target, levels, texts=None, requests=16, duration=120.0, timeout=120.0, metrics_url=None):  # type: ignore[no-untyped-def]
+def run(target: load.ServerTarget, levels, texts=None, requests=16, duration=120.0, timeout=120.0, metrics_url=None):  # type: ignore[no-untyped-def]
     return load.run_load(target, levels, texts, requests, duration, timeout, metrics_url=metrics_url)
 
 

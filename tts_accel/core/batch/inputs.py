@@ -27,7 +27,7 @@ _BY_SUFFIX = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".jsonl": "jsonl", ".
 
 
 @dataclass(frozen=True)
-class Row:
+class CorpusRow:
     line: int  # 1-based line of the input where the row starts
     id: str
     text: str
@@ -36,7 +36,7 @@ class Row:
 
 @dataclass
 class Corpus:
-    rows: list[Row] = field(default_factory=list)
+    rows: list[CorpusRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     folder: Path | None = None  # the input file's folder: a row's relative voice path is read from here
@@ -139,7 +139,7 @@ def _text_rows(lines: list[tuple[int, str | None]], kind: str) -> Corpus:
         if text is None:
             corpus.errors.append(_bad_utf8(n))
         elif text.strip():
-            corpus.rows.append(Row(n, str(n), text))
+            corpus.rows.append(CorpusRow(n, str(n), text))
     return corpus
 
 
@@ -242,4 +242,4 @@ def _add_record(corpus: Corpus, n: int, record: dict[str, object]) -> None:
         corpus.errors.append(RowError(n, rid, f"line {n} (id {rid}) has an empty text: give the words to say."))
         return
     extra = {k: v for k, v in record.items() if k in OPTIONAL_COLUMNS and v is not None and v != ""}
-    corpus.rows.append(Row(n, rid, text, extra))
+    corpus.rows.append(CorpusRow(n, rid, text, extra))

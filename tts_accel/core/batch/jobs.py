@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from tts_accel.core.batch.inputs import Corpus, Row
+from tts_accel.core.batch.inputs import Corpus, CorpusRow
 from tts_accel.core.errors import InputError, RowError, TTSError
 from tts_accel.core.voices.params import SynthParams
 
@@ -129,7 +129,7 @@ def _listing(items: list[str]) -> str:
 def build_jobs(corpus: Corpus, defaults: Defaults, formats: tuple[str, ...]) -> tuple[list[Job], list[RowError]]:
     """Jobs for every usable row, and the rows that fail on their own (unreadable, bad values). Problems that make
     the whole run wrong (duplicate ids, unsafe ids or paths, two rows on one file) raise InputError."""
-    _refuse_duplicates(corpus.rows + [Row(e.line, e.id, "") for e in corpus.errors if e.id is not None])
+    _refuse_duplicates(corpus.rows + [CorpusRow(e.line, e.id, "") for e in corpus.errors if e.id is not None])
     bad_ids = [f"{r.id!r} (line {r.line}) {why}" for r in corpus.rows if (why := unsafe_id(r.id))]
     if bad_ids:
         raise InputError(f"ids that are not safe file names: {_listing(bad_ids)}; use letters, digits, - _ and .")
@@ -153,7 +153,7 @@ def build_jobs(corpus: Corpus, defaults: Defaults, formats: tuple[str, ...]) -> 
     return jobs, sorted(errors, key=lambda e: e.line)
 
 
-def _refuse_duplicates(rows: list[Row]) -> None:
+def _refuse_duplicates(rows: list[CorpusRow]) -> None:
     counts = Counter(r.id for r in rows)
     dupes = [rid for rid, n in counts.items() if n > 1]
     if dupes:
@@ -173,7 +173,7 @@ def _refuse_collisions(jobs: list[Job]) -> None:
         raise InputError(f"out {reserved[0]!r} is the name of the run's own bookkeeping: choose another name.")
 
 
-def _number(row: Row, name: str, value: object, kind: type) -> float | int:
+def _number(row: CorpusRow, name: str, value: object, kind: type) -> float | int:
     if isinstance(value, bool):
         raise InputError(f"{name} {value!r} is not a number")
     try:
@@ -194,7 +194,7 @@ def row_voice(value: object, folder: Path | None) -> str:
     return os.path.join(folder, voice)
 
 
-def _job(row: Row, defaults: Defaults, formats: tuple[str, ...], folder: Path | None = None) -> Job:
+def _job(row: CorpusRow, defaults: Defaults, formats: tuple[str, ...], folder: Path | None = None) -> Job:
     f = row.fields
     job = Job(
         id=row.id, line=row.line, text=row.text, path="", fmt=defaults.fmt,

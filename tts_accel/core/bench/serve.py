@@ -87,7 +87,9 @@ class Result:
 
 
 @dataclass(frozen=True)
-class Target:
+class ServerTarget:
+    """The speech server a load runs against (not an output target: that is audio.sinks.Target)."""
+
     url: str
     protocol: str  # http | wyoming
     host: str
@@ -97,7 +99,7 @@ class Target:
     headers: tuple[tuple[str, str], ...] = ()
 
 
-def parse_target(url: str, voice: str | None = None, api_key: str | None = None, api: str = "openai") -> Target:
+def parse_target(url: str, voice: str | None = None, api_key: str | None = None, api: str = "openai") -> ServerTarget:
     """``http://HOST:PORT`` or ``tcp://HOST:PORT``; anything else is an InputError naming the fix."""
     parsed = urlparse(url)
     try:
@@ -114,7 +116,7 @@ def parse_target(url: str, voice: str | None = None, api_key: str | None = None,
     headers = (("Authorization", f"Bearer {api_key}"),) if api_key else ()
     protocol = "http" if parsed.scheme == "http" else "wyoming"
     base = url.rstrip("/")
-    return Target(base, protocol, parsed.hostname, port or 80, api, voice, headers)
+    return ServerTarget(base, protocol, parsed.hostname, port or 80, api, voice, headers)
 
 
 def parse_levels(concurrency: str | None, rate: str | None) -> list[tuple[int | None, float | None]]:
@@ -160,7 +162,7 @@ def _tls() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-async def _http(target: Target, text: str, timeout: float, start: float) -> Result:
+async def _http(target: ServerTarget, text: str, timeout: float, start: float) -> Result:
     import httpx
 
     if target.api == "piper":
@@ -200,7 +202,7 @@ async def _http(target: Target, text: str, timeout: float, start: float) -> Resu
     return Result(True, start, first - start, end - start, size / 2 / rate)
 
 
-async def _wyoming(target: Target, text: str, timeout: float, start: float) -> Result:
+async def _wyoming(target: ServerTarget, text: str, timeout: float, start: float) -> Result:
     from wyoming.audio import AudioChunk
     from wyoming.client import AsyncTcpClient
     from wyoming.error import Error
@@ -234,7 +236,7 @@ async def _wyoming(target: Target, text: str, timeout: float, start: float) -> R
     return Result(True, start, first - start, end - start, audio)
 
 
-async def request(target: Target, text: str, timeout: float) -> Result:
+async def request(target: ServerTarget, text: str, timeout: float) -> Result:
     """One request to ``target``, bounded by ``timeout`` seconds in all."""
     start = time.perf_counter()
     run = _http if target.protocol == "http" else _wyoming
@@ -298,7 +300,7 @@ class _RssPoll:
 # --- levels -------------------------------------------------------------------------------------
 
 
-async def _closed(target: Target, texts: Sequence[str], clients: int, count: int, duration: float,
+async def _closed(target: ServerTarget, texts: Sequence[str], clients: int, count: int, duration: float,
                   timeout: float) -> list[Result]:  # fmt: skip
     results: list[Result] = []
     issued = 0
@@ -315,7 +317,7 @@ async def _closed(target: Target, texts: Sequence[str], clients: int, count: int
     return results
 
 
-async def _open(target: Target, texts: Sequence[str], rate: float, count: int, duration: float, timeout: float,
+async def _open(target: ServerTarget, texts: Sequence[str], rate: float, count: int, duration: float, timeout: float,
                 seed: int = 0) -> list[Result]:  # fmt: skip
     rng = random.Random(seed)  # the same arrivals every run: contenders compared on equal terms
     tasks = []
@@ -352,7 +354,7 @@ def summarize(results: Sequence[Result], wall: float) -> dict[str, Any]:
     }  # fmt: skip
 
 
-async def _level(target: Target, texts: Sequence[str], clients: int | None, rate: float | None, count: int,
+async def _level(target: ServerTarget, texts: Sequence[str], clients: int | None, rate: float | None, count: int,
                  duration: float, timeout: float, metrics_url: str | None) -> dict[str, Any]:  # fmt: skip
     async with _RssPoll(metrics_url, dict(target.headers)) as rss:
         start = time.perf_counter()
@@ -365,7 +367,7 @@ async def _level(target: Target, texts: Sequence[str], clients: int | None, rate
     return {**summarize(results, wall), "server_rss_mb": rss.peak}
 
 
-async def _check_reachable(target: Target, timeout: float) -> None:
+async def _check_reachable(target: ServerTarget, timeout: float) -> None:
     try:
         _, writer = await asyncio.wait_for(asyncio.open_connection(target.host, target.port), timeout)
     except (OSError, TimeoutError) as err:
@@ -376,7 +378,7 @@ async def _check_reachable(target: Target, timeout: float) -> None:
 
 
 def run_load(
-    target: Target,
+    target: ServerTarget,
     levels: Sequence[tuple[int | None, float | None]],
     texts: Sequence[str] | None = None,
     requests: int = 20,
