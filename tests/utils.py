@@ -172,3 +172,18 @@ def symlink_traps(root: Path, outside: Path) -> None:
     (outside / "victim.txt").write_text("keep")
     (root / "link").symlink_to(outside)
     (root / "victim.wav").symlink_to(outside / "victim.txt")
+
+
+def private_device(path: Path, major: int, minor: int, mode: int = 0o666) -> Path:
+    """A character device node at ``path`` (1, 5 is a /dev/zero; 1, 3 /dev/null; 1, 7 /dev/full),
+    made inside a test's temporary folder, never the machine's /dev; skips the test with the
+    reason where mknod is not permitted."""
+    import stat
+
+    import pytest
+
+    try:
+        os.mknod(path, mode | stat.S_IFCHR, os.makedev(major, minor))
+    except OSError as err:
+        pytest.skip(f"cannot make a private device node here (mknod: {err.strerror}; needs root)")
+    return path

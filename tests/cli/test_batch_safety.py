@@ -10,7 +10,6 @@ import json
 import os
 import re
 import signal
-import stat
 import subprocess
 import sys
 import time
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_batch import LINES, ZERO, check_files, leftovers, manifest, one_error_line
-from tests.utils import cli_env, run_cli, symlink_traps
+from tests.utils import cli_env, private_device, run_cli, symlink_traps
 
 
 def errors(out: Path) -> dict[str, str]:
@@ -124,11 +123,7 @@ def test_a_killed_workers_temporary_file_is_removed_when_the_run_ends(tmp_path):
 
 
 def test_an_endless_device_as_the_input_is_refused(tmp_path):
-    zero = tmp_path / "zero"
-    try:
-        os.mknod(zero, 0o444 | stat.S_IFCHR, os.makedev(1, 5))  # a private /dev/zero, never the real one
-    except OSError as err:
-        pytest.skip(f"cannot make a private device node here (mknod: {err.strerror}; needs root)")
+    zero = private_device(tmp_path / "zero", 1, 5, 0o444)  # a private /dev/zero, never the real one
     proc = run_cli("batch", str(zero), "-o", str(tmp_path / "out"))
     assert proc.returncode == 2
     assert "gave more than 256 MiB: save the corpus to a file" in one_error_line(proc)

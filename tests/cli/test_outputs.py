@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from tests.utils import TEXTS, cli_env
+from tests.utils import TEXTS, cli_env, private_device
 from tts_accel.core.audio.sinks import writable_formats
 from tts_accel.core.files.atomic import is_temp_name
 
@@ -69,11 +69,8 @@ def dev(tmp_path):
     """A private /dev/full (c 1 7) and /dev/null (c 1 3) inside the test's directory."""
     d = tmp_path / "dev"
     d.mkdir()
-    try:
-        os.mknod(d / "full", 0o666 | stat.S_IFCHR, os.makedev(1, 7))
-        os.mknod(d / "null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
-    except OSError as err:
-        pytest.skip(f"cannot make a private device node here (mknod: {err.strerror}; needs root)")
+    private_device(d / "full", 1, 7)
+    private_device(d / "null", 1, 3)
     return d
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import stat
 import subprocess
 import threading
 import time
@@ -18,7 +17,7 @@ import pytest
 import soundfile as sf
 
 from tests.cli.test_outputs import TTS, _in_private_mount, complete_wav, one_line, tts
-from tests.utils import TEXTS, cli_env
+from tests.utils import TEXTS, cli_env, private_device
 
 ZERO = ["--noise-scale", "0", "--noise-w", "0"]
 
@@ -89,11 +88,7 @@ def _interrupt_after(proc: subprocess.Popen, source: Path, seconds: float) -> fl
 
 
 def test_an_endless_character_device_is_read_in_bounded_memory(tmp_path):
-    zero = tmp_path / "zero"
-    try:
-        os.mknod(zero, 0o444 | stat.S_IFCHR, os.makedev(1, 5))  # a private /dev/zero, never the real one
-    except OSError as err:
-        pytest.skip(f"cannot make a private device node here (mknod: {err.strerror}; needs root)")
+    zero = private_device(tmp_path / "zero", 1, 5, 0o444)  # a private /dev/zero, never the real one
     proc = subprocess.Popen([*TTS, "-i", str(zero), "-o", str(tmp_path / "z.wav")], stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=cli_env())  # fmt: skip
     peak = _interrupt_after(proc, zero, 5.0)  # reading it whole took 3.9 GB in 2 s
