@@ -135,13 +135,13 @@ def bench_command(
                 pad_edge=False,
             )
             gpu = any(r.vram_mb is not None for r in sel)
-            cols = ("mode", "RTF", "p20-p80", "wall s", "TTFA s", "CPU", "RSS MiB", *(("VRAM MiB",) if gpu else ()))
+            cols = ("mode", "RTF", "p20-p80", "wall s", "TTFA s", "stall s", "CPU", "RSS MiB", *(("VRAM MiB",) if gpu else ()))
             for col in (*cols, "speedup"):
                 table.add_column(col, justify="left" if col == "mode" else "right", no_wrap=True)
             for r in sel:
                 spread = f"{r.rtf_p20:.3f}-{r.rtf_p80:.3f}"
                 table.add_row(
-                    r.mode, f"{r.rtf:.3f}", spread, f"{r.wall_s:.2f}", f"{r.ttfa_s:.2f}",
+                    r.mode, f"{r.rtf:.3f}", spread, f"{r.wall_s:.2f}", f"{r.ttfa_s:.2f}", f"{r.stall_s:.2f}",
                     f"{r.cpu_util:.0%}", f"{r.peak_rss_mb:.0f}",
                     *((_fmt(r.vram_mb, ".0f", ""),) if gpu else ()), _fmt(r.speedup, ".2f", "x"),
                 )  # fmt: skip

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -72,6 +73,31 @@ def test_stats_account_for_every_sample(joe, zero_noise):
     assert stats.audio_s == pytest.approx(total / joe.sample_rate)
     assert 0 < stats.ttfa_s <= stats.wall_s
 
+
+
+class _SlowBackend(FakeBackend):
+    """Every chunk after the first takes ``delay`` seconds and gives 1 ms of audio per id."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(samples_per_id=22)
+        self.delay = delay
+
+    def infer(self, ids: np.ndarray, params: SynthParams) -> np.ndarray:
+        if self.calls:
+            time.sleep(self.delay)
+        return super().infer(ids, params)
+
+
+def test_stall_counts_the_wait_after_first_audio_and_only_that():
+    text = ["One. Two. Three."]
+    params = SynthParams(sentence_silence=0.0)
+    slow, fast = RunStats(), RunStats()
+    list(Synthesizer("piper-joe", backend=_SlowBackend(0.3)).stream(text, params, slow))
+    # each late chunk comes 0.3 s after the one before, which plays for a few ms: ~0.3 s stalled each
+    assert slow.chunks == 3 and 0.4 < slow.stall_s <= slow.wall_s - slow.ttfa_s
+    # 10 s of audio per chunk, made at once: the player never waits
+    list(Synthesizer("piper-joe", backend=FakeBackend(samples_per_id=22050 * 10)).stream(text, params, fast))
+    assert fast.chunks == 3 and fast.stall_s == 0.0
 
 MEMORY_PROBE = """
 import json, sys

@@ -46,6 +46,7 @@ class BenchRow:
     rtf_p80: float
     wall_s: float  # median
     ttfa_s: float  # median time to first audio
+    stall_s: float  # median time a player started at first audio waited for later audio
     audio_s: float
     cpu_util: float  # CPU seconds per wall second over all cores: 1.0 = every core busy
     #: a one-mode process's peak, estimated in this shared process: RSS before any model was
@@ -191,6 +192,7 @@ def run_bench(
                 mode=case.name, text=text_name, rtf=_pct(rtfs, 50), rtf_p20=_pct(rtfs, 20),
                 rtf_p80=_pct(rtfs, 80), wall_s=wall,
                 ttfa_s=float(np.median([s.ttfa_s or 0.0 for s in stats_list])),
+                stall_s=float(np.median([s.stall_s for s in stats_list])),
                 audio_s=stats_list[0].audio_s, cpu_util=cpu / cpus, peak_rss_mb=peaks[case.name],
                 speedup=(base_wall / wall) if base_wall else None, load_s=loaded[case.name][1],
                 windows=str(case.plan.windows or "off") if case.plan else "off", vram_mb=vram.get(case.name),

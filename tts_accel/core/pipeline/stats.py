@@ -24,6 +24,9 @@ class RunStats:
     audio_s: float = 0.0  # seconds of audio produced
     wall_s: float = 0.0  # from the first chunk's text to the last sample
     ttfa_s: float | None = None  # time to first audio
+    #: how long a player that starts at first audio would have waited for later audio, in all
+    #: (a piece that arrives after what came before it has played out: an underrun)
+    stall_s: float = 0.0
     cpu_s: float = 0.0
     chunks: int = 0
     pieces: int = 0  # audio pieces out (a whole chunk each, or its windows when streaming)

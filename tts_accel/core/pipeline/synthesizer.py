@@ -92,11 +92,17 @@ class Synthesizer:
             self.backend.reseed(params.seed)
         clock = Stopwatch()
         pieces = scheduler.run(self.chunks(blocks, params, on_skip), self.backend, params, self.plan)
+        played = 0.0  # when the audio out so far ends, on a player started at first audio
         for piece in pieces:
             chunk = piece.chunk
+            now = clock.elapsed()
             if stats.ttfa_s is None:
-                stats.ttfa_s = clock.elapsed()
+                stats.ttfa_s = played = now
+            elif now > played:  # the player ran dry before this piece came
+                stats.stall_s += now - played
+                played = now
             stats.audio_s += len(piece.audio) / self.sample_rate
+            played += len(piece.audio) / self.sample_rate
             stats.pieces += 1
             if on_piece is not None:
                 on_piece(piece)
@@ -105,6 +111,7 @@ class Synthesizer:
                 continue
             stats.chunks += 1
             stats.audio_s += chunk.pause_after
+            played += chunk.pause_after
             if chunk.pause_after:
                 yield silence(chunk.pause_after, self.sample_rate)
             if on_chunk is not None:
