@@ -56,6 +56,7 @@ UNNEEDED = {
     "joblib": "phonemizer's process pool (njobs > 1, never asked)",
     "rich.progress": "no progress bar when stderr is not a terminal",
     "rich.live": "no progress bar when stderr is not a terminal",
+    "pydantic": "typer 0.29 validates options through it (~90 ms): pyproject keeps typer below it",
 }
 #: Printing nothing (-q) needs no Rich console either.
 UNNEEDED_QUIET = {**UNNEEDED, "rich.console": "-q prints nothing", "rich.table": "-q prints nothing"}
