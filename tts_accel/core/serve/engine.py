@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tts_accel.core.acoustic.engine import WindowCall
 from tts_accel.core.audio.pcm import silence, to_pcm16
 from tts_accel.core.errors import Busy, InputError, VoiceError
 from tts_accel.core.pipeline.scheduler import Piece
@@ -47,6 +48,9 @@ class EngineSettings:
     max_queue: int = 32
     #: pieces a request may hold ready before its reader takes them (memory per request)
     capacity: int = 4
+    #: decoder windows of equal shape from different requests run as one call (None: the plan's
+    #: default, ``default_max_batch``)
+    max_batch: int | None = None
 
 
 @dataclass
@@ -57,6 +61,9 @@ class Out:
     pcm: np.ndarray  # (N,) int16
     seconds: float
     words: list = field(default_factory=list)  # timestamps.Word, in samples
+    #: the request's next unit is the flow of its chunk's next window (cheap): a batching
+    #: scheduler steps it at once so that it waits at that window's decoder call
+    more: bool = False
 
 
 @dataclass
@@ -74,6 +81,17 @@ class Loaded:
             voice = self.synth.voice.for_language(lang)  # InputError for a language it cannot read
             self.fronts[lang] = Synthesizer(voice, self.synth.plan, backend=self.synth.backend)
         return self.fronts[lang]
+
+
+#: ``--max-batch`` on a GPU: windows of equal shape share one launch there (docs/serve.md)
+GPU_MAX_BATCH = 4
+
+
+def default_max_batch(plan: ExecutionPlan) -> int:
+    """1 on the CPU (a batch of windows costs what its windows cost one by one there: no
+    throughput, and a later window of the batch waits for the others; docs/serve.md), else
+    ``GPU_MAX_BATCH``."""
+    return 1 if plan.device == "cpu" else GPU_MAX_BATCH
 
 
 def installed_voices() -> list[VoiceEntry]:
@@ -118,7 +136,10 @@ class Engine:
         self._lock = threading.Lock()
         self._voices: OrderedDict[str, Loaded] = OrderedDict()
         self._pinned = tuple(names)
-        self.scheduler = Scheduler(self.plan.workers, settings.max_queue, settings.capacity)
+        if settings.max_batch is not None and settings.max_batch < 1:
+            raise InputError(f"--max-batch {settings.max_batch}: a batch holds at least 1 window (1: each alone).")
+        self.max_batch = settings.max_batch or default_max_batch(self.plan)
+        self.scheduler = Scheduler(self.plan.workers, settings.max_queue, settings.capacity, max_batch=self.max_batch)
         self.ready = False
 
     # -- voices ----------------------------------------------------------------------------------
@@ -247,8 +268,14 @@ class Engine:
             job = stream.job
             opening = job.first_audio is None or job.ahead(time.monotonic()) <= 0
             frames_per_id = result.frames_per_id
-            for audio, last in stages.acoustic_stage(result, opening):
-                yield self._out(Piece(chunk, audio, last, frames_per_id), params, rate, timeline)
+            for step in stages.acoustic_calls(result, opening):
+                if isinstance(step, WindowCall):  # the window's flow ran: its decoder call is the next unit
+                    yield step
+                    continue
+                audio, last = step
+                out = self._out(Piece(chunk, audio, last, frames_per_id), params, rate, timeline)
+                out.more = not last
+                yield out
                 frames_per_id = None
         if spoken == 0:
             raise InputError(NOTHING_TO_SAY)
