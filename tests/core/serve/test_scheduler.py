@@ -265,7 +265,7 @@ def test_equal_shapes_of_different_requests_run_as_one_call():
     assert engine.sizes == [1, 1, 1, 3, 3]
     assert sched.batches == 2 and sched.batched_windows == 6
     for name, pieces in out.items():  # every piece is its own window's samples, in order
-        assert [p.k for p in pieces] == [0, 1, 2]
+        assert [(p.name, p.k) for p in pieces] == [(name, 0), (name, 1), (name, 2)]
         assert all(np.array_equal(p.audio, np.full(10, 2.0 * p.k, np.float32)) for p in pieces)
 
 
