@@ -45,6 +45,9 @@ class BatchEngine(DecoderEngine, Protocol):
     """An engine that runs several windows in one call (a batch dimension)."""
 
     max_batch: int  # windows one call may take (1: it cannot batch)
+    #: lengths that windows of a batch share (each padded to the batch's longest and masked): ()
+    #: batches only windows of one exact length
+    batch_shapes: tuple[int, ...]
 
     def run_batch(self, z_ctxs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """``[run(z) for z in z_ctxs]`` in one call; the windows share one padded length
@@ -60,9 +63,11 @@ def max_batch(engine: DecoderEngine) -> int:
 
 
 def padded(engine: DecoderEngine, frames: int) -> int:
-    """The context length ``engine`` really runs a ``frames``-frame window at (its smallest fixed
-    shape that holds it; ``frames`` itself for an engine that takes any length)."""
-    return next((s for s in engine.shapes if s >= frames), frames) if engine.shapes else frames
+    """The length class of a ``frames``-frame window on ``engine``: its smallest fixed shape that
+    holds it, else its smallest ``batch_shapes`` entry that does (an engine that takes any length
+    but batches windows padded to a few lengths), else ``frames`` itself."""
+    shapes = engine.shapes or getattr(engine, "batch_shapes", None) or ()
+    return next((s for s in shapes if s >= frames), frames)
 
 
 @dataclass(eq=False)

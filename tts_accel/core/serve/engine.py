@@ -61,9 +61,6 @@ class Out:
     pcm: np.ndarray  # (N,) int16
     seconds: float
     words: list = field(default_factory=list)  # timestamps.Word, in samples
-    #: the request's next unit is the flow of its chunk's next window (cheap): a batching
-    #: scheduler steps it at once so that it waits at that window's decoder call
-    more: bool = False
 
 
 @dataclass
@@ -273,9 +270,7 @@ class Engine:
                     yield step
                     continue
                 audio, last = step
-                out = self._out(Piece(chunk, audio, last, frames_per_id), params, rate, timeline)
-                out.more = not last
-                yield out
+                yield self._out(Piece(chunk, audio, last, frames_per_id), params, rate, timeline)
                 frames_per_id = None
         if spoken == 0:
             raise InputError(NOTHING_TO_SAY)

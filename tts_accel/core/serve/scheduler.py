@@ -24,13 +24,14 @@ has at most one unit queued, so it bounds the queued units too; past it ``submit
 
 Windows of equal shape across requests (``max_batch``): a unit may yield a
 ``acoustic.engine.WindowCall`` instead of audio: its window's flow ran and its decoder call waits
-(``pending``). The worker that takes such a request takes with it up to ``max_batch - 1`` other
-runnable requests whose pending calls have the same ``key`` (same engine, same padded context
-length), best priority first, runs them as one call (``run_calls``), then steps each request once
-to hand its window's samples out. Only calls that are already waiting join: a batch is never
-waited for. A request without audio yet is joined only by other requests without audio yet, so no
-stream's later window lengthens a first-audio call. ``max_batch = 1`` (or an engine that cannot
-batch) runs each call alone, exactly as before.
+(``pending``). With ``max_batch > 1`` a worker steps a request on until it waits at such a call
+(handing each piece out as it comes), so that waiting requests sit at their decoder calls. The
+worker that takes a waiting request takes with it up to ``max_batch - 1`` other runnable requests
+whose pending calls have the same ``key`` (same engine, same length class), best priority first,
+runs them as one call (``run_calls``), then steps each on. Only calls already waiting join: a
+batch is never waited for. A request without audio yet is joined only by other requests without
+audio yet, so no stream's later window lengthens a first-audio call. ``max_batch = 1`` (or an
+engine that cannot batch) runs every unit alone, in exactly the order it had before batching.
 """
 
 from __future__ import annotations
@@ -306,9 +307,9 @@ class Scheduler:
     def _step(self, job: RequestJob, failed: BaseException | None, shared: tuple[float, float]) -> None:
         """One unit of ``job`` (``next``), unless its decoder call ``failed``; then its result in
         its buffer. ``shared``: its part of the batch's decoder call (wall, CPU seconds). With
-        ``max_batch > 1``, an item that says ``more`` (its request's next unit is a window's flow,
-        cheap) is handed out and the request stepped once more at once, so that it waits at its
-        next decoder call, where another worker's batch can find it."""
+        ``max_batch > 1`` the request is stepped on (its item handed out first) until it waits at
+        its next decoder call, where a batch can find it, or ends, or its buffer is full, or an
+        item says ``more = False``."""
         while self._step_once(job, failed, shared):
             failed, shared = None, (0.0, 0.0)
 
@@ -328,8 +329,8 @@ class Scheduler:
         with self._cond:
             job.units_run += 1
             again = (
-                self.max_batch > 1 and getattr(item, "more", False) and not (finished or job.cancelled)
-                and error is None and len(job.buffer) + 1 < job.capacity
+                self.max_batch > 1 and not (finished or job.cancelled or isinstance(item, WindowCall))
+                and error is None and getattr(item, "more", True) and len(job.buffer) + 1 < job.capacity
             )  # fmt: skip
             if not again:
                 job.busy = False
