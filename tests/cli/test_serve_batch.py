@@ -51,31 +51,41 @@ def concurrent(server: Server) -> list[np.ndarray]:
     return [a for a in out if a is not None]
 
 
+def pcm(server: Server, text: str) -> np.ndarray:
+    reply = server.client().audio.speech.create(model="tts-1", voice="piper-joe", input=text, response_format="pcm",
+                                                extra_body=ZERO)  # fmt: skip
+    return np.frombuffer(reply.content, dtype="<i2")
+
+
 def test_batched_server_gives_the_unbatched_servers_samples(tmp_path):
     batched = Server(*ENGINE, "--max-batch", "2", wyoming=False)
     try:
         got = concurrent(batched)
         metrics = batched.metrics()
+        alone_on_batched = pcm(batched, TEXTS[2])  # one request: nothing to batch with
     finally:
         batched.kill()
-    assert metrics["tts_window_batches"] >= 1  # windows of the two LONG requests did share calls
+    assert metrics["tts_window_batches"] >= 1, metrics  # windows of the two LONG requests did share calls
     assert metrics["tts_batched_windows"] >= 2 * metrics["tts_window_batches"]
-    alone = Server(*ENGINE, "--max-batch", "1", wyoming=False)
+    unbatched = Server(*ENGINE, "--max-batch", "1", wyoming=False)
     try:
-        want = concurrent(alone)
-        assert alone.metrics()["tts_window_batches"] == 0
+        want = concurrent(unbatched)
+        assert unbatched.metrics()["tts_window_batches"] == 0
     finally:
-        alone.kill()
+        unbatched.kill()
     assert len(got) == len(want) == len(TEXTS)
     for a, b in zip(got, want, strict=True):
-        # a batched fp32 window is within float rounding of the same window alone (1e-5,
-        # tests/core/acoustic/test_engine.py): at most one int16 step apart, the same length
-        assert a.shape == b.shape and np.abs(a.astype(np.int32) - b).max() <= 1
+        # A batched fp32 window is within float rounding of the same window alone (1e-5:
+        # tests/core/acoustic/test_engine.py), one int16 step. Under load a stream that fell behind
+        # real time takes the opening schedule for its next sentence (docs/serve.md), another
+        # window set, exact within 1e-4 (voices/piper/stages.py): 4 steps bound both.
+        diff = int(np.abs(a.astype(np.int32) - b).max()) if a.shape == b.shape else None
+        assert diff is not None and diff <= 4, (a.shape, b.shape, diff)
     out = tmp_path / "synth.wav"
     r = run_cli("synth", TEXTS[2], "--noise-scale", "0", "--noise-w", "0", *ENGINE[:2], "-o", str(out), "-q")
     assert r.returncode == 0, r.stderr.decode()
     with wave.open(str(out)) as w:
-        assert np.array_equal(np.frombuffer(w.readframes(w.getnframes()), dtype="<i2"), want[2])
+        assert np.array_equal(np.frombuffer(w.readframes(w.getnframes()), dtype="<i2"), alone_on_batched)
 
 
 def test_max_batch_below_1_is_refused_before_listening():
