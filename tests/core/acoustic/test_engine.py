@@ -39,7 +39,7 @@ def latents(model) -> list[np.ndarray]:  # type: ignore[no-untyped-def]
 
 def windows_of(latents: list[np.ndarray], frames: int) -> list[np.ndarray]:
     """One ``frames``-frame window from each latent (different requests' windows of one shape)."""
-    return [np.ascontiguousarray(z[:, : frames]) for z in latents if z.shape[1] >= frames]
+    return [np.ascontiguousarray(z[:, :frames]) for z in latents if z.shape[1] >= frames]
 
 
 def test_ort_runs_each_window_alone_with_its_own_samples(model, latents) -> None:
