@@ -1,7 +1,9 @@
 """The resident engine: voices loaded and warmed once, every request turned into scheduler units.
 
 A request's units (``units``): for each chunk of its text, the chunk's phonemization and text
-stage (one unit: no audio yet), then each acoustic window of the chunk (one unit each), over the
+stage (one unit: no audio yet), then each acoustic window of the chunk (its flow, after which the
+request waits at the window's decoder call, ``WindowCall``; then that call, alone or batched with
+other requests' calls of the same shape by the scheduler, ``--max-batch``), over the
 voice's one shared backend (ONNX Runtime's ``run`` is thread-safe; phonemization goes through
 ``phonemize``'s process-wide lock). A backend that cannot split its graph gives each chunk whole,
 as one unit. The audio is the same as `tts synth`'s: the same chunks, the same stages and
