@@ -187,3 +187,23 @@ def private_device(path: Path, major: int, minor: int, mode: int = 0o666) -> Pat
     except OSError as err:
         pytest.skip(f"cannot make a private device node here (mknod: {err.strerror}; needs root)")
     return path
+
+
+class FakeBatchEngine:
+    """An engine that batches: its output is the window's column sums, its calls are recorded."""
+
+    hop = 1
+    margins = None  # not read by a batch
+
+    def __init__(self, shapes=None, limit: int = 8) -> None:  # type: ignore[no-untyped-def]
+        self.shapes = shapes
+        self.max_batch = limit
+        self.sizes: list[int] = []
+
+    def run(self, z: np.ndarray) -> np.ndarray:
+        self.sizes.append(1)
+        return z.sum(0)
+
+    def run_batch(self, zs):  # type: ignore[no-untyped-def]
+        self.sizes.append(len(zs))
+        return [z.sum(0) for z in zs]

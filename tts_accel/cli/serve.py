@@ -102,6 +102,14 @@ def serve_command(
     workers: Annotated[
         int | None, typer.Option("--workers", help="Units (text stages, windows) run at once, over every request.")
     ] = None,
+    max_batch: Annotated[
+        int | None,
+        typer.Option(
+            "--max-batch",
+            help="Decoder windows of equal shape from different requests run as one call (already waiting "
+            "ones only). Default: 1 on the CPU, 4 on a GPU (docs/serve.md).",
+        ),
+    ] = None,
     explain: Annotated[bool, typer.Option("--explain", help="Print the execution plan, then exit.")] = False,
     max_queue: Annotated[
         int, typer.Option("--max-queue", help="Requests admitted at once; past it HTTP 429 / a Wyoming error.")
@@ -152,6 +160,8 @@ def serve_command(
         ("--max-input-chars", max_input_chars),
     ):
         _positive(flag, value)
+    if max_batch is not None:
+        _positive("--max-batch", max_batch)
     _positive("--request-timeout", request_timeout, 0.1)
     _positive("--grace", grace, 0)
     mapping = _voice_map(voice_map or [])
@@ -172,6 +182,7 @@ def serve_command(
         threads=threads,
         workers=workers,
         max_queue=max_queue,
+        max_batch=max_batch,
     )
     for voice in mapping.values():
         Engine.check_voice(voice)  # a map to a voice that is not installed is refused now, not per request

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import threading
 
+import numpy as np
 import pytest
 
+from tests.utils import FakeBatchEngine
+from tts_accel.core.acoustic.engine import WindowCall
 from tts_accel.core.errors import Busy, Cancelled
 from tts_accel.core.serve.scheduler import END, Scheduler
 
@@ -210,3 +213,81 @@ def test_async_consumer_gets_the_same_items(one_worker):
     log: list[str] = []
     job = one_worker.submit(fake("a", 4, log), seconds)
     assert [k for _, k, _ in asyncio.run(read(job))] == [0, 1, 2, 3]
+
+
+# --- windows of equal shape across requests (max_batch) -----------------------------------------
+
+
+class Piece:
+    """A window's audio as a fake request hands it out; ``more``: its next unit is a window's flow."""
+
+    def __init__(self, name: str, k: int, audio, more: bool) -> None:  # type: ignore[no-untyped-def]
+        self.name, self.k, self.audio, self.more = name, k, audio, more
+
+
+def windowed(name: str, widths: list[int], engine, log: list[str], gate: threading.Event | None = None):  # type: ignore[no-untyped-def]
+    """A request: a text stage, then per window a decoder call (``widths[k]`` frames) and its piece."""
+    if gate is not None:
+        gate.wait(5)
+    yield None
+    for k, width in enumerate(widths):
+        call = WindowCall(engine, np.full((2, width), float(k), np.float32))
+        log.append(f"{name}.flow{k}")
+        yield call
+        log.append(f"{name}.{k}")
+        yield Piece(name, k, call.audio, more=k < len(widths) - 1)
+
+
+def piece_seconds(item) -> float:  # type: ignore[no-untyped-def]
+    return 1.0
+
+
+def batched_run(max_batch: int, widths: dict[str, list[int]]):  # type: ignore[no-untyped-def]
+    """One worker (frozen clock): a gated request holds it while the others are admitted; then
+    every request is drained. (engine, scheduler, {name: pieces}, log)."""
+    engine, log = FakeBatchEngine(), []
+    sched = Scheduler(workers=1, max_queue=8, capacity=100, clock=Clock(), max_batch=max_batch)
+    gate = threading.Event()
+    blocker = sched.submit(fake("gate", 0, [], gate), seconds)
+    jobs = {name: sched.submit(windowed(name, w, engine, log), piece_seconds) for name, w in widths.items()}
+    gate.set()
+    try:
+        drain(blocker)
+        return engine, sched, {name: drain(job) for name, job in jobs.items()}, log
+    finally:
+        sched.stop()
+
+
+def test_equal_shapes_of_different_requests_run_as_one_call():
+    engine, sched, out, log = batched_run(4, {"a": [10, 10, 10], "b": [10, 10, 10], "c": [10, 10, 10]})
+    # each first window alone (no other request had audio yet, none waited at a call), then the
+    # later windows of all three in one call each
+    assert engine.sizes == [1, 1, 1, 3, 3]
+    assert sched.batches == 2 and sched.batched_windows == 6
+    for name, pieces in out.items():  # every piece is its own window's samples, in order
+        assert [(p.name, p.k) for p in pieces] == [(name, 0), (name, 1), (name, 2)]
+        assert all(np.array_equal(p.audio, np.full(10, 2.0 * p.k, np.float32)) for p in pieces)
+
+
+def test_unequal_shapes_are_not_gathered_and_max_batch_bounds_a_call():
+    engine, _, out, _ = batched_run(2, {"a": [10, 10], "b": [10, 10], "c": [10, 10], "d": [10, 20]})
+    # first windows alone; then a, b, c wait at 10-frame calls and d at a 20-frame one: a and b in
+    # one call (max_batch 2), c alone, d alone
+    assert engine.sizes == [1, 1, 1, 1, 2, 1, 1]
+    assert [p.audio.shape for p in out["d"]] == [(10,), (20,)]
+    engine, _, _, _ = batched_run(4, {"a": [10, 30], "b": [10, 20]})
+    assert engine.sizes == [1, 1, 1, 1]  # second windows of 30 and 20 frames: two calls
+
+
+def test_a_first_audio_call_is_not_joined_by_later_windows():
+    engine, _, _, log = batched_run(4, {"a": [10, 10, 10], "b": [10, 10, 10]})
+    # when b's first window ran, a already waited at its second call of the same shape: b ran alone
+    assert log.index("b.flow0") > log.index("a.flow1") and engine.sizes[:2] == [1, 1]
+    assert log.index("b.0") < log.index("a.1")  # and a's second window did not go first either
+
+
+def test_max_batch_1_runs_every_call_alone_in_the_old_order():
+    engine, sched, out, log = batched_run(1, {"a": [10, 10], "b": [10, 10]})
+    assert engine.sizes == [1, 1, 1, 1] and sched.batches == 0
+    # no look-ahead to the next call: a's windows, its first audio, then b's, as before batching
+    assert log == ["a.flow0", "a.0", "b.flow0", "b.0", "a.flow1", "a.1", "b.flow1", "b.1"]

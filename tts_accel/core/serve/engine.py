@@ -1,7 +1,9 @@
 """The resident engine: voices loaded and warmed once, every request turned into scheduler units.
 
 A request's units (``units``): for each chunk of its text, the chunk's phonemization and text
-stage (one unit: no audio yet), then each acoustic window of the chunk (one unit each), over the
+stage (one unit: no audio yet), then each acoustic window of the chunk (its flow, after which the
+request waits at the window's decoder call, ``WindowCall``; then that call, alone or batched with
+other requests' calls of the same shape by the scheduler, ``--max-batch``), over the
 voice's one shared backend (ONNX Runtime's ``run`` is thread-safe; phonemization goes through
 ``phonemize``'s process-wide lock). A backend that cannot split its graph gives each chunk whole,
 as one unit. The audio is the same as `tts synth`'s: the same chunks, the same stages and
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from tts_accel.core.acoustic.engine import WindowCall
 from tts_accel.core.audio.pcm import silence, to_pcm16
 from tts_accel.core.errors import Busy, InputError, VoiceError
 from tts_accel.core.pipeline.scheduler import Piece
@@ -47,6 +50,9 @@ class EngineSettings:
     max_queue: int = 32
     #: pieces a request may hold ready before its reader takes them (memory per request)
     capacity: int = 4
+    #: decoder windows of equal shape from different requests run as one call (None: the plan's
+    #: default, ``default_max_batch``)
+    max_batch: int | None = None
 
 
 @dataclass
@@ -74,6 +80,17 @@ class Loaded:
             voice = self.synth.voice.for_language(lang)  # InputError for a language it cannot read
             self.fronts[lang] = Synthesizer(voice, self.synth.plan, backend=self.synth.backend)
         return self.fronts[lang]
+
+
+#: ``--max-batch`` on a GPU: windows of equal shape share one launch there (docs/serve.md)
+GPU_MAX_BATCH = 4
+
+
+def default_max_batch(plan: ExecutionPlan) -> int:
+    """1 on the CPU (a batch of windows costs what its windows cost one by one there: no
+    throughput, and a later window of the batch waits for the others; docs/serve.md), else
+    ``GPU_MAX_BATCH``."""
+    return 1 if plan.device == "cpu" else GPU_MAX_BATCH
 
 
 def installed_voices() -> list[VoiceEntry]:
@@ -118,7 +135,10 @@ class Engine:
         self._lock = threading.Lock()
         self._voices: OrderedDict[str, Loaded] = OrderedDict()
         self._pinned = tuple(names)
-        self.scheduler = Scheduler(self.plan.workers, settings.max_queue, settings.capacity)
+        if settings.max_batch is not None and settings.max_batch < 1:
+            raise InputError(f"--max-batch {settings.max_batch}: a batch holds at least 1 window (1: each alone).")
+        self.max_batch = settings.max_batch or default_max_batch(self.plan)
+        self.scheduler = Scheduler(self.plan.workers, settings.max_queue, settings.capacity, max_batch=self.max_batch)
         self.ready = False
 
     # -- voices ----------------------------------------------------------------------------------
@@ -247,7 +267,11 @@ class Engine:
             job = stream.job
             opening = job.first_audio is None or job.ahead(time.monotonic()) <= 0
             frames_per_id = result.frames_per_id
-            for audio, last in stages.acoustic_stage(result, opening):
+            for step in stages.acoustic_calls(result, opening):
+                if isinstance(step, WindowCall):  # the window's flow ran: its decoder call is the next unit
+                    yield step
+                    continue
+                audio, last = step
                 yield self._out(Piece(chunk, audio, last, frames_per_id), params, rate, timeline)
                 frames_per_id = None
         if spoken == 0:

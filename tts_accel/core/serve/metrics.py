@@ -14,7 +14,8 @@ OUTCOMES = ("ok", "client_error", "busy", "cancelled", "timeout", "error")
 
 
 class Metrics:
-    def __init__(self, depth: Callable[[], int], waiting: Callable[[], int]):
+    def __init__(self, depth: Callable[[], int], waiting: Callable[[], int],
+                 batched: Callable[[], tuple[int, int]] = lambda: (0, 0)):  # fmt: skip
         self.active = 0  # requests in flight (what the shutdown checks)
         self.registry = CollectorRegistry()
         r = self.registry
@@ -27,6 +28,11 @@ class Metrics:
         queue.set_function(lambda: float(depth()))
         units = Gauge("tts_units_waiting", "Units (text stages, windows) ready that no worker has taken", registry=r)
         units.set_function(lambda: float(waiting()))
+        batches = Gauge("tts_window_batches", "Decoder calls that ran several requests' windows at once",
+                        registry=r)  # fmt: skip
+        batches.set_function(lambda: float(batched()[0]))
+        windows = Gauge("tts_batched_windows", "Windows run inside those batched calls", registry=r)
+        windows.set_function(lambda: float(batched()[1]))
         self.ttfa = Histogram(
             "tts_time_to_first_audio_seconds",
             "From the request to its first audio",

@@ -21,6 +21,17 @@ its own request, not the others, and memory per request stays at a few windows. 
 running now is the last. ``max_queue`` bounds the requests admitted (running or waiting); each
 has at most one unit queued, so it bounds the queued units too; past it ``submit`` raises
 :class:`Busy` (HTTP 429, a Wyoming error event).
+
+Windows of equal shape across requests (``max_batch``): a unit may yield a
+``acoustic.engine.WindowCall`` instead of audio: its window's flow ran and its decoder call waits
+(``pending``). With ``max_batch > 1`` a worker steps a request on until it waits at such a call
+(handing each piece out as it comes), so that waiting requests sit at their decoder calls. The
+worker that takes a waiting request takes with it up to ``max_batch - 1`` other runnable requests
+whose pending calls have the same ``key`` (same engine, same length class), best priority first,
+runs them as one call (``run_calls``), then steps each on. Only calls already waiting join: a
+batch is never waited for. A request without audio yet is joined only by other requests without
+audio yet, so no stream's later window lengthens a first-audio call. ``max_batch = 1`` (or an
+engine that cannot batch) runs every unit alone, in exactly the order it had before batching.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from tts_accel.core.acoustic.engine import WindowCall, run_calls
 from tts_accel.core.errors import Busy, Cancelled
 
 #: Returned by ``RequestJob.get`` once every item of the request is out.
@@ -66,6 +78,7 @@ class RequestJob:
         self.first_audio: float | None = None  # clock time of its first audio
         self.audio_s = 0.0  # seconds of audio produced so far
         self.units_run = 0
+        self.pending: WindowCall | None = None  # a decoder call its last unit left to run
         self._wake: Callable[[], None] | None = None  # an async consumer's wake-up
 
     # -- the policy --------------------------------------------------------------------------------
@@ -139,8 +152,12 @@ class RequestJob:
 class Scheduler:
     """``workers`` threads serving every admitted job's units, highest priority first."""
 
-    def __init__(self, workers: int, max_queue: int, capacity: int = 4, clock: Callable[[], float] = time.monotonic):
+    def __init__(self, workers: int, max_queue: int, capacity: int = 4, clock: Callable[[], float] = time.monotonic,
+                 max_batch: int = 1):  # fmt: skip
         self.workers = max(1, workers)
+        self.max_batch = max(1, max_batch)
+        #: decoder calls run in batches of more than one window, and the windows in them
+        self.batches = self.batched_windows = 0
         self.max_queue = max(1, max_queue)
         self.capacity = max(1, capacity)
         self.clock = clock
@@ -242,6 +259,22 @@ class Scheduler:
         except (AttributeError, ValueError, RuntimeError):
             pass
 
+    def _gather(self, leader: RequestJob, now: float) -> list[RequestJob]:
+        """(under the lock) ``leader`` and the runnable requests whose pending decoder call may share
+        its call: the same key, at most ``max_batch`` in all, best priority first; a first-audio
+        leader only with other first-audio requests. Nothing is waited for."""
+        call = leader.pending
+        if self.max_batch <= 1 or call is None or call.key is None:
+            return [leader]
+        first = leader.first_audio is None
+        mates = [
+            j for j in self._jobs
+            if j is not leader and j.runnable() and j.pending is not None and j.pending.key == call.key
+            and (j.first_audio is None or not first)
+        ]  # fmt: skip
+        mates.sort(key=lambda j: j.key(now))
+        return [leader, *mates[: min(self.max_batch, call.limit) - 1]]
+
     def _work(self) -> None:
         while True:
             with self._cond:
@@ -251,35 +284,72 @@ class Scheduler:
                         return
                     self._cond.wait()
                     job = self._pick()
-                job.busy = True
-                self._running += 1
+                batch = self._gather(job, self.clock())
+                for j in batch:
+                    j.busy = True
+                self._running += len(batch)
             start, cpu = time.perf_counter(), time.thread_time()
-            item: Any = None
-            finished = False
-            error: BaseException | None = None
+            failed: BaseException | None = None
+            if job.pending is not None:  # the decoder calls, one batched call where they are several
+                try:
+                    run_calls([j.pending for j in batch])  # type: ignore[misc]
+                except BaseException as err:  # noqa: BLE001 - handed to each request's consumer
+                    failed = err
+                for j in batch:
+                    j.pending = None
+                if len(batch) > 1:
+                    self.batches += 1
+                    self.batched_windows += len(batch)
+            shared = (time.perf_counter() - start) / len(batch), (time.thread_time() - cpu) / len(batch)
+            for j in batch:
+                self._step(j, failed, shared)
+
+    def _step(self, job: RequestJob, failed: BaseException | None, shared: tuple[float, float]) -> None:
+        """One unit of ``job`` (``next``), unless its decoder call ``failed``; then its result in
+        its buffer. ``shared``: its part of the batch's decoder call (wall, CPU seconds). With
+        ``max_batch > 1`` the request is stepped on (its item handed out first) until it waits at
+        its next decoder call, where a batch can find it, or ends, or its buffer is full, or an
+        item says ``more = False``."""
+        while self._step_once(job, failed, shared):
+            failed, shared = None, (0.0, 0.0)
+
+    def _step_once(self, job: RequestJob, failed: BaseException | None, shared: tuple[float, float]) -> bool:
+        start, cpu = time.perf_counter(), time.thread_time()
+        item: Any = None
+        finished = False
+        error = failed
+        if error is None and not job.cancelled:
             try:
                 item = next(job.units)
             except StopIteration:
                 finished = True
             except BaseException as err:  # noqa: BLE001 - handed to the consumer, raised there
                 error = err
-            took, cpu = time.perf_counter() - start, time.thread_time() - cpu
-            with self._cond:
+        took, cpu = time.perf_counter() - start + shared[0], time.thread_time() - cpu + shared[1]
+        with self._cond:
+            job.units_run += 1
+            again = (
+                self.max_batch > 1 and not (finished or job.cancelled or isinstance(item, WindowCall))
+                and error is None and getattr(item, "more", True) and len(job.buffer) + 1 < job.capacity
+            )  # fmt: skip
+            if not again:
                 job.busy = False
-                job.units_run += 1
                 self._running -= 1
-                if not job.cancelled:
-                    if item is not None:
-                        audio = job.seconds(item)
-                        if audio > 0 and job.first_audio is None:
-                            job.first_audio = self.clock()
-                        job.audio_s += audio
-                        job.buffer.append(item)
-                    if error is not None:
-                        job.error = error
-                if finished or error is not None or job.cancelled:
-                    self._retire(job)
-                self._cond.notify_all()
-            if self.on_unit is not None:
-                self.on_unit(job, took, cpu)
-            job._notify()
+            if isinstance(item, WindowCall):  # its decoder call waits for a worker (maybe a batch)
+                job.pending, item = item, None
+            if not job.cancelled:
+                if item is not None:
+                    audio = job.seconds(item)
+                    if audio > 0 and job.first_audio is None:
+                        job.first_audio = self.clock()
+                    job.audio_s += audio
+                    job.buffer.append(item)
+                if error is not None:
+                    job.error = error
+            if finished or error is not None or job.cancelled:
+                self._retire(job)
+            self._cond.notify_all()
+        if self.on_unit is not None:
+            self.on_unit(job, took, cpu)
+        job._notify()
+        return again

@@ -53,7 +53,8 @@ class _Uvicorn(uvicorn.Server):
 
 def run(engine: Engine, config: HttpConfig, listen: Listen, say: Callable[[str], None]) -> int:
     """Serve until a signal; the exit code (0: every request in flight finished within the grace)."""
-    metrics = Metrics(engine.scheduler.depth, engine.scheduler.waiting)
+    sched = engine.scheduler
+    metrics = Metrics(sched.depth, sched.waiting, lambda: (sched.batches, sched.batched_windows))
     engine.scheduler.on_unit = metrics.on_unit
     app = create_app(engine, config, metrics)
     server = _Uvicorn(

@@ -61,6 +61,12 @@ class TwoStage(Protocol):
         says whether a core of the plan is idle now (the next window may run beside this one)."""
         ...
 
+    def acoustic_calls(self, text: TextResult, opening: bool) -> Iterator[Any]:
+        """``acoustic_stage`` with each window's decoder run handed out, for a scheduler that
+        batches windows across requests: per window an ``acoustic.engine.WindowCall`` (the caller
+        sets its ``audio``: ``run_calls``), then (samples, last)."""
+        ...
+
     def acoustic_whole(self, text: TextResult) -> np.ndarray:
         """The acoustic stage in one run over the whole latent: what the windows must join into
         (``tts verify`` tier 2)."""

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from tts_accel.core.acoustic.engine import WindowCall
 from tts_accel.core.acoustic.receptive import from_session
 from tts_accel.core.acoustic.windows import Margins, Schedule, Window, WindowPlan, windows
 from tts_accel.core.errors import ModelError
@@ -169,7 +170,10 @@ class AcousticStage:
 
     def run_window(self, z: np.ndarray, window: Window) -> np.ndarray:
         """Samples (core * hop,) of ``window``'s core frames, from the decoder latent z (C, F)."""
-        audio = self.decoder.run(z[:, window.ctx_start : window.ctx_stop])  # (W * hop,)
+        return self.core(self.decoder.run(z[:, window.ctx_start : window.ctx_stop]), window)  # (W * hop,) in
+
+    def core(self, audio: np.ndarray, window: Window) -> np.ndarray:
+        """The core's samples of a window's context samples (W * hop,)."""
         return audio[window.skip * self.hop : (window.skip + window.core) * self.hop]
 
     # -- a sentence -------------------------------------------------------------------------------
@@ -199,13 +203,24 @@ class AcousticStage:
         both cores (two windows in flight at most: memory stays bounded). Each window then takes its flow over its
         own context plus the flow's margins, which reads only z_p: any two windows are
         independent, and exact by the receptive field."""
-        field = self.decoder_margins
-        if schedule.margins.left < field.left or schedule.margins.right < field.right:
-            raise ValueError(f"margins {schedule.margins} are inside the decoder's field {field}")
-        n = z_p.shape[1]
         if spare is not None:
-            yield from self._stream_apart(z_p, self.windows(n, schedule), cancel, spare)
+            self._check(schedule)
+            yield from self._stream_apart(z_p, self.windows(z_p.shape[1], schedule), cancel, spare)
             return
+        for step in self.calls(z_p, schedule, flow_step, cancel):
+            if isinstance(step, WindowCall):
+                step.audio = self.decoder.run(step.z_ctx)
+            else:
+                yield step
+
+    def calls(
+        self, z_p: np.ndarray, schedule: Schedule, flow_step: int | None = None, cancel: threading.Event | None = None
+    ) -> Iterator[WindowCall | np.ndarray]:
+        """``stream`` with each decoder run handed to the caller: per window, a ``WindowCall`` (the
+        flow has run; the caller runs the decoder, alone or batched with other requests' calls:
+        ``acoustic.engine.run_calls``), then, on the next step, that window's core samples."""
+        self._check(schedule)
+        n = z_p.shape[1]
         z = np.empty_like(z_p)  # (C, F): filled by the flow just ahead of the decoder
         flow_windows = iter(windows(n, self.flow_schedule(schedule, flow_step), fixed=False))
         ready = 0
@@ -216,7 +231,16 @@ class AcousticStage:
                 fw = next(flow_windows)
                 z[:, fw.core_start : fw.core_stop] = self.flow_window(z_p, fw)
                 ready = fw.core_stop
-            yield self.run_window(z, window)
+            call = WindowCall(self.decoder, z[:, window.ctx_start : window.ctx_stop])
+            yield call
+            if call.audio is None:
+                raise ModelError("a window's decoder call was not run before its samples were asked for")
+            yield self.core(call.audio, window)
+
+    def _check(self, schedule: Schedule) -> None:
+        field = self.decoder_margins
+        if schedule.margins.left < field.left or schedule.margins.right < field.right:
+            raise ValueError(f"margins {schedule.margins} are inside the decoder's field {field}")
 
     def window_apart(self, z_p: np.ndarray, window: Window) -> np.ndarray:
         """One window's samples from z_p alone: the flow over its context widened by the flow's
@@ -225,8 +249,7 @@ class AcousticStage:
         start, stop = max(0, window.ctx_start - m.left), min(n, window.ctx_stop + m.right)
         flow = Window(window.ctx_start, window.ctx_stop, start, stop)  # its core: the decoder's context
         z_ctx = self.flow_window(z_p, flow)  # (C, ctx) of the decoder window's context
-        audio = self.decoder.run(z_ctx)
-        return audio[window.skip * self.hop : (window.skip + window.core) * self.hop]
+        return self.core(self.decoder.run(z_ctx), window)
 
     def _stream_apart(
         self, z_p: np.ndarray, plan: list[Window], cancel: threading.Event | None, spare: Callable[[], bool]
@@ -286,6 +309,19 @@ class PiperStages:
         count = len(self.acoustic.windows(text.frames, schedule))
         for k, audio in enumerate(self.acoustic.stream(text.z_p, schedule, cancel=cancel, spare=spare)):
             yield audio, k == count - 1
+
+    def acoustic_calls(self, text: TextOutput, opening: bool) -> Iterator[WindowCall | tuple[np.ndarray, bool]]:
+        """``acoustic_stage`` with each window's decoder run handed out: a ``WindowCall``, then
+        (samples, last) once the caller has run it (``AcousticStage.calls``)."""
+        schedule = self.opening if opening else self.steady
+        count = len(self.acoustic.windows(text.frames, schedule))
+        k = 0
+        for step in self.acoustic.calls(text.z_p, schedule):
+            if isinstance(step, WindowCall):
+                yield step
+            else:
+                k += 1
+                yield step, k == count
 
     def acoustic_whole(self, text: TextOutput) -> np.ndarray:
         return self.acoustic.run_whole(text.z_p)

@@ -12,6 +12,15 @@ disk only loads them (``load``; ``prepare`` also calls each shape once, because 
 after loading sets up oneDNN's kernels and costs about 10x a steady one). ``allow_compile=False``
 refuses to compile (a ``ModelError`` naming `tts tune`), which is how `tts synth` keeps its
 promise of never compiling unless asked.
+
+Batches (``run_batch``, for `tts serve --max-batch`): an eager engine runs windows of several
+requests in one call, the net mapped over them with ``torch.func.vmap``. Windows whose lengths
+fall in one class of ``batch_shapes`` (the compiled shapes) share a call, each right-padded to
+the batch's longest and masked at its own end, so its samples are its own ``run``'s within float
+rounding (at most 1.8e-6 in fp32 on the dev VM: a batch may get another convolution algorithm).
+A compiled package is exported at batch 1, so a compiled engine says ``max_batch = 1`` and its
+windows run one call each. ``device``: where an eager engine runs ("cuda" on a GPU; the window
+comes in and its samples go out as numpy arrays either way).
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from tts_accel.core.acoustic.registry import COMPILED_SHAPES
 from tts_accel.core.errors import ModelError
 from tts_accel.core.voices.piper.config import HOP
 from tts_accel.core.voices.piper.torch_acoustic._runtime import torch
@@ -50,7 +60,12 @@ class TorchDecoderEngine:
         allow_compile: bool = True,
         on_compile: Callable[[ArtifactKey], None] | None = None,
         net: Decoder2d | None = None,
+        device: str = "cpu",
+        max_batch: int = 16,
+        batch_shapes: Sequence[int] = COMPILED_SHAPES,
     ) -> None:
+        if compiled and device != "cpu":
+            raise ValueError("a compiled (AOTInductor) decoder runs on the CPU; use an eager engine on a GPU")
         if compiled and not shapes:
             raise ValueError("a compiled engine needs at least one window shape (frames)")
         if net is not None and net.precision != precision:
@@ -68,7 +83,14 @@ class TorchDecoderEngine:
         self.allow_compile = allow_compile
         self.on_compile = on_compile
         self.store = AotiStore(cache_root, runners) if compiled else None
+        self.device = torch.device(device)
+        #: windows one call may take: compiled packages are exported at batch 1
+        self.max_batch = 1 if compiled else max(1, max_batch)
+        #: windows whose lengths fall in one class (the compiled engine's shapes) share a batch,
+        #: padded to the batch's longest: exact (masked), and the shapes of several requests meet
+        self.batch_shapes = () if compiled else tuple(sorted(batch_shapes))
         self._net = net  # built from the ONNX weights only when needed: a package holds its own
+        self._batched: Callable[..., Any] | None = None
         self._fns: dict[int, Callable[..., Any]] = {}
         self._lock = threading.Lock()
         self._keys: dict[int, ArtifactKey] = {}
@@ -80,7 +102,7 @@ class TorchDecoderEngine:
     @property
     def net(self) -> Decoder2d:
         if self._net is None:
-            self._net = build_decoder(self.model_path, self.precision)
+            self._net = build_decoder(self.model_path, self.precision).to(self.device)
             self.hop = self._net.hop
         return self._net
 
@@ -112,21 +134,41 @@ class TorchDecoderEngine:
 
     def run(self, z_ctx: np.ndarray) -> np.ndarray:
         """z_ctx (192, W) float32 -> (W * hop,) float32 samples of those W frames."""
-        z = np.asarray(z_ctx, dtype=np.float32)
-        if z.ndim != 2 or z.shape[0] != CHANNELS or z.shape[1] == 0:
-            raise ModelError(f"a decoder window is ({CHANNELS}, W) with W >= 1 latent frames, got {z.shape}")
-        frames = z.shape[1]
+        frames = _frames(z_ctx)
         length = self._bucket(frames)
         x = torch.zeros((1, CHANNELS, length), dtype=torch.float32)  # (1, 192, L): right-padded
-        x[0, :, :frames] = torch.from_numpy(z)
+        x[0, :, :frames] = torch.from_numpy(np.asarray(z_ctx, dtype=np.float32))
         valid = torch.tensor([frames], dtype=torch.int64)
         fn = self._callable(length) if self.compiled else self.net
         with torch.no_grad():
-            audio = fn(x, valid)  # (1, L * hop)
+            audio = fn(x.to(self.device), valid.to(self.device))  # (1, L * hop)
+        return self._samples(audio[0], length, frames)
+
+    def run_batch(self, z_ctxs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Several windows in one call (eager engines; a compiled one runs them one by one), each
+        right-padded to the longest and masked at its own end: ``[run(z) for z in z_ctxs]``."""
+        if self.compiled or len(z_ctxs) <= 1:
+            return [self.run(z) for z in z_ctxs]
+        if len(z_ctxs) > self.max_batch:
+            raise ModelError(f"a batch of {len(z_ctxs)} windows exceeds this engine's max_batch ({self.max_batch})")
+        counts = [_frames(z) for z in z_ctxs]
+        length = max(counts)
+        x = torch.zeros((len(z_ctxs), 1, CHANNELS, length), dtype=torch.float32)  # (B, 1, 192, L)
+        for i, (z, frames) in enumerate(zip(z_ctxs, counts, strict=True)):
+            x[i, 0, :, :frames] = torch.from_numpy(np.asarray(z, dtype=np.float32))
+        valid = torch.tensor(counts, dtype=torch.int64).reshape(-1, 1)  # (B, 1)
+        if self._batched is None:
+            self._batched = torch.func.vmap(self.net)  # the batch-1 net over a leading batch dim
+        with torch.no_grad():
+            audio = self._batched(x.to(self.device), valid.to(self.device))  # (B, 1, L * hop)
+        return [self._samples(audio[i, 0], length, frames) for i, frames in enumerate(counts)]
+
+    def _samples(self, audio: Any, length: int, frames: int) -> np.ndarray:
+        """(frames * hop,) float32 numpy from one window's (L * hop,) output."""
         hop = int(audio.shape[-1]) // length
         if hop != self.hop:
             raise ModelError(f"the decoder gave {hop} samples per frame, expected {self.hop}")
-        return audio[0, : frames * hop].numpy().copy()
+        return audio[: frames * hop].float().cpu().numpy().copy()
 
     # -- internals -----------------------------------------------------------------------------
     def _bucket(self, frames: int) -> int:
@@ -167,6 +209,13 @@ class TorchDecoderEngine:
                 return torch.export.export(self.net, _example(length))
 
         return self.store.get_or_build(key, export, self.on_compile)
+
+
+def _frames(z_ctx: np.ndarray) -> int:
+    shape = np.shape(z_ctx)
+    if len(shape) != 2 or shape[0] != CHANNELS or shape[1] == 0:
+        raise ModelError(f"a decoder window is ({CHANNELS}, W) with W >= 1 latent frames, got {shape}")
+    return int(shape[1])
 
 
 def _example(length: int) -> tuple[Any, Any]:
