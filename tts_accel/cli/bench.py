@@ -135,7 +135,8 @@ def bench_command(
                 pad_edge=False,
             )
             gpu = any(r.vram_mb is not None for r in sel)
-            cols = ("mode", "RTF", "p20-p80", "wall s", "TTFA s", "stall s", "CPU", "RSS MiB", *(("VRAM MiB",) if gpu else ()))
+            cols = ("mode", "RTF", "p20-p80", "wall s", "TTFA s", "stall s", "CPU", "RSS MiB",
+                    *(("VRAM MiB",) if gpu else ()))
             for col in (*cols, "speedup"):
                 table.add_column(col, justify="left" if col == "mode" else "right", no_wrap=True)
             for r in sel:
