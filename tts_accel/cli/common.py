@@ -121,16 +121,21 @@ def _silence_stdout() -> None:
 
 
 class CtrlC:
-    """SIGINT (Ctrl-C) and SIGTERM set a flag that the run checks between chunks, instead of an
-    exception raised at an arbitrary bytecode (Python ignores one raised inside a weakref callback
-    during an import, and then the run goes on). Inside ``blocking()`` (opening a FIFO, writing to
-    a reader that stalls, reading stdin) the signal interrupts at once, since the run would never
-    reach the next check. A second signal interrupts at once anywhere. Exit 130 and 143."""
+    """SIGINT (Ctrl-C) and SIGTERM cancel the run (``cancel``, a ``core.cancel.Cancel``): its
+    model runs in flight are aborted, and the run stops at its next check (between chunks,
+    windows and phonemizer calls), instead of an exception raised at an arbitrary bytecode (Python
+    ignores one raised inside a weakref callback during an import, and then the run goes on).
+    Inside ``blocking()`` (opening a FIFO, writing to a reader that stalls, reading stdin) the
+    signal interrupts at once, since the run would never reach the next check. A second signal
+    interrupts at once anywhere. Exit 130 and 143."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
+        from tts_accel.core.cancel import Cancel
+
         self.event = threading.Event()
+        self.cancel = Cancel()
         self.signum: int | None = None
         self._blocking = 0
 
@@ -143,17 +148,15 @@ class CtrlC:
         again = self.event.is_set()
         self.signum = signum
         self.event.set()
+        self.cancel.cancel(functools.partial(_stopped_by, signum))
         if again or self._blocking:
             raise self._error()
 
     def _error(self) -> Interrupted:
-        if self.signum == signal.SIGTERM:
-            return Terminated(TERMINATED)
-        return Interrupted(INTERRUPTED)
+        return _stopped_by(self.signum)
 
     def check(self) -> None:
-        if self.event.is_set():
-            raise self._error()
+        self.cancel.check()
 
     @contextlib.contextmanager
     def blocking(self) -> Iterator[None]:
@@ -164,6 +167,13 @@ class CtrlC:
             yield
         finally:
             self._blocking -= 1
+
+
+def _stopped_by(signum: int | None) -> Interrupted:
+    """The error of a run stopped by ``signum``: exit 143 for SIGTERM, 130 for SIGINT."""
+    if signum == signal.SIGTERM:
+        return Terminated(TERMINATED)
+    return Interrupted(INTERRUPTED)
 
 
 INTERRUPTED = "interrupted: nothing was written under the output name (a stream stops where it was)."
