@@ -59,3 +59,47 @@ def test_one_chunk_is_reported_as_one_chunk(tmp_path):
     err = done.stderr.decode()
     assert done.returncode == 0, err
     assert "1 chunk)" in err
+
+
+_MAIN_THREAD_RUN = """
+import sys
+import numpy as np
+from tts_accel.cli.common import CtrlC
+from tts_accel.core.acoustic.ort import OrtDecoderEngine
+from tts_accel.core.errors import Terminated
+from tts_accel.core.onnx.sessions import Solo
+
+decoder = OrtDecoderEngine(sys.argv[1], Solo())
+z = np.random.default_rng(0).standard_normal((192, 3000)).astype(np.float32)  # seconds of work
+ctrl_c = CtrlC()
+ctrl_c.install()
+print("running", flush=True)
+with ctrl_c.cancel.bound():
+    try:
+        decoder.run(z)
+        print("completed")
+    except Terminated:
+        print("aborted")
+"""
+
+
+def test_a_signal_aborts_a_model_run_on_the_main_thread(split_graphs):
+    """Python runs a signal's handler only once the main thread is back in Python: a model run
+    there would end first. The wakeup-fd thread cancels the run at once, so it is aborted."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.utils import cli_env
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _MAIN_THREAD_RUN, str(split_graphs.decoder)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env(), text=True,
+    )  # fmt: skip
+    assert proc.stdout.readline() == "running\n"  # type: ignore[union-attr]
+    time.sleep(0.5)  # inside the run (3000 frames on one thread: seconds)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert out.strip() == "aborted", err

@@ -99,6 +99,10 @@ class Cancel:
         return guarded
 
     # -- runs in flight ---------------------------------------------------------------------------
+    def in_flight(self) -> int:
+        """How many runs (of this token and its children) are registered now."""
+        return len(self._aborts)
+
     @contextlib.contextmanager
     def aborting(self, abort: Callable[[], None]) -> Iterator[None]:
         """While inside, ``cancel`` (of this token or an ancestor) calls ``abort()``. Raises the
