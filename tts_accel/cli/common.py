@@ -129,11 +129,9 @@ class CtrlC:
     signal interrupts at once, since the run would never reach the next check. A second signal
     interrupts at once anywhere. Exit 130 and 143.
 
-    Python runs a signal's handler on the main thread, and only between two bytecodes: a model
-    run on the main thread (``--mode sequential``, 4.4 s a chunk on the whole graph under load)
-    would hold it back to the run's end. So the signal also reaches ``_Watch``'s thread at once,
-    through ``signal.set_wakeup_fd``, and that thread cancels the run (aborting the run in
-    flight); the handler follows when the main thread is back in Python."""
+    Python runs a signal's handler on the main thread, and only between two bytecodes: so the
+    pipeline never runs a model there (``pipeline.scheduler``); the main thread waits where the
+    handler runs at once, and the cancel wakes it."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -149,7 +147,6 @@ class CtrlC:
         if threading.current_thread() is threading.main_thread():
             for signum in self.SIGNALS:
                 signal.signal(signum, self._handle)
-            _Watch.serve(self)
 
     def _handle(self, signum: int, frame: object) -> None:
         again = self.event.is_set()
@@ -174,45 +171,6 @@ class CtrlC:
             yield
         finally:
             self._blocking -= 1
-
-
-class _Watch:
-    """One thread per process that reads the signal numbers Python's C-level handler writes to
-    the wakeup fd, at once, whatever the main thread is doing, and cancels the run of the
-    ``CtrlC`` installed last."""
-
-    _target: CtrlC | None = None
-    _started = False
-
-    @classmethod
-    def serve(cls, ctrl_c: CtrlC) -> None:
-        cls._target = ctrl_c
-        if cls._started:
-            return
-        try:
-            read, write = os.pipe()
-            os.set_blocking(write, False)  # the C handler must never block on a full pipe
-            signal.set_wakeup_fd(write, warn_on_full_buffer=False)
-        except (OSError, ValueError):  # no pipe: the handler alone, as before
-            return
-        cls._started = True
-        threading.Thread(target=cls._read, args=(read,), name="tts-signals", daemon=True).start()
-
-    @classmethod
-    def _read(cls, fd: int) -> None:
-        while True:
-            try:
-                data = os.read(fd, 64)
-            except InterruptedError:
-                continue
-            except OSError:
-                return
-            if not data:
-                return
-            for signum in data:
-                target = cls._target
-                if target is not None and signum in CtrlC.SIGNALS:
-                    target.cancel.cancel(functools.partial(_stopped_by, signum))
 
 
 def _stopped_by(signum: int | None) -> Interrupted:

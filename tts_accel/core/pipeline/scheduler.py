@@ -8,9 +8,11 @@ mode with windows, ``run_streaming``) a chunk's audio window by window, each win
 it is computed. The first piece of a chunk carries the chunk's frames per id when the backend
 can report them (every real backend does).
 
-Every model call runs under the run's cancellation (``core.cancel``), on whichever thread: a cancel
-(a signal, in the CLI) aborts the runs in flight and stops the runner at its next piece, raising
-the cancellation's error; a runner whose consumer stops reading cancels its own runs in flight.
+Every model call runs under the run's cancellation (``core.cancel``), on a worker thread, never
+on the consumer's: the consumer waits only where a cancel wakes it (``await_item``), so a cancel
+(a signal, in the CLI) raises the cancellation's error at once, even while a run that cannot be
+aborted (a torch forward) goes on; ONNX Runtime's runs in flight are aborted. A runner whose
+consumer stops reading cancels its own runs in flight and does not wait for them.
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -60,6 +62,54 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+_WAKE = object()  # put on a queue by a cancel: the consumer waiting on it checks the token
+
+
+def await_item(items: queue.SimpleQueue[Any], cancel: Cancel) -> Any:
+    """The next item of ``items``; a cancel ends the wait at once with its error (its abort puts
+    a wake-up on the queue: ``SimpleQueue.put`` is reentrant, a signal handler may call it)."""
+    with cancel.aborting(lambda: items.put(_WAKE)):
+        item = items.get()
+    if item is _WAKE:
+        cancel.check()  # the token stays set: a wake-up left on a queue still means cancelled
+    return item
+
+
+class _Call:
+    """``fn(*args)`` on a pool's thread under ``cancel``; ``result()`` waits where a cancel wakes."""
+
+    def __init__(self, pool: ThreadPoolExecutor, cancel: Cancel, fn: Callable[..., R], *args: Any) -> None:
+        self.cancel = cancel
+        self.box: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+        self.future = pool.submit(self._run, fn, args)
+
+    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            self.box.put((True, self.cancel.call(fn, *args)))
+        except BaseException as err:  # raised on the consumer's thread
+            self.box.put((False, err))
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def result(self) -> Any:
+        ok, value = await_item(self.box, self.cancel)
+        if not ok:
+            raise value
+        return value
+
+
+def _pool(workers: int, name: str) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+
+
+def _release(pool: ThreadPoolExecutor, mine: Cancel) -> None:
+    """A runner is done or its consumer stopped: its runs in flight are aborted, the calls not
+    started are dropped, and nothing waits for a call that cannot be aborted (it ends alone)."""
+    mine.cancel()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 def in_order(
     items: Iterable[T], work: Callable[[T], R], workers: int, cancel: Cancel | None = None
 ) -> Iterator[tuple[T, R]]:
@@ -69,25 +119,23 @@ def in_order(
     of the model), and at most ``2 * workers`` items are in flight, so memory stays flat on
     long inputs and the front-end never runs far ahead of the audio. A result is yielded the
     moment it and every result before it are done. ``work`` runs under ``cancel`` (a child of it,
-    cancelled when the consumer stops reading: the pool's shutdown does not wait out the runs).
+    cancelled when the consumer stops reading).
     """
     mine = (cancel or Cancel()).child()
-    pending: deque[tuple[T, Future[R]]] = deque()
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tts-model") as pool:
-        try:
-            for item in items:
-                mine.check()
-                pending.append((item, pool.submit(mine.call, work, item)))
-                while pending and (len(pending) >= 2 * workers or pending[0][1].done()):
-                    head, future = pending.popleft()
-                    yield head, future.result()
-            while pending:
-                head, future = pending.popleft()
-                yield head, future.result()
-        finally:
-            for _, future in pending:
-                future.cancel()
-            mine.cancel()
+    pending: deque[tuple[T, _Call]] = deque()
+    pool = _pool(workers, "tts-model")
+    try:
+        for item in items:
+            mine.check()
+            pending.append((item, _Call(pool, mine, work, item)))
+            while pending and (len(pending) >= 2 * workers or pending[0][1].done()):
+                head, call = pending.popleft()
+                yield head, call.result()
+        while pending:
+            head, call = pending.popleft()
+            yield head, call.result()
+    finally:
+        _release(pool, mine)
 
 
 def whole(chunk: Chunk, voiced: tuple[np.ndarray, np.ndarray | None]) -> Piece:
@@ -96,12 +144,25 @@ def whole(chunk: Chunk, voiced: tuple[np.ndarray, np.ndarray | None]) -> Piece:
     return Piece(chunk, audio, True, frames_per_id)
 
 
+def one_at_a_time(items: Iterable[T], work: Callable[[T], R], cancel: Cancel) -> Iterator[tuple[T, R]]:
+    """(item, ``work(item)``) for each item in turn, the next item taken only after the last
+    result: ``in_order`` with nothing ahead. The work runs on one worker thread all the same,
+    so that the consumer's thread waits where a cancel wakes it."""
+    mine = cancel.child()
+    pool = _pool(1, "tts-model")
+    try:
+        for item in mine.each(items):
+            yield item, _Call(pool, mine, work, item).result()
+    finally:
+        _release(pool, mine)
+
+
 def run_sequential(
     chunks: Iterable[Chunk], backend: Backend, params: SynthParams, plan: ExecutionPlan, cancel: Cancel
 ) -> Iterator[Piece]:
-    for chunk in chunks:
-        cancel.check()
-        yield whole(chunk, cancel.call(backend.infer_with_frames, chunk.ids, params))
+    work = lambda chunk: backend.infer_with_frames(chunk.ids, params)  # noqa: E731
+    for chunk, voiced in one_at_a_time(chunks, work, cancel):
+        yield whole(chunk, voiced)
 
 
 def run_concurrent(
@@ -205,41 +266,39 @@ def run_streaming(
     rate = backend.sample_rate
     first_out: float | None = None  # when the first piece went out
     out_s = 0.0  # seconds of audio out so far, pauses included
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tts-stage") as pool:
-        try:
-            while True:
-                # an opening chunk's text stage runs alone; else up to 2 chunks per worker
-                alone = bool(pending) and pending[0].opening and not pending[0].opened
-                while more and len(pending) < 2 * workers and not alone:
-                    mine.check()
-                    chunk = next(source, None)  # phonemizes, on this thread
-                    if chunk is None:
-                        more = False
-                        break
-                    # Dry: a listener playing in real time has heard everything out so far.
-                    dry = first_out is None or time.perf_counter() - first_out >= out_s
-                    job = _Stream(chunk, not pending and dry, spare if workers > 1 else None, mine)
-                    pending.append(job)
-                    pool.submit(counted, job)
-                    if job.opening:  # it runs alone: the next chunks wait for its first window
-                        break
-                if not pending:
-                    return
-                head = pending[0]
+    pool = _pool(workers, "tts-stage")
+    try:
+        while True:
+            # an opening chunk's text stage runs alone; else up to 2 chunks per worker
+            alone = bool(pending) and pending[0].opening and not pending[0].opened
+            while more and len(pending) < 2 * workers and not alone:
                 mine.check()
-                item = head.pieces.get()  # a cancel aborts the head's runs: it hands over the error
-                if isinstance(item, BaseException):
-                    raise item
-                head.opened = True
-                if first_out is None:
-                    first_out = time.perf_counter()
-                out_s += item.audio.size / rate + (item.chunk.pause_after if item.last else 0.0)
-                yield item
-                if item.last:
-                    pending.popleft()
-        finally:
-            mine.cancel()  # the runs in flight stop: the pool's shutdown does not wait them out
-            pool.shutdown(wait=False, cancel_futures=True)
+                chunk = next(source, None)  # phonemizes, on this thread
+                if chunk is None:
+                    more = False
+                    break
+                # Dry: a listener playing in real time has heard everything out so far.
+                dry = first_out is None or time.perf_counter() - first_out >= out_s
+                job = _Stream(chunk, not pending and dry, spare if workers > 1 else None, mine)
+                pending.append(job)
+                pool.submit(counted, job)
+                if job.opening:  # it runs alone: the next chunks wait for its first window
+                    break
+            if not pending:
+                return
+            head = pending[0]
+            item = await_item(head.pieces, mine)
+            if isinstance(item, BaseException):
+                raise item
+            head.opened = True
+            if first_out is None:
+                first_out = time.perf_counter()
+            out_s += item.audio.size / rate + (item.chunk.pause_after if item.last else 0.0)
+            yield item
+            if item.last:
+                pending.popleft()
+    finally:
+        _release(pool, mine)
 
 
 def run_pipelined(
@@ -270,7 +329,7 @@ def run_batched(
     groups = batches(chunks, max(1, plan.batch_size))
     Done = Iterator[tuple[list[Chunk], list[tuple[np.ndarray, np.ndarray | None]]]]
     if plan.workers <= 1:
-        done: Done = ((g, cancel.call(work, g)) for g in cancel.each(groups))
+        done: Done = one_at_a_time(groups, work, cancel)
     else:
         done = in_order(groups, work, plan.workers, cancel)
     for group, voiced in done:
