@@ -42,6 +42,10 @@ class LazyConsole:
         self._lock = threading.Lock()
 
     @property
+    def built(self) -> bool:
+        return self._console is not None
+
+    @property
     def real(self) -> Console:
         if self._console is None:
             with self._lock:
@@ -103,11 +107,28 @@ def plural(count: int, noun: str) -> str:
 
 
 def fail(message: str, code: int) -> typer.Exit:
+    if _plain(err_console, sys.stderr):
+        # what Rich prints to a stream that is not a terminal, without importing Rich (0.1 s, and
+        # 0.4-0.6 s beside a stopped run's busy threads under load: most of signal-to-exit)
+        sys.stderr.write(f"error: {message}\n")
+        sys.stderr.flush()
+        return typer.Exit(code)
     from rich.markup import escape
 
     # escape: a message such as "pip install 'tts-accel[plot]'" must print as written
     err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     return typer.Exit(code)
+
+
+def _plain(console: object, stream: Any) -> bool:
+    """Plain text serves: no Rich console was built yet (it would be kept for the rest of the
+    run), the stream is not a terminal, and no colour is forced."""
+    if not isinstance(console, LazyConsole) or console.built or os.environ.get("FORCE_COLOR"):
+        return False
+    try:
+        return not stream.isatty()
+    except (AttributeError, ValueError):  # no stream, or a closed one
+        return False
 
 
 def _silence_stdout() -> None:
