@@ -59,4 +59,3 @@ def test_one_chunk_is_reported_as_one_chunk(tmp_path):
     err = done.stderr.decode()
     assert done.returncode == 0, err
     assert "1 chunk)" in err
-
