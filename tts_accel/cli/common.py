@@ -159,9 +159,8 @@ class CtrlC:
     def __init__(self) -> None:
         from tts_accel.core.cancel import Cancel
 
-        self.event = threading.Event()
         self.cancel = Cancel()
-        self.signum: int | None = None
+        self.signum: int | None = None  # the last signal (the handler takes no lock: see Cancel)
         self._blocking = 0
 
     def install(self) -> None:
@@ -170,9 +169,8 @@ class CtrlC:
                 signal.signal(signum, self._handle)
 
     def _handle(self, signum: int, frame: object) -> None:
-        again = self.event.is_set()
+        again = self.signum is not None
         self.signum = signum
-        self.event.set()
         self.cancel.cancel(functools.partial(_stopped_by, signum))
         if again or self._blocking:
             raise self._error()

@@ -9,16 +9,17 @@ nodes, about 10 ms on a decoder window) registers the abort for its duration wit
 and ``cancel`` calls every abort registered.
 
 The token a model call runs under is ambient (a context variable, as an ``asyncio`` task or a trio
-cancel scope is): the scheduler binds the run's token around each model call (``bound``) and hands
-it to the threads it starts (``carry``), so the layers between it and ONNX Runtime (backends,
-stages, engines) pass nothing along. Code that runs under no token runs as before.
+cancel scope is): the scheduler runs each model call under the run's token on its worker threads
+(``call``), and code that starts threads of its own hands the token on (``carry``: the stages'
+window helpers), so the layers between the scheduler and ONNX Runtime (backends, stages, engines)
+pass nothing along. Code that runs under no token runs as before. An abort is any callable: the
+scheduler also registers one that wakes its wait for the next piece.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -40,16 +41,17 @@ class Cancel:
     that only waits on a flag takes either.
 
     ``cancel(reason)`` may be called from any thread or from a signal handler: it takes no lock
-    (a handler runs on the main thread between two bytecodes, perhaps while that thread is inside
-    ``aborting``). A registration that races a cancel is still aborted: the token is set before
-    the aborts are read, and a registration reads the token after it is stored. ``reason`` makes
-    the exception that code stopped by this token raises (``check``, an aborted run):
-    ``Terminated`` for SIGTERM, say. A child (``child``) is cancelled
-    with its parent, and alone by itself (one chunk's work, when its consumer stops reading).
+    (a handler runs on the main thread between two bytecodes, perhaps inside ``aborting`` or
+    another ``cancel``; the flag is a plain attribute, not an Event, whose ``set`` takes a lock).
+    A registration that races a cancel is still aborted: the token is set before the aborts are
+    read, and a registration reads the token after it is stored. ``reason`` makes the exception
+    that code stopped by this token raises (``check``, an aborted run): ``Terminated`` for
+    SIGTERM, say. A child (``child``) is cancelled with its parent, and alone by itself (a
+    runner's work, when its consumer stops reading).
     """
 
     def __init__(self, parent: Cancel | None = None) -> None:
-        self._event = threading.Event()
+        self._set = False
         self._reason: Callable[[], BaseException] | None = None
         self._parent = parent
         self._aborts: dict[object, Callable[[], None]] = {}
@@ -59,13 +61,13 @@ class Cancel:
 
     # -- state ------------------------------------------------------------------------------------
     def is_set(self) -> bool:
-        return self._event.is_set() or (self._parent is not None and self._parent.is_set())
+        return self._set or (self._parent is not None and self._parent.is_set())
 
     def cancel(self, reason: Callable[[], BaseException] | None = None) -> None:
         """Stop the run: later checks raise ``reason()``, and the runs in flight are aborted."""
-        if not self._event.is_set():
+        if not self._set:
             self._reason = self._reason or reason
-            self._event.set()  # before any abort: an aborted run finds the token set
+            self._set = True  # before any abort: an aborted run finds the token set
         for abort in list(self._aborts.values()):  # a snapshot: runs register from other threads
             with contextlib.suppress(Exception):
                 abort()
@@ -75,7 +77,7 @@ class Cancel:
 
     def error(self) -> BaseException:
         """The exception for code stopped by this token (its own reason, else its parent's)."""
-        if self._event.is_set() or self._parent is None:
+        if self._set or self._parent is None:
             return (self._reason or _cancelled)()
         return self._parent.error()
 
