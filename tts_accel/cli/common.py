@@ -42,6 +42,10 @@ class LazyConsole:
         self._lock = threading.Lock()
 
     @property
+    def built(self) -> bool:
+        return self._console is not None
+
+    @property
     def real(self) -> Console:
         if self._console is None:
             with self._lock:
@@ -103,11 +107,28 @@ def plural(count: int, noun: str) -> str:
 
 
 def fail(message: str, code: int) -> typer.Exit:
+    if _plain(err_console, sys.stderr):
+        # what Rich prints to a stream that is not a terminal, without importing Rich (0.1 s, and
+        # 0.4-0.6 s beside a stopped run's busy threads under load: most of signal-to-exit)
+        sys.stderr.write(f"error: {message}\n")
+        sys.stderr.flush()
+        return typer.Exit(code)
     from rich.markup import escape
 
     # escape: a message such as "pip install 'tts-accel[plot]'" must print as written
     err_console.print(f"[bold red]error:[/] {escape(message)}", markup=True, soft_wrap=True)
     return typer.Exit(code)
+
+
+def _plain(console: object, stream: Any) -> bool:
+    """Plain text serves: no Rich console was built yet (it would be kept for the rest of the
+    run), the stream is not a terminal, and no colour is forced."""
+    if not isinstance(console, LazyConsole) or console.built or os.environ.get("FORCE_COLOR"):
+        return False
+    try:
+        return not stream.isatty()
+    except (AttributeError, ValueError):  # no stream, or a closed one
+        return False
 
 
 def _silence_stdout() -> None:
@@ -121,17 +142,25 @@ def _silence_stdout() -> None:
 
 
 class CtrlC:
-    """SIGINT (Ctrl-C) and SIGTERM set a flag that the run checks between chunks, instead of an
-    exception raised at an arbitrary bytecode (Python ignores one raised inside a weakref callback
-    during an import, and then the run goes on). Inside ``blocking()`` (opening a FIFO, writing to
-    a reader that stalls, reading stdin) the signal interrupts at once, since the run would never
-    reach the next check. A second signal interrupts at once anywhere. Exit 130 and 143."""
+    """SIGINT (Ctrl-C) and SIGTERM cancel the run (``cancel``, a ``core.cancel.Cancel``): its
+    model runs in flight are aborted, and the run stops at its next check (between chunks,
+    windows and phonemizer calls), instead of an exception raised at an arbitrary bytecode (Python
+    ignores one raised inside a weakref callback during an import, and then the run goes on).
+    Inside ``blocking()`` (opening a FIFO, writing to a reader that stalls, reading stdin) the
+    signal interrupts at once, since the run would never reach the next check. A second signal
+    interrupts at once anywhere. Exit 130 and 143.
+
+    Python runs a signal's handler on the main thread, and only between two bytecodes: so the
+    pipeline never runs a model there (``pipeline.scheduler``); the main thread waits where the
+    handler runs at once, and the cancel wakes it."""
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
-        self.event = threading.Event()
-        self.signum: int | None = None
+        from tts_accel.core.cancel import Cancel
+
+        self.cancel = Cancel()
+        self.signum: int | None = None  # the last signal (the handler takes no lock: see Cancel)
         self._blocking = 0
 
     def install(self) -> None:
@@ -140,20 +169,17 @@ class CtrlC:
                 signal.signal(signum, self._handle)
 
     def _handle(self, signum: int, frame: object) -> None:
-        again = self.event.is_set()
+        again = self.signum is not None
         self.signum = signum
-        self.event.set()
+        self.cancel.cancel(functools.partial(_stopped_by, signum))
         if again or self._blocking:
             raise self._error()
 
     def _error(self) -> Interrupted:
-        if self.signum == signal.SIGTERM:
-            return Terminated(TERMINATED)
-        return Interrupted(INTERRUPTED)
+        return _stopped_by(self.signum)
 
     def check(self) -> None:
-        if self.event.is_set():
-            raise self._error()
+        self.cancel.check()
 
     @contextlib.contextmanager
     def blocking(self) -> Iterator[None]:
@@ -164,6 +190,13 @@ class CtrlC:
             yield
         finally:
             self._blocking -= 1
+
+
+def _stopped_by(signum: int | None) -> Interrupted:
+    """The error of a run stopped by ``signum``: exit 143 for SIGTERM, 130 for SIGINT."""
+    if signum == signal.SIGTERM:
+        return Terminated(TERMINATED)
+    return Interrupted(INTERRUPTED)
 
 
 INTERRUPTED = "interrupted: nothing was written under the output name (a stream stops where it was)."
@@ -229,6 +262,10 @@ def run_app(app: Callable[[], Any]) -> None:
     full or closed stdout) still ends in one line and an exit code, never a traceback."""
     try:
         app()
+    except SystemExit as done:
+        if done.code in (Interrupted.exit_code, Terminated.exit_code):
+            _exit_now(done.code)
+        raise
     except BrokenPipeError:
         _silence_stdout()
         sys.exit(BrokenPipe.exit_code)
@@ -238,3 +275,19 @@ def run_app(app: Callable[[], Any]) -> None:
         _silence_stdout()
         fail(f"cannot write {err.filename or 'stdout'}: {err.strerror} ({errno.errorcode[err.errno]}).", 4)
         sys.exit(4)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """End a stopped run without the rest of Python's shutdown: the run cleaned up after itself
+    (its temporary files are gone, its message is out), and what is left only costs time: joining
+    worker threads (a torch window cannot be aborted, a compile runs for minutes), then freeing
+    every object (0.25-0.35 s after a 2 MB text on the dev VM under load, half of signal-to-exit).
+    The exit handlers still run: multiprocessing's release what `tts batch`'s pool held."""
+    import atexit
+
+    with contextlib.suppress(Exception):
+        atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)

@@ -289,7 +289,9 @@ def synth_command(
         with sink, progress_for(total, enabled=not quiet and err_console.is_terminal) as advance:
             ctrl_c.check()  # a signal while the voice loaded: the temporary file goes
             hooks = {"on_skip": timeline.on_skip} if timeline else {}
-            stats = synth.write(blocks, sink, params, on_chunk=on_chunk, on_piece=on_piece, **hooks)
+            stats = synth.write(
+                blocks, sink, params, on_chunk=on_chunk, on_piece=on_piece, cancel=ctrl_c.cancel, **hooks
+            )
         if timeline is not None and timestamps is not None:  # the audio is complete
             from tts_accel.core.timestamps import write_timestamps
 

@@ -93,6 +93,42 @@ def test_a_failing_chunk_surfaces_its_error() -> None:
         list(scheduler.run(fake_chunks(9), Failing(0.001), PARAMS, PLANS["pipelined"]))
 
 
+@pytest.mark.parametrize("name", list(PLANS))
+def test_a_cancel_ends_the_wait_while_a_run_that_cannot_be_aborted_goes_on(name: str) -> None:
+    """A model call that ignores the cancel (a torch forward) blocks its worker, never the
+    consumer: the cancel (a signal's handler, on the consumer's thread in the CLI) raises its
+    error while the call still runs, in every mode."""
+    import threading
+
+    from tts_accel.core.cancel import Cancel
+    from tts_accel.core.errors import Terminated
+
+    release, started = threading.Event(), threading.Event()
+
+    class Stuck(DelayBackend):
+        def infer(self, ids, params):  # type: ignore[no-untyped-def]
+            if ids[0] == 2:
+                started.set()
+                release.wait(60)  # seconds of work that no cancel reaches
+            return super().infer(ids, params)
+
+    token = Cancel()
+    got: list[int] = []
+
+    def cancel_once_stuck() -> None:
+        started.wait(60)
+        token.cancel(lambda: Terminated("stopped"))
+
+    threading.Thread(target=cancel_once_stuck, daemon=True).start()
+    try:
+        with pytest.raises(Terminated, match="stopped"):
+            for piece in scheduler.run(fake_chunks(9), Stuck(0.0), PARAMS, PLANS[name], token):
+                got.append(piece.chunk.index)
+        assert not release.is_set() and 2 not in got  # the stuck call never finished
+    finally:
+        release.set()
+
+
 @pytest.fixture(scope="module")
 def real_outputs() -> dict[str, np.ndarray]:
     from tts_accel.core.pipeline.synthesizer import Synthesizer

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from tests.utils import fake_chunks
-from tts_accel.core.errors import GraphSplitError, ModelError
+from tts_accel.core.cancel import Cancel
+from tts_accel.core.errors import GraphSplitError, ModelError, Terminated
 from tts_accel.core.pipeline import scheduler
 from tts_accel.core.pipeline.planning import plan_for
 from tts_accel.core.pipeline.scheduler import Chunk, Piece
@@ -213,6 +214,62 @@ def test_closing_the_stream_cancels_the_windows_left() -> None:
     stream.close()  # the reader went away (a broken pipe, Ctrl-C)
     assert stages.done.wait(60)
     assert stages.computed[0] < 50
+
+
+@pytest.mark.parametrize("cancel_at", [0, 1, 7])  # pieces out before the cancel (7: mid-chunk 2)
+def test_a_cancel_while_the_consumer_waits_raises_its_reason(cancel_at) -> None:  # type: ignore[no-untyped-def]
+    """The run's token cancelled from another thread (a signal) while the consumer waits for the
+    head chunk's next window: the error comes out, even when the jobs queued behind it are
+    cancelled before they start, and nothing hangs."""
+    token = Cancel()
+    got: list[int] = []
+    raised: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            stages = FakeStages(windows=20, delay=0.01)
+            for piece in scheduler.run(fake_chunks(12), StagedBackend(stages), PARAMS, STREAM, token):
+                got.append(piece.chunk.index)
+                if len(got) == cancel_at:
+                    threading.Timer(0.02, token.cancel, args=(lambda: Terminated("stopped"),)).start()
+        except BaseException as err:
+            raised.append(err)
+
+    if cancel_at == 0:
+        token.cancel(lambda: Terminated("stopped"))
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    consumer.join(60)
+    assert not consumer.is_alive(), "the consumer hangs after the cancel"
+    assert [type(err) for err in raised] == [Terminated]
+    assert len(got) < 12 * 20 and len(got) >= cancel_at
+
+
+def test_windows_that_stop_quietly_on_a_cancel_still_end_the_wait() -> None:
+    """The real stream returns between windows when cancelled; the consumer, waiting for the
+    head's next window, must hear why rather than wait for good."""
+
+    class Quiet(FakeStages):
+        def acoustic_stage(self, text, opening, cancel=None, spare=None):  # type: ignore[no-untyped-def]
+            yield np.zeros(4, dtype=np.float32), False
+            while not cancel.is_set():  # the next window is "computing" until the cancel
+                time.sleep(0.005)
+
+    token = Cancel()
+    raised: list[BaseException] = []
+
+    def consume() -> None:
+        try:
+            for _ in scheduler.run(fake_chunks(3), StagedBackend(Quiet()), PARAMS, STREAM, token):
+                threading.Timer(0.1, token.cancel, args=(lambda: Terminated("stopped"),)).start()
+        except BaseException as err:
+            raised.append(err)
+
+    consumer = threading.Thread(target=consume, daemon=True)
+    consumer.start()
+    consumer.join(60)
+    assert not consumer.is_alive(), "the consumer hangs after the cancel"
+    assert [type(err) for err in raised] == [Terminated]
 
 
 def test_without_stages_the_chunks_come_whole() -> None:

@@ -160,3 +160,23 @@ def test_plan_affinity_pins_every_thread_of_the_run():
     cpu, new_threads, allowed = json.loads(run_python(code, timeout=120).stdout)
     assert new_threads >= 2  # ORT's intra-op pool (3 threads: the caller + 2) outlives the run
     assert allowed == [str(cpu)]  # all on the one usable CPU of the plan; 99999 was ignored
+
+
+def test_a_cancel_stops_the_real_voice_between_pieces_with_its_reason(joe, zero_noise, monkeypatch):
+    """The run's token, cancelled after the first piece: the next check raises its reason (a
+    signal's Terminated, in the CLI), and the text after it is never phonemized."""
+    from tts_accel.core.cancel import Cancel
+    from tts_accel.core.errors import Terminated
+
+    token = Cancel()
+    measured: list[str] = []
+    voice_measure = joe.voice.measure
+    monkeypatch.setattr(joe.voice, "measure", lambda text: measured.append(text) or voice_measure(text))
+    words = " ".join(["river", "stone", "light"] * 2000)  # one sentence, no mark: many chunks
+    pieces = joe.stream([words], zero_noise, cancel=token)
+    next(pieces)
+    token.cancel(lambda: Terminated("stopped"))
+    seen = len(measured)
+    with pytest.raises(Terminated, match="stopped"):
+        next(pieces)
+    assert len(measured) == seen  # no phonemizer call after the cancel

@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from tts_accel.core.acoustic.receptive import from_session
-from tts_accel.core.errors import ModelError
-from tts_accel.core.onnx.sessions import SessionSettings, Solo, stage_session
+from tts_accel.core.onnx.sessions import SessionSettings, Solo, run, stage_session
 
 #: Tensor names of a split decoder graph.
 Z, AUDIO = "z", "audio"
@@ -31,8 +30,5 @@ class OrtDecoderEngine:
 
     def run(self, z_ctx: np.ndarray) -> np.ndarray:
         ctx = np.ascontiguousarray(z_ctx[np.newaxis], dtype=np.float32)  # (1, C, W)
-        try:
-            audio = self.session.run([AUDIO], {Z: ctx})[0]  # (1, 1, W * hop)
-        except Exception as err:  # ORT raises its own exception types
-            raise ModelError(f"the decoder failed on a window of {ctx.shape[-1]} frames: {err}") from err
+        audio = run(self.session, [AUDIO], {Z: ctx}, f"the decoder failed on a window of {ctx.shape[-1]} frames")[0]
         return audio.reshape(-1)

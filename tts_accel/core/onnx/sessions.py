@@ -8,6 +8,8 @@ skips optimization: session creation 0.42 s -> 0.09 s on the dev VM. The copy is
 its digest when written (``files.cache``); one that fails the check, or that ORT cannot load, is
 deleted and the original is optimized again; temporary files of a killed build are removed on the
 next build; a cache that cannot be written costs only speed.
+
+Every model run of a synthesis goes through ``run``: a cancelled run (a signal) stops it in flight.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from tts_accel.core.cancel import current
 from tts_accel.core.errors import ModelError
 from tts_accel.core.files.atomic import sweep_stale, temp_name
 from tts_accel.core.files.cache import cache_dir, forget, model_digest, record, verified
@@ -156,3 +159,24 @@ def stage_session(path: Path, plan: SessionSettings, configure=None):  # type: i
             configure(so)
 
     return create_session(Path(path), plan, configure=options)
+
+
+def run(session, outputs: list[str] | None, feeds: dict[str, Any], failed: str) -> list[Any]:  # type: ignore[no-untyped-def]
+    """``session.run(outputs, feeds)`` under the run's cancellation (``core.cancel``): a cancel
+    aborts it in flight (``RunOptions.terminate``, honoured between the graph's nodes) and it
+    raises the cancellation's error (``Terminated`` for SIGTERM), as does a run started after the
+    cancel. Any other failure is a ModelError, ``failed`` naming what failed.
+    """
+    token = current()
+    try:
+        if token is None:
+            return session.run(outputs, feeds)  # type: ignore[no-any-return]
+        import onnxruntime as ort
+
+        options = ort.RunOptions()
+        with token.aborting(lambda: setattr(options, "terminate", True)):
+            return session.run(outputs, feeds, options)  # type: ignore[no-any-return]
+    except Exception as err:  # ORT raises its own exception types
+        if token is not None and token.is_set():  # aborted, or refused to start: not a model error
+            raise token.error() from None
+        raise ModelError(f"{failed}: {err}") from err

@@ -9,6 +9,7 @@ import numpy as np
 
 from tts_accel.core.audio.pcm import silence, to_pcm16
 from tts_accel.core.audio.sinks import Sink
+from tts_accel.core.cancel import Cancel
 from tts_accel.core.errors import InputError
 from tts_accel.core.pipeline import scheduler
 from tts_accel.core.pipeline.scheduler import Chunk, Piece
@@ -56,13 +57,20 @@ class Synthesizer:
         self.sample_rate = self.voice.sample_rate
 
     def chunks(
-        self, blocks: Iterable[str], params: SynthParams, on_skip: Callable[[int, TextChunk], None] | None = None
+        self,
+        blocks: Iterable[str],
+        params: SynthParams,
+        on_skip: Callable[[int, TextChunk], None] | None = None,
+        cancel: Cancel | None = None,
     ) -> Iterator[Chunk]:
         """Normalized, chunked, phonemized text, in order; unpronounceable chunks are skipped
-        (``on_skip(index of the next chunk, text)`` hears of each: word timing keeps their words)."""
+        (``on_skip(index of the next chunk, text)`` hears of each: word timing keeps their words).
+        ``cancel`` is checked before each phonemization: splitting a long text stops at once."""
+        measure = self.voice.measure if cancel is None else cancel.guard(self.voice.measure)
         index = 0
         for block in blocks:
-            for piece in chunk_text(normalize(block), self.voice.chunk_budget, self.voice.measure):
+            pieces = chunk_text(normalize(block), self.voice.chunk_budget, measure)
+            for piece in pieces if cancel is None else cancel.each(pieces):
                 ids = self.voice.encode(piece.text)
                 if ids.size == 0:
                     if on_skip is not None:
@@ -80,18 +88,21 @@ class Synthesizer:
         on_chunk: Callable[[Chunk], None] | None = None,
         on_piece: Callable[[Piece], None] | None = None,
         on_skip: Callable[[int, TextChunk], None] | None = None,
+        cancel: Cancel | None = None,
     ) -> Iterator[np.ndarray]:
         """float32 audio in text order, as it is ready: each piece the scheduler yields (a whole
         chunk, or a window of one when the plan streams windows), then the chunk's pause after
         its last piece. ``on_piece(piece)`` is called for every piece just before its audio is
         yielded (``Piece.frames_per_id`` on a chunk's first piece: what word timing needs);
-        ``on_chunk(chunk)`` after a chunk's pause."""
+        ``on_chunk(chunk)`` after a chunk's pause. ``cancel`` (``core.cancel``) stops the run:
+        the model runs in flight are aborted and its error is raised."""
         params = self.voice.resolve(params or SynthParams())
         stats = stats if stats is not None else RunStats()
         if params.seed is not None:
             self.backend.reseed(params.seed)
         clock = Stopwatch()
-        pieces = scheduler.run(self.chunks(blocks, params, on_skip), self.backend, params, self.plan)
+        chunks = self.chunks(blocks, params, on_skip, cancel)
+        pieces = scheduler.run(chunks, self.backend, params, self.plan, cancel)
         played = 0.0  # when the audio out so far ends, on a player started at first audio
         for piece in pieces:
             chunk = piece.chunk
@@ -134,13 +145,14 @@ class Synthesizer:
         on_chunk: Callable[[Chunk], None] | None = None,
         on_piece: Callable[[Piece], None] | None = None,
         on_skip: Callable[[int, TextChunk], None] | None = None,
+        cancel: Cancel | None = None,
     ) -> RunStats:
         """Stream ``blocks`` into ``sink`` as 16-bit PCM, piece by piece as the scheduler yields
-        them; the sink commits only on success."""
+        them; the sink commits only on success (not after a ``cancel``)."""
         params = params or SynthParams()
         stats = RunStats()
         with sink:
-            for audio in self.stream(blocks, params, stats, on_chunk, on_piece, on_skip):
+            for audio in self.stream(blocks, params, stats, on_chunk, on_piece, on_skip, cancel):
                 sink.write(to_pcm16(audio, params.volume))
         return stats
 

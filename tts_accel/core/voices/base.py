@@ -27,6 +27,7 @@ from tts_accel.core.plan.modes import SPECS, spec
 from tts_accel.core.voices.params import SynthParams
 
 if TYPE_CHECKING:  # pragma: no cover
+    from tts_accel.core.cancel import Cancel
     from tts_accel.core.plan.model import ExecutionPlan
 
 
@@ -53,7 +54,7 @@ class TwoStage(Protocol):
         self,
         text: TextResult,
         opening: bool,
-        cancel: threading.Event | None = None,
+        cancel: Cancel | threading.Event | None = None,
         spare: Callable[[], bool] | None = None,
     ) -> Iterator[tuple[np.ndarray, bool]]:
         """(samples, last) per window, in order; ``opening``: the stream's first sentence (or

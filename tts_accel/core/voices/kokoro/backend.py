@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from tts_accel.core.errors import InputError, ModelError, OutputError
-from tts_accel.core.onnx.sessions import create_session
+from tts_accel.core.onnx.sessions import create_session, run
 from tts_accel.core.plan.model import ExecutionPlan
 from tts_accel.core.voices.base import Backend
 from tts_accel.core.voices.kokoro.limits import BATCH_UNSUPPORTED
@@ -89,10 +89,8 @@ class KokoroOnnxBackend(Backend):
             "style": self.style_for(len(ids)),
             "speed": np.array([speed], dtype=np.float32),
         }
-        try:
-            out = self.session.run(None, feeds)  # (samples,), [(1, N + 2)]
-        except Exception as err:  # ORT raises its own exception types
-            raise ModelError(f"the Kokoro model failed on a chunk of {len(ids)} tokens: {err}") from err
+        failed = f"the Kokoro model failed on a chunk of {len(ids)} tokens"
+        out = run(self.session, None, feeds, failed)  # (samples,), [(1, N + 2)]
         audio = np.asarray(out[0], dtype=np.float32).reshape(-1)
         if self._frames_output is None:
             return audio, None

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from tts_accel.core.errors import GraphSplitError, ModelError, TTSError
-from tts_accel.core.onnx.sessions import create_session, optimized_path
+from tts_accel.core.onnx.sessions import create_session, optimized_path, run
 from tts_accel.core.plan.model import ExecutionPlan
 from tts_accel.core.plan.modes import spec
 from tts_accel.core.voices.base import Backend, TwoStage
@@ -206,10 +206,7 @@ class PiperOnnxBackend(Backend):
 
     def _run(self, ids: np.ndarray, lengths: np.ndarray, params: SynthParams) -> list[np.ndarray]:
         feeds = {"input": ids, "input_lengths": lengths, "scales": self._scales(params)}
-        try:
-            return self.session.run(None, feeds)  # type: ignore[no-any-return]
-        except Exception as err:
-            raise ModelError(f"the model failed on {ids.shape[0]} chunk(s) of {ids.shape[1]} ids: {err}") from err
+        return run(self.session, None, feeds, f"the model failed on {ids.shape[0]} chunk(s) of {ids.shape[1]} ids")
 
     def infer(self, ids: np.ndarray, params: SynthParams) -> np.ndarray:
         return self.infer_with_frames(ids, params)[0]

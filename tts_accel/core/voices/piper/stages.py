@@ -29,8 +29,9 @@ import numpy as np
 from tts_accel.core.acoustic.engine import WindowCall
 from tts_accel.core.acoustic.receptive import from_session
 from tts_accel.core.acoustic.windows import Margins, Schedule, Window, WindowPlan, windows
+from tts_accel.core.cancel import Cancel, carry
 from tts_accel.core.errors import ModelError
-from tts_accel.core.onnx.sessions import stage_session
+from tts_accel.core.onnx.sessions import run, stage_session
 from tts_accel.core.voices.params import SynthParams
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -112,11 +113,9 @@ class TextStage:
             TEXT_INPUTS[1]: np.array([ids.shape[0]], dtype=np.int64),
             TEXT_INPUTS[2]: np.asarray(scales, dtype=np.float32),
         }
-        try:
-            session = self.alone if alone and self.alone is not None else self.session
-            z_p, frames = session.run([Z_P, FRAMES_PER_ID], feeds)  # (1, C, F), (1, 1, T)
-        except Exception as err:  # ORT raises its own exception types
-            raise ModelError(f"the text stage failed on {ids.shape[0]} ids: {err}") from err
+        session = self.alone if alone and self.alone is not None else self.session
+        failed = f"the text stage failed on {ids.shape[0]} ids"
+        z_p, frames = run(session, [Z_P, FRAMES_PER_ID], feeds, failed)  # (1, C, F), (1, 1, T)
         return TextOutput(z_p[0], np.rint(frames.reshape(-1)).astype(np.int64))
 
     def reload(self) -> None:
@@ -162,10 +161,7 @@ class AcousticStage:
     def flow_window(self, z_p: np.ndarray, window: Window) -> np.ndarray:
         """z (C, core) for ``window``'s core frames, from z_p (C, F)."""
         ctx = np.ascontiguousarray(z_p[np.newaxis, :, window.ctx_start : window.ctx_stop])  # (1, C, W)
-        try:
-            z = self.flow.run([Z], {Z_P: ctx})[0]  # (1, C, W)
-        except Exception as err:  # ORT raises its own exception types
-            raise ModelError(f"the flow failed on a window of {ctx.shape[-1]} frames: {err}") from err
+        z = run(self.flow, [Z], {Z_P: ctx}, f"the flow failed on a window of {ctx.shape[-1]} frames")[0]  # (1, C, W)
         return z[0, :, window.skip : window.skip + window.core]
 
     def run_window(self, z: np.ndarray, window: Window) -> np.ndarray:
@@ -190,7 +186,7 @@ class AcousticStage:
         z_p: np.ndarray,
         schedule: Schedule,
         flow_step: int | None = None,
-        cancel: threading.Event | None = None,
+        cancel: Cancel | threading.Event | None = None,
         spare: Callable[[], bool] | None = None,
     ) -> Iterator[np.ndarray]:
         """Audio of z_p (C, F), window by window; the pieces concatenate to ``run_whole(z_p)``
@@ -214,7 +210,8 @@ class AcousticStage:
                 yield step
 
     def calls(
-        self, z_p: np.ndarray, schedule: Schedule, flow_step: int | None = None, cancel: threading.Event | None = None
+        self, z_p: np.ndarray, schedule: Schedule, flow_step: int | None = None,
+        cancel: Cancel | threading.Event | None = None,
     ) -> Iterator[WindowCall | np.ndarray]:
         """``stream`` with each decoder run handed to the caller: per window, a ``WindowCall`` (the
         flow has run; the caller runs the decoder, alone or batched with other requests' calls:
@@ -252,7 +249,11 @@ class AcousticStage:
         return self.core(self.decoder.run(z_ctx), window)
 
     def _stream_apart(
-        self, z_p: np.ndarray, plan: list[Window], cancel: threading.Event | None, spare: Callable[[], bool]
+        self,
+        z_p: np.ndarray,
+        plan: list[Window],
+        cancel: Cancel | threading.Event | None,
+        spare: Callable[[], bool],
     ) -> Iterator[np.ndarray]:
         from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -267,7 +268,8 @@ class AcousticStage:
                     helpers = helpers or ThreadPoolExecutor(max_workers=2, thread_name_prefix="tts-window")
                     submitted = max(submitted, k)
                     while submitted < min(k + 2, len(plan)):
-                        ahead[submitted] = helpers.submit(self.window_apart, z_p, plan[submitted])
+                        # under this thread's cancellation (a cancel aborts their runs too)
+                        ahead[submitted] = helpers.submit(carry(self.window_apart), z_p, plan[submitted])
                         submitted += 1
                 done = ahead.pop(k, None)
                 yield done.result() if done is not None else self.window_apart(z_p, window)
@@ -299,7 +301,7 @@ class PiperStages:
         self,
         text: TextOutput,
         opening: bool,
-        cancel: threading.Event | None = None,
+        cancel: Cancel | threading.Event | None = None,
         spare: Callable[[], bool] | None = None,
     ) -> Iterator[tuple[np.ndarray, bool]]:
         """(samples, last) per window of ``text``'s latent, in order: the ``opening`` schedule
