@@ -242,6 +242,26 @@ def test_sweep_stale_removes_dead_writers_leftovers_only(tmp_path):
     assert sweep_stale(tmp_path, every=True) == 2 and not os.listdir(tmp_path)
 
 
+
+def test_sweep_stale_removes_a_dead_builds_folder_and_not_a_live_one(tmp_path):
+    """The compiled-package cache builds in a temporary folder named like our files: one left by
+    a build stopped for good (a signal's fast exit, kill -9) goes at the next build."""
+    import subprocess
+
+    from tts_accel.core.files.atomic import sweep_stale, temp_name
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    dead = tmp_path / temp_name("decoder-288").replace(f"-{os.getpid()}-", f"-{gone.pid}-")
+    live = tmp_path / temp_name("decoder-160")  # this process: a build in flight
+    for folder in (dead, live):
+        (folder / "data").mkdir(parents=True)
+        (folder / "data" / "model.so").write_bytes(b"partial")
+    keep = tmp_path / "decoder-48.pt2"
+    keep.write_bytes(b"package")
+    assert sweep_stale(tmp_path) == 1
+    assert not dead.exists() and live.exists() and keep.exists()
+
 def test_commit_together_leaves_both_targets_when_one_fails(tmp_path, monkeypatch):
     from tts_accel.core.files.atomic import AtomicFile, commit_together
 

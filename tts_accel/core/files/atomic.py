@@ -28,6 +28,7 @@ import errno
 import os
 import re
 import secrets
+import shutil
 import stat
 import time
 from collections.abc import Callable
@@ -88,7 +89,7 @@ def _alive(pid: int) -> bool:
 
 
 def sweep_stale(directory: str | os.PathLike[str], names: set[str] | None = None, *, every: bool = False) -> int:
-    """Remove our temporary files in ``directory`` (for the targets ``names``, or any) that no
+    """Remove our temporary files (and folders) in ``directory`` (for the targets ``names``, or any) that no
     live writer owns: the pid in the name is not a running process on this machine (a writer
     killed by SIGKILL, or a worker lost when the disk filled), or, for a name without a pid, the
     file is older than :data:`STALE_AFTER_S`. ``every``: the caller holds a lock that excludes
@@ -111,7 +112,10 @@ def sweep_stale(directory: str | os.PathLike[str], names: set[str] | None = None
                 if m is None and time.time() - entry.stat(follow_symlinks=False).st_mtime < STALE_AFTER_S:
                     continue
         with contextlib.suppress(OSError):
-            os.unlink(entry.path)
+            if entry.is_dir(follow_symlinks=False):  # a build's temporary folder (aoti packages)
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
             removed += 1
     return removed
 

@@ -18,10 +18,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from tts_accel.core.files.atomic import sweep_stale, temp_name
 from tts_accel.core.voices.piper.torch_acoustic._runtime import torch
 from tts_accel.core.voices.piper.torch_acoustic.artifacts import ArtifactKey, aoti_dir, artifact_path
 
@@ -225,7 +225,11 @@ class AotiStore:
 
         self.dir.mkdir(parents=True, exist_ok=True)
         dst = self.path(key)
-        tmpdir = Path(tempfile.mkdtemp(dir=self.dir, prefix=f".{key.stem()}."))
+        # named like every temporary file of ours (with this process's pid), so that a later
+        # build sweeps what a build stopped by a signal or kill -9 left (files/atomic.sweep_stale)
+        sweep_stale(self.dir)
+        tmpdir = self.dir / temp_name(key.stem())
+        tmpdir.mkdir()
         start = _cpu_s()
         t0 = time.perf_counter()
         try:
