@@ -33,16 +33,12 @@ from tts_accel.core.cancel import Cancel, carry
 from tts_accel.core.errors import ModelError
 from tts_accel.core.onnx.sessions import run, stage_session
 from tts_accel.core.voices.params import SynthParams
+from tts_accel.core.voices.piper.split import FRAMES_PER_ID, TEXT_INPUTS, Z_P, Z  # the split graphs' tensor names
 
 if TYPE_CHECKING:  # pragma: no cover
     from tts_accel.core.acoustic.engine import DecoderEngine
     from tts_accel.core.plan.model import ExecutionPlan
 
-#: Tensor names of the split graphs (``split.py``).
-TEXT_INPUTS = ("input", "input_lengths", "scales")
-
-
-Z_P, Z, FRAMES_PER_ID = "z_p", "z", "frames_per_id"
 
 
 @dataclass(frozen=True)
