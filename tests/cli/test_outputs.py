@@ -300,6 +300,12 @@ def test_a_disk_that_fills_half_way_leaves_the_old_file(tmp_path):
     """RLIMIT_FSIZE makes writes past 1 MB fail with EFBIG (Python ignores SIGXFSZ): the
     paragraph's 1.4 MB WAV fails two thirds of the way. (Not less: phonemizer copies the
     660 kB espeak-ng library to a temporary directory at start-up.)"""
+    from tts_accel.core.voices.piper.split import split_graph
+    from tts_accel.core.voices.registry import resolve_voice
+
+    # the split graphs the child reads, built here and not under its limit (on a test worker
+    # whose cache is still empty, the child would build them and fail on that instead)
+    split_graph(resolve_voice("piper-joe").model_path)
     out = tmp_path / "book.wav"
     out.write_bytes(b"old")
 
