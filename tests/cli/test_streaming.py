@@ -102,7 +102,7 @@ def test_explain_shows_the_streaming_plan_and_its_schedule() -> None:
     assert proc.returncode == 0, proc.stderr
     text = proc.stderr.decode()
     assert re.search(r"mode\s+│\s+pipelined", text)
-    assert "16x128x512/512" in text and "windows" in text
+    assert "32x128x512/512" in text and "windows" in text
     custom = tts("--explain", "--windows", "w0:16x64x256/256", "-o", "-").stderr.decode()
     assert re.search(r"windows\s+│\s+16x64x256/256 .*│\s+flag", custom)
 

@@ -309,7 +309,7 @@ def test_the_first_sentence_opens_with_a_small_window(streamed) -> None:  # type
     pieces: list[Piece] = []
     for _ in streamed.stream([SENTENCE_60], PARAMS, on_piece=pieces.append):
         pass
-    assert pieces[0].audio.size == 16 * 256  # the opening schedule's first window: 186 ms
+    assert pieces[0].audio.size == 32 * 256  # the opening schedule's first window: 372 ms
     assert pieces[0].frames_per_id is not None and pieces[0].frames_per_id.shape == pieces[0].chunk.ids.shape
     first = [p for p in pieces if p.chunk.index == 0]  # 719 ids: the chunker cut it at a clause (600-id budget)
     assert len(first) >= 3 and int(pieces[0].frames_per_id.sum()) * 256 == sum(p.audio.size for p in first)

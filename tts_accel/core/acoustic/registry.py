@@ -44,7 +44,7 @@ class AcousticSpec:
         return bool(self.shapes)
 
 
-#: Context lengths the compiled engine is built for: the pipelined schedule's 27 (first window),
+#: Context lengths the compiled engine is built for: the pipelined schedule's 43 (first window),
 #: 150 (ramp) and 534 (steady) frames, and whole sentences up to 200 frames, rounded up to a
 #: multiple of 16, plus 288 and 400 so that a whole sentence or a last window is padded by at most
 #: ~40 % (one compile each: ~21 CPU-s per shape on the dev VM, in `tts tune`).

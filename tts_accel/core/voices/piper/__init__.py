@@ -110,13 +110,12 @@ FAMILY = Family(
     layer_parity=layer_parity,
     acoustic=AcousticSupport(ENGINE_NAMES, SECONDS_PER_CHAR, compiled=_compiled, lab=_lab),
     # The pipelined mode's windows (core/windows.py syntax): a stream's first sentence opens with
-    # 16 frames (186 ms of audio), then 128, then 512 at a time, so that each window costs less
+    # 32 frames (372 ms of audio), then 128, then 512 at a time, so that each window costs less
     # than the audio already out; later sentences start with audio buffered ahead of them and
-    # take 512 frames at a time (whole up to 523). The opening window is the first audio's only
-    # cost after the text stage: 16 frames gave an 86-word sentence's first audio 0.14x
-    # sequential's against 0.17x with 32, with no stall on short, paragraph or long.txt
-    # (docs/streaming.md, "First audio"). No "whole up to 200" for the first sentence: a
-    # 200-frame window alone costs ~0.13 s. `tts tune` may store another schedule in the tuned
-    # profile.
-    windows="16x128x512/512",
+    # take 512 frames at a time (whole up to 523). No "whole up to 200" for the first sentence:
+    # a 200-frame window alone costs ~0.13 s, over the 0.10 s first-audio target, while the seam
+    # it saves costs ~25 ms once per stream. 16 frames first was measured (issue 18: first audio
+    # 5-30 ms sooner, no stall) and not kept: docs/streaming.md, "First audio". `tts tune` may
+    # store another schedule in the tuned profile.
+    windows="32x128x512/512",
 )
