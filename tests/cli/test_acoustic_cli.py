@@ -92,13 +92,13 @@ def test_tune_stores_the_engines_costs_and_the_planner_reads_them(tmp_path, monk
 
 
 def test_process_costs_fit_a_line_through_whole_processes() -> None:
-    """Fresh processes per engine (the first sentence, four Harvard sentences, then them six times
+    """Fresh processes per engine (the first sentence, four Harvard sentences six and eighteen times
     over): a start-up cost and a cost per second of audio, both positive, in CPU seconds of the
     whole process, and the spread of the long runs."""
     from tts_accel.core.text.samples import harvard_sentences
     from tts_accel.core.tune.acoustic import _process_costs
 
-    text = " ".join(harvard_sentences()[:4])  # ~10 s of audio, ~60 s six times over
+    text = " ".join(harvard_sentences()[:2])  # ~5 s of audio: ~30 and ~90 s repeated
     lines, spread = _process_costs("piper-joe", ["ort-fp32"], text, 1)
     ((fixed, per_audio),) = lines.values()
     assert 0.2 < fixed < 30 and 0.0 < per_audio < 1.0

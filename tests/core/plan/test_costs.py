@@ -190,3 +190,20 @@ def test_fit_line_keeps_each_runs_noise_in_its_own_term() -> None:
     fixed, per = fit_line([(a, line(a) * (1.10 if a == 3.0 else 1.0)) for a in lengths])
     assert per == pytest.approx(0.0633, rel=0.03) and fixed == pytest.approx(1.07 + 0.126, abs=0.15)
     assert fit_line([(10.0, 5.0), (20.0, 4.0)]) == (0.0, 0.2)  # noise ate the slope: the whole cost per second
+
+
+def test_a_handed_over_engines_line_is_its_own_slope_past_the_handoff() -> None:
+    """A compiled engine runs ORT's windows until it is warm (here the first 150 s of audio, 4 CPU-s
+    to load): the sentence and a 33-s text are ORT's runs plus the load. ``fit_tail`` takes the
+    slope between the two long runs (bf16's own); ``fit_line`` through all three, pinned to the short
+    runs, reported a slope between ORT's and bf16's (the Xeon AMX VM: 0.059 against 0.030)."""
+    from tts_accel.core.tune.acoustic import fit_line, fit_tail
+
+    def handed_over(a: float) -> float:
+        return 0.6 + 4.0 + 0.07 * min(a, 150.0) + 0.03 * max(0.0, a - 150.0)
+
+    points = [(a, handed_over(a)) for a in (3.0, 200.0, 600.0)]
+    fixed, per = fit_tail(points)
+    assert per == pytest.approx(0.03) and fixed == pytest.approx(0.6 + 4.0 + (0.07 - 0.03) * 150.0)
+    assert fit_line(points)[1] > 0.035  # the weighted line is pulled towards ORT's slope
+    assert fit_tail([(3.0, 2.0), (3.0, 2.2)]) == fit_line([(3.0, 2.0), (3.0, 2.2)])  # one length: no tail

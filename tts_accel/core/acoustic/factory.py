@@ -110,7 +110,8 @@ def engine_for_plan(
     sends (a compiled engine refuses a schedule whose windows exceed its largest shape).
 
     A compiled engine starts as a ``HandoffEngine``: ``first`` runs the first windows while a
-    thread imports torch and loads (or, when asked, compiles) the shapes. One the cost-aware
+    thread imports torch, loads (or, when asked, compiles) the shapes and calls each once; a
+    shape's windows move to the compiled engine as soon as it is warm. One the cost-aware
     choice picked (source "heuristic") may not compile: it was chosen because its shapes are on
     disk; if one turns out unusable the run stays on ORT fp32 and ``on_note`` hears why (the plan
     itself is frozen). Asked for by flag or profile, it compiles what is missing, or fails."""
@@ -128,7 +129,7 @@ def engine_for_plan(
     def load() -> DecoderEngine:
         engine = source.torch_engine(spec, margins=first.margins, runners=runners, allow_compile=not chosen_by_costs,
                                      on_compile=on_compile)  # fmt: skip
-        return engine.prepare() if spec.compiled else engine  # type: ignore[attr-defined,no-any-return]
+        return engine.load() if spec.compiled else engine  # type: ignore[attr-defined,no-any-return]
 
     if not spec.compiled:
         return load()

@@ -1,4 +1,4 @@
-"""ONNX Runtime fp32 until a faster engine is ready, then that engine, window by window."""
+"""ONNX Runtime fp32 until a faster engine is ready, then that engine, shape by shape."""
 
 from __future__ import annotations
 
@@ -16,6 +16,14 @@ class HandoffEngine:
     thread; every window after that runs on it. First audio stays ORT's and the faster engine's
     start-up (torch's import, loading compiled shapes) overlaps synthesis.
 
+    A compiled engine (``shapes``, and a ``warm(length)`` method) is handed over one shape at a
+    time: ``load()`` returns it with its packages loaded, then the thread calls each shape once
+    (the first call of a shape builds oneDNN's kernels, 10-18x a steady call, and more the wider
+    the window: docs/acoustic.md), the longest first (the steady windows' shape: most of a text's
+    frames), and a window whose shape is warm runs on the faster engine while the others still
+    run on ORT. Handing over only when every shape was warm kept a whole text on ORT for the
+    ~2.4 CPU-s those first calls cost on the Xeon AMX VM.
+
     The thread is not a daemon: a process exiting mid-import of torch can abort. ``run`` never
     waits for it. Both engines are the same voice (the gate), and a join between an fp32 window
     and a bf16 one is no different from a join between two bf16 windows. An error while loading
@@ -32,9 +40,11 @@ class HandoffEngine:
         raise_errors: bool = False,
     ) -> None:
         self.first, self.hop, self.margins = first, first.hop, first.margins
-        self.shapes = shapes  # the windows must fit the engine handed over to
-        self.handed_over_at: int | None = None  # windows run before the handoff (None: not yet)
+        self.shapes = tuple(sorted(shapes)) if shapes else None  # the windows must fit the engine handed over to
+        self.handed_over_at: int | None = None  # windows run before the first on the faster engine (None: not yet)
         self._next: Any = None
+        #: shapes the faster engine may run now (None: every window, once it is loaded)
+        self._warm: frozenset[int] | None = None
         self._error: BaseException | None = None
         self._raise = raise_errors
         self._on_error = on_error
@@ -44,17 +54,33 @@ class HandoffEngine:
 
     def _load(self, load: Callable[[], Any]) -> None:
         try:
-            self._next = load()
+            engine = load()
+            warm = getattr(engine, "warm", None)
+            if self.shapes is None or warm is None:
+                self._next = engine
+                return
+            self._warm = frozenset()
+            self._next = engine
+            for length in sorted(self.shapes, reverse=True):
+                warm(length)
+                self._warm = self._warm | {length}
         except BaseException as err:  # reported on the thread that runs windows
             self._error = err
             if self._on_error is not None:
                 self._on_error(err)
 
+    def _shape(self, frames: int) -> int | None:
+        """The compiled shape a window of ``frames`` runs at (None: past the longest)."""
+        assert self.shapes is not None
+        return next((s for s in self.shapes if frames <= s), None)
+
     def run(self, z_ctx: np.ndarray) -> np.ndarray:
         if self._error is not None and self._raise:
             raise self._error
-        engine = self._next
-        if engine is None:
+        engine, warm = self._next, self._warm
+        if engine is None or self._error is not None or (
+            warm is not None and self._shape(np.shape(z_ctx)[-1]) not in warm
+        ):
             self._windows += 1
             return self.first.run(z_ctx)
         if self.handed_over_at is None:
@@ -62,6 +88,7 @@ class HandoffEngine:
         return engine.run(z_ctx)  # type: ignore[no-any-return]
 
     def wait(self) -> Any:
-        """Block until the loading is done; the engine handed over to (None if it failed)."""
+        """Block until the loading (and every shape's first call) is done; the engine handed
+        over to (None if it failed)."""
         self._thread.join()
-        return self._next
+        return None if self._error is not None else self._next

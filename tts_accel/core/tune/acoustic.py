@@ -6,8 +6,9 @@ Costs (``costs.EngineCost``), CPU seconds at one thread:
 * ``fixed_s`` and ``per_audio_s``: a robust line (``fit_line``) through the CPU seconds of whole
   fresh processes (``_process_costs``: imports, loading, the first call of every shape, the text
   stage, every window, the file) synthesizing three lengths (the text's first sentence, the
-  text, the text six times over: ~200 s of audio for the paragraph) on this engine, medians of
-  repeats, engines alternated; ``margin``: the spread of those runs (at least ``costs.MARGIN``),
+  text 6 and 18 times over: ~200 and ~600 s of audio for the paragraph) on this engine, medians
+  of repeats, engines alternated (a compiled engine's line through the two long ones only:
+  ``fit_tail``); ``margin``: the spread of those runs (at least ``costs.MARGIN``),
   which a decision between the engines must clear. Whole processes, because that is what `auto`
   decides between: the parts measured apart (start-up, then steady windows) put bf16's
   break-even at ~37 s of audio on the AMX dev VM where whole runs put it near 350 s
@@ -28,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from tts_accel.core.acoustic import registry
 from tts_accel.core.acoustic.registry import COSTED, REFERENCE
 from tts_accel.core.bench.acoustic import load_engines, unavailable
 from tts_accel.core.errors import ModelError, ModeNotApplicable
@@ -129,10 +131,16 @@ with FileSink(out, synth.sample_rate, "wav") as sink:
 """
 
 
-#: The longest of the three texts a tune times whole processes on: its text this many times over
-#: (the paragraph: ~200 s of audio), long enough that the per-second cost stands out of the noise of
-#: the fixed one (bf16's break-even is 100-350 s on the CPUs measured).
-LONG_COPIES = 6
+#: The two longer texts a tune times whole processes on: its text this many times over (the
+#: paragraph: ~200 and ~600 s of audio). Both run past the hand-off: a compiled engine runs a
+#: process's first windows on ONNX Runtime while it loads and warms its shapes (``HandoffEngine``;
+#: about 150 s of audio on the Xeon AMX VM), so its cost is not one line from zero: ORT's slope
+#: first, its own after. Its per-second cost is the slope between these two (``fit_tail``); a
+#: line weighted to the sentence and the text, both still on ORT, had put bf16's per-second cost
+#: at 0.059 CPU-s there against 0.030 steady, and auto kept ORT on a 10-minute text bf16 ran in half
+#: the CPU time (docs/acoustic.md).
+MID_COPIES = 6
+LONG_COPIES = 18
 
 
 def fit_line(points: list[tuple[float, float]]) -> tuple[float, float]:
@@ -153,13 +161,25 @@ def fit_line(points: list[tuple[float, float]]) -> tuple[float, float]:
     return max(0.0, (sc - slope * sa) / s0), slope
 
 
+def fit_tail(points: list[tuple[float, float]]) -> tuple[float, float]:
+    """(fixed, per second) of the line through the two longest (audio s, CPU s) points: the cost
+    of an engine that is handed over to only after its start-up (the runs before the hand-off are
+    another engine's). The fixed cost is that line's intercept: it counts the windows ORT ran
+    before the hand-off, so it over-states short runs, which never pay for this engine anyway. A
+    slope the noise made non-positive falls back as in ``fit_line``."""
+    (a1, c1), (a2, c2) = sorted(points)[-2:]
+    return fit_line([(a1, c1), (a2, c2)]) if a2 > a1 else fit_line(points)
+
+
 def _process_costs(
     voice: str, names: list[str], text: str, repeats: int
 ) -> tuple[dict[str, tuple[float, float]], float]:
-    """(engine -> (fixed CPU s, CPU s per second of audio), spread): a line (``fit_line``) through
-    the CPU seconds of fresh processes (child CPU, user + system, from the kernel) synthesizing to
-    a file the text's first sentence, the text, and the text ``LONG_COPIES`` times over; medians of
-    ``repeats`` per length, engines alternated (the order reversed every other round). ``spread``
+    """(engine -> (fixed CPU s, CPU s per second of audio), spread): a line through the CPU seconds
+    of fresh processes (child CPU, user + system, from the kernel) synthesizing to a file the
+    text's first sentence, the text ``MID_COPIES`` and ``LONG_COPIES`` times over; medians of
+    ``repeats`` per length, engines alternated (the order reversed every other round). ORT's line
+    is ``fit_line`` through all three; a compiled engine's (handed over to after its start-up) is
+    ``fit_tail``, through the two long ones. ``spread``
     is the widest half-range of the long text's runs over their median: the share of noise a
     decision between the engines must clear (``CostTable.margin``)."""
     import resource
@@ -183,7 +203,7 @@ def _process_costs(
         return cpu, int(lines[-1][1]) / int(lines[-1][2])
 
     first = next(iter(split_sentences(normalize(text).split("\n")[0])), text)
-    bodies = (first, text, "\n\n".join([text] * LONG_COPIES))
+    bodies = (first, "\n\n".join([text] * MID_COPIES), "\n\n".join([text] * LONG_COPIES))
     with tempfile.TemporaryDirectory(prefix="tts-tune-") as tmp:
         texts = [Path(tmp, f"text{k}.txt") for k in range(len(bodies))]
         for path, body in zip(texts, bodies, strict=True):
@@ -199,7 +219,7 @@ def _process_costs(
     spread = 0.0
     for name in names:
         medians = [(float(np.median([a for _, a in s])), float(np.median([c for c, _ in s]))) for s in samples[name]]
-        lines[name] = fit_line(medians)
+        lines[name] = fit_tail(medians) if registry.spec(name).compiled else fit_line(medians)
         long_cpu = [c for c, _ in samples[name][-1]]
         spread = max(spread, (max(long_cpu) - min(long_cpu)) / 2 / max(float(np.median(long_cpu)), 1e-9))
     return lines, spread

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -211,6 +212,39 @@ def test_handoff_runs_onnx_runtime_until_the_engine_is_ready_then_hands_over() -
     ready.set()
     assert engine.wait() is not None
     assert engine.run(z)[0] == 2.0 and engine.handed_over_at == 1
+
+
+class _Compiled(_Fake):
+    """A compiled engine: shapes, and a first call per shape (``warm``) that waits for its gate."""
+
+    def __init__(self, value: float, shapes: tuple[int, ...]) -> None:
+        super().__init__(value)
+        self.shapes = shapes
+        self.gates = {s: threading.Event() for s in shapes}
+        self.warmed: list[int] = []
+
+    def warm(self, length: int) -> None:
+        assert self.gates[length].wait(10)
+        self.warmed.append(length)
+
+
+def test_handoff_moves_each_shape_to_the_compiled_engine_as_soon_as_that_shape_is_warm() -> None:
+    from tts_accel.core.acoustic.handoff import HandoffEngine
+
+    fast = _Compiled(2.0, (48, 160, 544))
+    engine = HandoffEngine(_Fake(1.0), lambda: fast, shapes=fast.shapes)
+    long_window, short_window = np.zeros((192, 500), np.float32), np.zeros((192, 40), np.float32)
+    assert engine.run(long_window)[0] == 1.0 and engine.handed_over_at is None  # loaded, nothing warm yet
+    fast.gates[544].set()  # the longest shape is warmed first: the steady windows' shape
+    deadline = time.monotonic() + 10
+    while engine.run(long_window)[0] != 2.0:
+        assert time.monotonic() < deadline, "the warm 544-frame shape was never handed over"
+    assert engine.handed_over_at is not None and engine.handed_over_at >= 1
+    assert engine.run(short_window)[0] == 1.0  # its shape (48) is not warm yet: still ORT
+    fast.gates[160].set()
+    fast.gates[48].set()
+    assert engine.wait() is fast and fast.warmed == [544, 160, 48]
+    assert engine.run(short_window)[0] == 2.0 and engine.run(np.zeros((192, 100), np.float32))[0] == 2.0
 
 
 def test_handoff_stays_on_onnx_runtime_when_loading_fails_unless_the_engine_was_asked_for() -> None:

@@ -127,10 +127,15 @@ class TorchDecoderEngine:
     def prepare(self) -> TorchDecoderEngine:
         """Load every shape and call each once, so that no window pays for a first call."""
         self.load()
-        with torch.no_grad():
-            for length in self.shapes or ():
-                self._callable(length)(*_example(length))
+        for length in self.shapes or ():
+            self.warm(length)
         return self
+
+    def warm(self, length: int) -> None:
+        """Call compiled shape ``length`` once (a shape's first call builds oneDNN's kernels:
+        10-18x a steady call, growing with the window's width)."""
+        with torch.no_grad():
+            self._callable(length)(*_example(length))
 
     def run(self, z_ctx: np.ndarray) -> np.ndarray:
         """z_ctx (192, W) float32 -> (W * hop,) float32 samples of those W frames."""
