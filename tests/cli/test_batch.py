@@ -344,11 +344,16 @@ def test_acoustic_engine_runs_every_row_on_the_two_stage_path_and_joins_the_resu
 
 def test_worker_plans_follow_the_corpus_length_and_the_flag():
     from tts_accel.core.batch.adapter import engine_label, worker_plan
+    from tts_accel.core.pipeline.planning import plan_for
 
     short = worker_plan("auto", "piper-joe", None, 1, corpus_chars=200)
     assert short.mode == "sequential" and engine_label(short) == "onnx:fp32"  # the keys manifests already have
     staged = worker_plan("auto", "piper-joe", None, 1, corpus_chars=200, acoustic="ort-fp32")
     assert staged.mode == "pipelined" and staged.workers == 1 and staged.acoustic == "ort-fp32"
+    # a file has no listener: every row on the steady windows, none on the opening's small ones
+    streamed = plan_for("pipelined", "piper-joe", workers=1, acoustic="ort-fp32").window_plan
+    assert streamed is not None and streamed.opening != streamed.steady
+    assert staged.window_plan is not None and staged.window_plan.opening == staged.window_plan.steady == streamed.steady
     assert worker_plan("sequential", "piper-joe", None, 1).mode == "sequential"
     assert worker_plan("auto", "piper-joe", None, 1, corpus_chars=200, acoustic="auto") == short  # as if not given
 

@@ -139,6 +139,9 @@ def test_the_plan_text_round_trips_and_reads_as_the_research_recommends() -> Non
     assert plan.schedules(Margins(11, 11), fixed=True)[0].bucket == 32  # fixed-shape engines
     assert WindowPlan.parse("16x64;b16") == WindowPlan.parse("16x64/16x64;b16")
     assert max(plan.shapes(Margins(11, 11))) == 534  # 11 + 512 + 11: the longest context
+    files = WindowPlan.parse(plan.steady_only())  # `tts batch`: no listener, no opening windows
+    assert files.opening == files.steady == plan.steady and files.bucket == plan.bucket
+    assert WindowPlan.parse(WindowPlan.parse("16x64/8x32;b16").steady_only()) == WindowPlan.parse("8x32;b16")
 
 
 @pytest.mark.parametrize("text", ["", "off", " OFF "])

@@ -19,9 +19,11 @@ class HandoffEngine:
     A compiled engine (``shapes``, and a ``warm(length)`` method) is handed over one shape at a
     time: ``load()`` returns it with its packages loaded, then the thread calls each shape once
     (the first call of a shape builds oneDNN's kernels, 10-18x a steady call, and more the wider
-    the window: docs/acoustic.md), the longest first (the steady windows' shape: most of a text's
-    frames), and a window whose shape is warm runs on the faster engine while the others still
-    run on ORT. Handing over only when every shape was warm kept a whole text on ORT for the
+    the window: docs/acoustic.md), and a window whose shape is warm runs on the faster engine
+    while the others still run on ORT. The next shape warmed is the one whose windows ORT has run
+    the most frames of meanwhile (``_most_wanted``): a long text's steady windows, or, in `tts
+    batch`, where every row opens a stream, the short opening shapes; before any window, the
+    longest. Handing over only when every shape was warm kept a whole text on ORT for the
     ~2.4 CPU-s those first calls cost on the Xeon AMX VM.
 
     The thread is not a daemon: a process exiting mid-import of torch can abort. ``run`` never
@@ -45,6 +47,8 @@ class HandoffEngine:
         self._next: Any = None
         #: shapes the faster engine may run now (None: every window, once it is loaded)
         self._warm: frozenset[int] | None = None
+        #: frames ORT ran per shape while that shape was cold: what is warmed next
+        self._wanted: dict[int, int] = {}
         self._error: BaseException | None = None
         self._raise = raise_errors
         self._on_error = on_error
@@ -61,13 +65,20 @@ class HandoffEngine:
                 return
             self._warm = frozenset()
             self._next = engine
-            for length in sorted(self.shapes, reverse=True):
+            while len(self._warm) < len(self.shapes):
+                length = self._most_wanted()
                 warm(length)
                 self._warm = self._warm | {length}
         except BaseException as err:  # reported on the thread that runs windows
             self._error = err
             if self._on_error is not None:
                 self._on_error(err)
+
+    def _most_wanted(self) -> int:
+        """The cold shape whose windows ORT has run the most frames of so far (the longest on a
+        tie, or before any window came: the steady windows' shape)."""
+        cold = [s for s in self.shapes or () if s not in (self._warm or ())]
+        return max(cold, key=lambda s: (self._wanted.get(s, 0), s))
 
     def _shape(self, frames: int) -> int | None:
         """The compiled shape a window of ``frames`` runs at (None: past the longest)."""
@@ -78,10 +89,11 @@ class HandoffEngine:
         if self._error is not None and self._raise:
             raise self._error
         engine, warm = self._next, self._warm
-        if engine is None or self._error is not None or (
-            warm is not None and self._shape(np.shape(z_ctx)[-1]) not in warm
-        ):
+        shape = None if self.shapes is None else self._shape(np.shape(z_ctx)[-1])
+        if engine is None or self._error is not None or (warm is not None and shape not in warm):
             self._windows += 1
+            if shape is not None:
+                self._wanted[shape] = self._wanted.get(shape, 0) + shape
             return self.first.run(z_ctx)
         if self.handed_over_at is None:
             self.handed_over_at = self._windows

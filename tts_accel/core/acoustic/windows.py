@@ -240,6 +240,12 @@ class WindowPlan:
         """One line for ``--explain``."""
         return f"{self} (frames; first sentence: {self.opening.describe()}; later: {self.steady.describe()})"
 
+    def steady_only(self) -> str:
+        """This plan's text with the steady schedule for every sentence: for output nobody plays
+        while it is made (`tts batch`'s files), where the opening's small windows only cost."""
+        text = f"{self.steady}/{self.steady}"
+        return text if self.bucket == 32 else f"{text};b{self.bucket}"
+
 
 def _cores(part: str, text: str) -> Cores:
     m = _PART.fullmatch(part)

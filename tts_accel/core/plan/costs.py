@@ -6,7 +6,7 @@
 compiled window shapes, their first calls); ``per_audio_s`` its cost per second of audio
 (margins' overlap and padding included); ``compile_s`` building every window shape once per
 machine. `tts tune` and the measured class defaults fit whole processes (the text stage and the
-flow included: ``CostTable.unit``); the amx defaults count only what differs between the engines.
+flow included: ``CostTable.unit``).
 Figures are CPU seconds: on a machine the run fills they track wall time, and they are far less
 sensitive to a shared machine's load. ``compare`` picks the cheaper engine past a decision margin
 (near ties keep the engine cheaper to start) and words the reason from the same numbers.
@@ -78,8 +78,8 @@ class CostTable:
     source: str = "default"  # default (measured on the dev VM, docs/acoustic.md) | tuned (this machine)
     #: the decision margin for these figures (``MARGIN``, or the wider spread a tune measured)
     margin: float = MARGIN
-    #: what the figures count: a tune's lines are whole processes; the amx defaults count only
-    #: what differs between the engines (the text stage, common to both, left out)
+    #: what the figures count: a tune's lines and the measured class defaults are whole processes
+    #: (``WHOLE``); "CPU s" is a table made by hand (tests, a lab)
     unit: str = "CPU s"
 
     def with_cost(self, engine: str, cost: EngineCost) -> CostTable:
@@ -105,26 +105,18 @@ class CostTable:
 #: The unit of a table fitted on whole processes (`tts tune`, the measured class defaults).
 WHOLE = "CPU s of the whole process"
 
-#: Latent frames per second of audio for Piper's 22.05 kHz voices (hop 256).
-FRAMES_PER_S = 22050 / 256
-
-
-def per_second(window_cpu_s: float, core_frames: int) -> float:
-    """Per-second-of-audio cost from one steady window's CPU seconds and its core frames."""
-    return window_cpu_s * FRAMES_PER_S / core_frames
-
-
 #: Defaults per ISA class (and, where the vendors' cores differ, per vendor: "<class>/<vendor>"),
 #: CPU seconds; `tts tune` replaces them with this machine's own. docs/acoustic.md has the runs.
 #:
-#: amx: the 2-vCPU Intel Xeon AMX dev VM (November 2026; not re-measured in issue 18's round).
-#:   ORT fp32: 0.221 CPU-s per decoder window of 256 core frames + 2 x 16 margin (1 thread, load
-#:     5-12) -> 0.074 s per second of audio; fixed 0.28 s: its decoder session and warm-up.
-#:   torch bf16 (AOTInductor), calibrated on whole processes (`benchmarks/book.py --texts long,book
-#:     --rounds 3`, 25 Nov, quiet): bf16 costs 7.3 CPU-s more per process (import torch 0.8, the
-#:     engine 0.7, the first call of each of the 5 window shapes 2.3) and saves 0.032 CPU-s per
-#:     second of audio. These count only what differs between the engines (the text stage, common
-#:     to both, left out): unit "CPU s". 21 CPU-s to compile one shape.
+#: amx: measured on the 2-vCPU Intel Xeon AMX VM ("Intel(R) Xeon(R) Processor", family 6 model 167,
+#:   amx_tile + amx_bf16 + avx512_bf16), 3 Dec 2026, `tts tune --acoustic-only` (whole processes
+#:   over paragraph.txt's first sentence and the paragraph 6 and 18 times over, 3 alternated rounds,
+#:   quiet, spread 3 %): ORT fp32 0.62 + 0.0676/s; bf16 9.50 + 0.0287/s, its line through the two
+#:   long runs (past the hand-off: ``tune.acoustic.fit_tail``), so its fixed cost counts the
+#:   windows ORT runs while bf16 loads and warms. The decoder alone: bf16 0.0154 against ORT's
+#:   0.0527 CPU-s per second of audio (3.4x). bf16 pays from ~230 s of audio (with the margin
+#:   ~260 s). 71 CPU-s to compile the 5 shapes. (November's defaults, parts measured apart,
+#:   counted only what differs between the engines: 0.28 + 0.074/s against 7.58 + 0.042/s.)
 #: avx512_bf16 on Intel (no AMX: Cooper Lake, or a Xeon whose VM hides AMX): measured in issue
 #:   18's round on the 2-vCPU "Intel Xeon model 207" VM (avx512_bf16 + avx512_vnni, no AMX), `tts
 #:   tune --acoustic-only` (whole processes at 3 lengths, 3 alternated rounds, load 8-20, spread
@@ -136,13 +128,12 @@ def per_second(window_cpu_s: float, core_frames: int) -> float:
 #:   bf16 39-46, fixed 1.07 and 4.72 from that VM's tune: ORT 1.07 + (57.5 - 1.07) / 630 = 0.0896/s,
 #:   bf16 4.72 + (42.5 - 4.72) / 630 = 0.0600/s (bf16 pays from ~150 s of audio).
 COMPILE_PER_SHAPE_S = 21.0
-BF16_FIXED_S = 0.28 + 7.3
 DEFAULTS: dict[str, CostTable] = {
     "amx": CostTable(
         {
-            REFERENCE: EngineCost(0.28, per_second(0.221, 256)),
-            FAST: EngineCost(BF16_FIXED_S, per_second(0.221, 256) - 0.032, compile_s=5 * COMPILE_PER_SHAPE_S),
-        }
+            REFERENCE: EngineCost(0.62, 0.0676),
+            FAST: EngineCost(9.50, 0.0287, compile_s=71.0),
+        }, unit=WHOLE,
     ),  # fmt: skip
     "avx512_bf16": CostTable(
         {

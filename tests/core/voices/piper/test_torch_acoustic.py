@@ -235,15 +235,16 @@ def test_handoff_moves_each_shape_to_the_compiled_engine_as_soon_as_that_shape_i
     engine = HandoffEngine(_Fake(1.0), lambda: fast, shapes=fast.shapes)
     long_window, short_window = np.zeros((192, 500), np.float32), np.zeros((192, 40), np.float32)
     assert engine.run(long_window)[0] == 1.0 and engine.handed_over_at is None  # loaded, nothing warm yet
-    fast.gates[544].set()  # the longest shape is warmed first: the steady windows' shape
+    assert engine.run(short_window)[0] == 1.0  # ORT ran a 48-frame window: 48 is wanted, 160 is not
+    fast.gates[544].set()  # the longest is warmed first (the most frames, or before any window came)
     deadline = time.monotonic() + 10
     while engine.run(long_window)[0] != 2.0:
         assert time.monotonic() < deadline, "the warm 544-frame shape was never handed over"
     assert engine.handed_over_at is not None and engine.handed_over_at >= 1
     assert engine.run(short_window)[0] == 1.0  # its shape (48) is not warm yet: still ORT
-    fast.gates[160].set()
-    fast.gates[48].set()
-    assert engine.wait() is fast and fast.warmed == [544, 160, 48]
+    for gate in fast.gates.values():
+        gate.set()
+    assert engine.wait() is fast and fast.warmed == [544, 48, 160]  # 48 ran on ORT meanwhile: wanted first
     assert engine.run(short_window)[0] == 2.0 and engine.run(np.zeros((192, 100), np.float32))[0] == 2.0
 
 
