@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import platform
-from functools import lru_cache
-from importlib import metadata
+from functools import cache, lru_cache
 
 #: Distributions whose versions change results or speed, in the order labels list them.
 VERSIONED = ("onnxruntime", "numpy", "torch", "triton")
@@ -13,6 +12,8 @@ VERSIONED = ("onnxruntime", "numpy", "torch", "triton")
 @lru_cache(maxsize=1)
 def versions() -> dict[str, str]:
     """{"tts-accel": ..., "python": ..., and each installed distribution of VERSIONED}."""
+    from importlib import metadata
+
     from tts_accel import __version__
 
     found = {"tts-accel": __version__, "python": platform.python_version()}
@@ -31,6 +32,33 @@ def versions_label() -> str:
 
 @lru_cache(maxsize=1)
 def ort_version() -> str:
-    """ONNX Runtime's version: part of every derived or optimized graph's cache key. Looked up
-    alone: ``versions()`` also looks for torch and triton, which costs every start-up about 15 ms."""
-    return metadata.version("onnxruntime")
+    """ONNX Runtime's version: part of every derived or optimized graph's cache key. From the
+    module every run imports anyway: ``versions()`` also looks for torch and triton (about 15 ms
+    of every start-up), and importing ``importlib.metadata`` alone costs about 6 ms."""
+    import onnxruntime
+
+    return str(onnxruntime.__version__)
+
+
+@cache
+def dist_version(name: str) -> str:
+    """The installed version of distribution ``name`` (whose top-level module has the same name),
+    without importing it or ``importlib.metadata`` (~8 ms of a one-sentence start, more on a cold
+    disk): from its one ``NAME-VERSION.dist-info`` folder beside the module; else (an egg, an
+    editable install, two such folders) from ``importlib.metadata``. "" when it is not installed."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        return ""
+    if spec.origin:
+        found = list(Path(spec.origin).parent.parent.glob(f"{name}-*.dist-info"))
+        if len(found) == 1:
+            return found[0].name[len(name) + 1 : -len(".dist-info")]
+    from importlib import metadata
+
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return ""

@@ -27,7 +27,6 @@ import contextlib
 import errno
 import os
 import re
-import secrets
 import shutil
 import stat
 import time
@@ -63,7 +62,7 @@ _LEGACY_TMP = re.compile(r"^\..+\.(\d+)\.tmp$")
 
 def temp_name(name: str) -> str:
     """``.NAME.tts-PID-XXXXXXXX.part`` for a target called NAME (shortened to fit in 255 bytes)."""
-    tail = f"{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}"
+    tail = f"{TEMP_MARK}{os.getpid()}-{os.urandom(4).hex()}{TEMP_SUFFIX}"
     room = _NAME_MAX - 1 - len(tail)
     encoded = os.fsencode(name)
     if len(encoded) > room:

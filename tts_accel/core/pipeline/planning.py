@@ -80,9 +80,13 @@ def acoustic_facts(
         unit = mine.unit if both else table.unit
         source = "tuned" if both else "tuned and default"
         table = costs.CostTable({**table.costs, **mine.costs}, source, mine.margin, unit)
-    # the stat is worth doing only where bf16 is in the running at all
-    worth = has_torch and isa in costs.BF16_ISAS and audio_s is not None
-    warm = bool(worth) and support.compiled(voice, FAST)
+    # The stat (and the artifact key behind it: torch's version from its metadata, ~10 ms of a
+    # one-sentence start) is worth doing only where the costs pick bf16: `choose` reads ``warm``
+    # nowhere else.
+    fast, ort = table.costs.get(FAST), table.costs.get(REFERENCE)
+    worth = has_torch and isa in costs.BF16_ISAS and audio_s is not None and fast is not None and ort is not None
+    wins = worth and costs.compare(audio_s, ort, fast, table.margin).engine == FAST  # type: ignore[arg-type]
+    warm = bool(wins) and support.compiled(voice, FAST)
     same = tuned.acoustic_same_voice() if tuned is not None else {}
     return costs.Facts(audio_s, has_torch, isa, warm, table, same)
 

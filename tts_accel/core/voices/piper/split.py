@@ -33,11 +33,11 @@ imported only when a graph must be built.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 from tts_accel.core.errors import GraphSplitError, ModelError, output_error
 from tts_accel.core.files.cache import cache_dir, model_digest, verified, write_verified
+from tts_accel.core.versions import dist_version
 
 #: Public tensor names of the split graphs.
 TEXT_INPUTS = ("input", "input_lengths", "scales")
@@ -319,7 +319,7 @@ BUILDERS = {"text": banded_text_model, "flow": _stamped(flow_model), "decoder": 
 def split_dir(model_path: Path) -> Path:
     """The cache folder of ``model_path``'s split: keyed by its sha256, the onnx version that
     wrote it and ``SPLIT_VERSION``."""
-    key = f"{model_digest(model_path)[:20]}-onnx{metadata.version('onnx')}-v{SPLIT_VERSION}"
+    key = f"{model_digest(model_path)[:20]}-onnx{dist_version('onnx')}-v{SPLIT_VERSION}"
     return cache_dir() / "split" / key
 
 

@@ -19,11 +19,11 @@ import platform
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 
 from tts_accel.core.files.cache import cache_dir, model_digest
 from tts_accel.core.plan.costs import isa_class
+from tts_accel.core.versions import dist_version
 
 #: Bump when net.py changes what it computes in a way its file hash would not show.
 NET_VERSION = 1
@@ -40,10 +40,7 @@ def aoti_dir(root: Path | None = None) -> Path:
 @lru_cache(maxsize=1)
 def torch_version() -> str:
     """The installed torch's version without importing it ("" when torch is absent)."""
-    try:
-        return metadata.version("torch")
-    except metadata.PackageNotFoundError:
-        return ""
+    return dist_version("torch")
 
 
 @lru_cache(maxsize=1)
