@@ -163,7 +163,7 @@ class Facts:
     audio_s: float | None  # expected seconds of audio (None: unknown, e.g. text on stdin)
     torch_installed: bool
     isa: str  # isa_class of this CPU
-    warm: bool  # every window shape of the bf16 engine is compiled for this machine
+    warm: bool  # every bf16 window shape is compiled here (looked up only where the costs pick bf16)
     costs: CostTable
     #: engine -> same voice as fp32 (tts tune's quality gate); an engine absent here is judged
     #: by the measured defaults (bf16: same voice, docs/verify.md)
