@@ -263,10 +263,9 @@ def synth_command(
     audio_format = format_for(target, fmt.value if fmt else None)
     if timestamps is not None:
         _check_timestamps(timestamps, target)
-    if not quiet:
-        notice = compile_notice(plan, voice)
-        if notice:
-            err_console.print(notice, markup=False, soft_wrap=True)
+    notice = compile_notice(plan, voice)
+    if notice and not quiet:
+        err_console.print(notice, markup=False, soft_wrap=True)
     synth = Synthesizer(voice, plan, lang=lang)
     timeline = _timeline_for(synth.voice) if timestamps is not None else None
     if verbose:
@@ -292,6 +291,8 @@ def synth_command(
             stats = synth.write(
                 blocks, sink, params, on_chunk=on_chunk, on_piece=on_piece, cancel=ctrl_c.cancel, **hooks
             )
+            if notice:  # the shapes this run compiles: built before it exits (or their error), as it said
+                synth.backend.finish_loading()
         if timeline is not None and timestamps is not None:  # the audio is complete
             from tts_accel.core.timestamps import write_timestamps
 

@@ -99,6 +99,13 @@ class HandoffEngine:
             self.handed_over_at = self._windows
         return engine.run(z_ctx)  # type: ignore[no-any-return]
 
+    def finish(self) -> None:
+        """``wait``, then raise the loading's error where the engine was asked for (``raise_errors``):
+        a run too short to meet it in ``run`` still fails when its compile did."""
+        self._thread.join()
+        if self._error is not None and self._raise:
+            raise self._error
+
     def wait(self) -> Any:
         """Block until the loading (and every shape's first call) is done; the engine handed
         over to (None if it failed)."""

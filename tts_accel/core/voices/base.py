@@ -125,6 +125,11 @@ class Backend(ABC):
     def warmup(self) -> None:
         """Run once on a tiny input so that the first real call is not the slow one."""
 
+    def finish_loading(self) -> None:
+        """Wait for what the backend still loads in the background (a compiled acoustic stage being
+        built for this machine) and raise its error; nothing by default. A process that asked for
+        a compile calls it before exiting: at interpreter shutdown the compile could not finish."""
+
     def close(self) -> None:
         """Release sessions, graphs and device memory."""
 

@@ -262,6 +262,23 @@ def test_handoff_stays_on_onnx_runtime_when_loading_fails_unless_the_engine_was_
     loud.wait()
     with pytest.raises(ModelError, match="not compiled"):
         loud.run(np.zeros((192, 2), np.float32))
+    # a run too short to meet the error in `run` still fails at the end (`tts synth` calls finish)
+    with pytest.raises(ModelError, match="not compiled"):
+        HandoffEngine(_Fake(1.0), broken, shapes=None, raise_errors=True).finish()
+    HandoffEngine(_Fake(1.0), broken, shapes=None, on_error=told.append).finish()  # chosen by costs: ORT, quietly
+
+
+def test_finish_waits_for_every_shape_to_be_warm() -> None:
+    """`tts synth --acoustic torch-bf16` on a cold cache compiles on the loading thread; the
+    process waits for it (``finish``) before exiting, or the compile, cut off at interpreter
+    shutdown, left no shape on disk and every later run compiled again."""
+    from tts_accel.core.acoustic.handoff import HandoffEngine
+
+    fast = _Compiled(2.0, (48, 160))
+    engine = HandoffEngine(_Fake(1.0), lambda: fast, shapes=fast.shapes, raise_errors=True)
+    threading.Timer(0.2, lambda: [g.set() for g in fast.gates.values()]).start()
+    engine.finish()
+    assert sorted(fast.warmed) == [48, 160]
 
 
 def test_a_plan_that_chose_bf16_on_costs_never_compiles_and_says_it_stayed_on_ort(model, tmp_path, monkeypatch) -> None:

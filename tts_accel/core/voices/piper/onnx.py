@@ -198,6 +198,12 @@ class PiperOnnxBackend(Backend):
     def notes(self) -> list[str]:
         return list(self._notes)
 
+    def finish_loading(self) -> None:
+        self._wait()
+        finish = getattr(self._stages.acoustic.decoder, "finish", None) if self._stages is not None else None
+        if finish is not None:
+            finish()
+
     # -- running ----------------------------------------------------------------------------------
     @staticmethod
     def _scales(params: SynthParams) -> np.ndarray:

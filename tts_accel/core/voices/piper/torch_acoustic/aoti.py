@@ -195,7 +195,8 @@ class AotiStore:
                 return runner
             if on_build is not None:
                 on_build(key)
-            self.build(key, export())
+            with _quiet_export():
+                self.build(key, export())
             runner = self.load(key)
             if runner is None:
                 raise RuntimeError(f"AOTInductor could not load the package it just built: {self.path(key)}")
@@ -241,6 +242,20 @@ class AotiStore:
         self.builds += 1
         self.compile_s += max(_cpu_s() - start, 0.0) or (time.perf_counter() - t0)
         return dst
+
+
+@contextlib.contextmanager
+def _quiet_export():  # type: ignore[no-untyped-def]
+    """torch.export and inductor warn, through ``copyreg``, that an ``isinstance(treespec,
+    LeafSpec)`` check inside torch is deprecated: a note to torch's own developers that `tts
+    tune` printed a few times per shape. Silenced here only; every other warning still shows."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated", category=FutureWarning
+        )
+        yield
 
 
 def _cpu_s() -> float:
