@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import stat
@@ -9,7 +10,7 @@ import sys
 from collections.abc import Iterable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, BinaryIO
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
 
@@ -21,6 +22,9 @@ from tts_accel.core.pipeline.scheduler import Chunk, Piece
 from tts_accel.core.text.chunking import iter_blocks
 from tts_accel.core.voices.params import SynthParams
 from tts_accel.core.voices.registry import DEFAULT_VOICE
+
+if TYPE_CHECKING:
+    from tts_accel.core.pipeline.synthesizer import Synthesizer
 
 EXAMPLES = """
 
@@ -287,12 +291,12 @@ def synth_command(
     try:
         with sink, progress_for(total, enabled=not quiet and err_console.is_terminal) as advance:
             ctrl_c.check()  # a signal while the voice loaded: the temporary file goes
-            hooks = {"on_skip": timeline.on_skip} if timeline else {}
+            hooks: dict[str, Any] = {"on_skip": timeline.on_skip} if timeline else {}
+            if notice:  # the shapes this run compiles are built before its file commits (or fail it)
+                hooks["before_commit"] = functools.partial(_finish_compile, synth, ctrl_c)
             stats = synth.write(
                 blocks, sink, params, on_chunk=on_chunk, on_piece=on_piece, cancel=ctrl_c.cancel, **hooks
             )
-            if notice:  # the shapes this run compiles: built before it exits (or their error), as it said
-                synth.backend.finish_loading()
         if timeline is not None and timestamps is not None:  # the audio is complete
             from tts_accel.core.timestamps import write_timestamps
 
@@ -363,3 +367,10 @@ def _timing_note(timeline, path: str | None) -> str:  # type: ignore[no-untyped-
 
 
 synth_command.__doc__ = (synth_command.__doc__ or "") + EXAMPLES
+
+
+def _finish_compile(synth: Synthesizer, ctrl_c: CtrlC) -> None:
+    """Wait for the compile this run announced (minutes; a signal stops the wait at once): a
+    process that exited first cut it off at interpreter shutdown and kept no shape."""
+    with ctrl_c.blocking():
+        synth.backend.finish_loading()

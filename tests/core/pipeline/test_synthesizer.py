@@ -180,3 +180,23 @@ def test_a_cancel_stops_the_real_voice_between_pieces_with_its_reason(joe, zero_
     with pytest.raises(Terminated, match="stopped"):
         next(pieces)
     assert len(measured) == seen  # no phonemizer call after the cancel
+
+
+def test_before_commit_runs_after_the_audio_and_its_error_leaves_no_file(tmp_path):
+    """`tts synth` waits there for a compile it announced: the file commits after it, or not at all."""
+    from tts_accel.core.audio.sinks import FileSink
+    from tts_accel.core.errors import ModelError
+
+    synth = Synthesizer("piper-joe", backend=FakeBackend(samples_per_id=64))
+    out = tmp_path / "ok.wav"
+    seen: list[bool] = []
+    stats = synth.write(["Hello there."], FileSink(out, 22050), before_commit=lambda: seen.append(out.exists()))
+    assert seen == [False] and out.is_file() and stats.chunks == 1  # called before the commit, once
+
+    def failed() -> None:
+        raise ModelError("the compile failed")
+
+    bad = tmp_path / "bad.wav"
+    with pytest.raises(ModelError, match="the compile failed"):
+        synth.write(["Hello there."], FileSink(bad, 22050), before_commit=failed)
+    assert not bad.exists() and list(tmp_path.iterdir()) == [out]  # no file, no temporary left

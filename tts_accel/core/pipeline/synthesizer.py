@@ -146,14 +146,18 @@ class Synthesizer:
         on_piece: Callable[[Piece], None] | None = None,
         on_skip: Callable[[int, TextChunk], None] | None = None,
         cancel: Cancel | None = None,
+        before_commit: Callable[[], None] | None = None,
     ) -> RunStats:
         """Stream ``blocks`` into ``sink`` as 16-bit PCM, piece by piece as the scheduler yields
-        them; the sink commits only on success (not after a ``cancel``)."""
+        them; the sink commits only on success (not after a ``cancel``). ``before_commit()`` runs
+        once all audio is written, before the sink commits: what it raises fails the run."""
         params = params or SynthParams()
         stats = RunStats()
         with sink:
             for audio in self.stream(blocks, params, stats, on_chunk, on_piece, on_skip, cancel):
                 sink.write(to_pcm16(audio, params.volume))
+            if before_commit is not None:
+                before_commit()
         return stats
 
 
