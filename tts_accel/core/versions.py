@@ -12,16 +12,10 @@ VERSIONED = ("onnxruntime", "numpy", "torch", "triton")
 @lru_cache(maxsize=1)
 def versions() -> dict[str, str]:
     """{"tts-accel": ..., "python": ..., and each installed distribution of VERSIONED}."""
-    from importlib import metadata
-
     from tts_accel import __version__
 
     found = {"tts-accel": __version__, "python": platform.python_version()}
-    for dist in VERSIONED:
-        try:
-            found[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            continue
+    found.update((dist, version) for dist in VERSIONED if (version := dist_version(dist)))
     return found
 
 
@@ -30,14 +24,10 @@ def versions_label() -> str:
     return "; ".join(f"{name} {version}" for name, version in versions().items())
 
 
-@lru_cache(maxsize=1)
 def ort_version() -> str:
-    """ONNX Runtime's version: part of every derived or optimized graph's cache key. From the
-    module every run imports anyway: ``versions()`` also looks for torch and triton (about 15 ms
-    of every start-up), and importing ``importlib.metadata`` alone costs about 6 ms."""
-    import onnxruntime
-
-    return str(onnxruntime.__version__)
+    """ONNX Runtime's version: part of every derived or optimized graph's cache key. Looked up
+    alone: ``versions()`` also looks for torch and triton."""
+    return dist_version("onnxruntime")
 
 
 @cache

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from tts_accel.core.acoustic.engine import DecoderEngine
+from tts_accel.core.acoustic.engine import DecoderEngine, padded
 
 
 class HandoffEngine:
@@ -80,16 +80,12 @@ class HandoffEngine:
         cold = [s for s in self.shapes or () if s not in (self._warm or ())]
         return max(cold, key=lambda s: (self._wanted.get(s, 0), s))
 
-    def _shape(self, frames: int) -> int | None:
-        """The compiled shape a window of ``frames`` runs at (None: past the longest)."""
-        assert self.shapes is not None
-        return next((s for s in self.shapes if frames <= s), None)
-
     def run(self, z_ctx: np.ndarray) -> np.ndarray:
         if self._error is not None and self._raise:
             raise self._error
         engine, warm = self._next, self._warm
-        shape = None if self.shapes is None else self._shape(np.shape(z_ctx)[-1])
+        # the compiled shape this window runs at (past the longest: its own length, never warm)
+        shape = None if self.shapes is None else padded(self, int(np.shape(z_ctx)[-1]))
         if engine is None or self._error is not None or (warm is not None and shape not in warm):
             self._windows += 1
             if shape is not None:
@@ -102,7 +98,7 @@ class HandoffEngine:
     def finish(self) -> None:
         """``wait``, then raise the loading's error where the engine was asked for (``raise_errors``):
         a run too short to meet it in ``run`` still fails when its compile did."""
-        self._thread.join()
+        self.wait()
         if self._error is not None and self._raise:
             raise self._error
 

@@ -8,8 +8,9 @@ the caller cuts the core out as it does for ONNX Runtime. An eager engine takes 
 
 Compiled packages are built once per (model sha256, torch version, shape, precision, threads,
 ISA class, CPU flags, net version) and cached (``aoti.AotiStore``); a run that finds them on
-disk only loads them (``load``; ``prepare`` also calls each shape once, because the first call
-after loading sets up oneDNN's kernels and costs about 10x a steady one). ``allow_compile=False``
+disk only loads them (``load``; ``warm(length)`` calls a shape once, because the first call
+after loading sets up oneDNN's kernels and costs 10-18x a steady one: the hand-off warms each
+shape on its loading thread). ``allow_compile=False``
 refuses to compile (a ``ModelError`` naming `tts tune`), which is how `tts synth` keeps its
 promise of never compiling unless asked.
 
@@ -122,13 +123,6 @@ class TorchDecoderEngine:
             _ = self.net
         for length in self.shapes or ():
             self._callable(length)
-        return self
-
-    def prepare(self) -> TorchDecoderEngine:
-        """Load every shape and call each once, so that no window pays for a first call."""
-        self.load()
-        for length in self.shapes or ():
-            self.warm(length)
         return self
 
     def warm(self, length: int) -> None:
